@@ -1,0 +1,47 @@
+# Front door. Every target installs what is missing first, then drives CMake/CTest.
+BUILD    ?= build
+JOBS     ?= 2
+CMAKE_FLAGS ?=
+ifeq ($(CI),true)
+CMAKE_FLAGS += -DFSCI_WERROR=ON
+endif
+
+.PHONY: all deps build test demo bench validate test-sanitize fuzz format clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+
+demo: build
+	@$(BUILD)/fastsci demo --output report
+	@echo "report written to report/index.html"
+
+bench: build
+	@PYTHONPATH=$(BUILD)/python FSCI_CLI=$(BUILD)/fastsci /usr/bin/python3 bench/run.py
+
+validate: build
+	@PYTHONPATH=$(BUILD)/python FSCI_CLI=$(BUILD)/fastsci /usr/bin/python3 scripts/validate.py
+
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSCI_SANITIZE=ON -DFSCI_WITH_PYTHON=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-sanitize --output-on-failure -j $(JOBS) -LE "browser|python"
+
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSCI_FUZZ=ON -DFSCI_WITH_PYTHON=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_npy
+	@mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_npy -max_total_time=$${FUZZ_SECONDS:-60} -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD) build-sanitize build-fuzz report

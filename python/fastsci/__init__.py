@@ -1,0 +1,1 @@
+from ._fastsci import *  # noqa

@@ -27,8 +27,8 @@ TEST(sum_is_identical_for_any_thread_count)
     double s1 = fsci_parallel_sum_f64(x, n, 1);
     double s2 = fsci_parallel_sum_f64(x, n, 2);
     double s3 = fsci_parallel_sum_f64(x, n, 3);
-    ASSERT_EQ_U64(*(uint64_t *)&s1, *(uint64_t *)&s2);
-    ASSERT_EQ_U64(*(uint64_t *)&s1, *(uint64_t *)&s3);
+    ASSERT_TRUE(memcmp(&s1, &s2, sizeof s1) == 0);
+    ASSERT_TRUE(memcmp(&s1, &s3, sizeof s1) == 0);
     /* ...and close to a compensated reference. */
     long double ref = 0;
     for (int64_t i = 0; i < n; i++) ref += x[i];

@@ -1,0 +1,5 @@
+import fastsci
+
+
+def test_imports():
+    assert fastsci.__name__ == "fastsci"

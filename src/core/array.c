@@ -43,16 +43,26 @@ int fsci_view_init(fsci_view *v, void *data, fsci_dtype dtype, int ndim, const i
     v->data = data;
     v->dtype = dtype;
     v->ndim = ndim;
+    bool empty = false;
+    for (int k = 0; k < ndim; k++) {
+        FSCI_CHECK(shape[k] >= 0, FSCI_EINVAL, "view: shape[%d] = %lld is negative", k,
+                   (long long)shape[k]);
+        empty |= shape[k] == 0;
+    }
+    /* An empty array holds no bytes, so its strides only need to be well
+     * defined, not representable as a size: they saturate instead. */
     int64_t stride = (int64_t)dtype_info[dtype].size;
     for (int k = 0; k < ndim; k++) {
         int d = fortran ? k : ndim - 1 - k;
-        FSCI_CHECK(shape[d] >= 0, FSCI_EINVAL, "view: shape[%d] = %lld is negative", d,
-                   (long long)shape[d]);
         v->shape[d] = shape[d];
         v->strides[d] = stride;
-        if (shape[d] > 0)
-            FSCI_CHECK(stride <= INT64_MAX / shape[d], FSCI_ENOMEM, "view: size overflows");
-        stride *= shape[d] > 0 ? shape[d] : 1;
+        if (shape[d] <= 1) continue;
+        if (stride > INT64_MAX / shape[d]) {
+            FSCI_CHECK(empty, FSCI_ENOMEM, "view: size of shape overflows 64 bits");
+            stride = INT64_MAX;
+        } else {
+            stride *= shape[d];
+        }
     }
     return FSCI_OK;
 }

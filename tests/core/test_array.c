@@ -46,6 +46,9 @@ TEST(bad_views_are_rejected)
     ASSERT_STATUS(fsci_view_init(&v, NULL, FSCI_F32, 9, s, false), FSCI_EINVAL);
     int64_t huge[2] = {INT64_MAX / 2, 4};
     ASSERT_STATUS(fsci_view_init(&v, NULL, FSCI_F32, 2, huge, false), FSCI_ENOMEM);
+    int64_t empty[3] = {0, INT64_C(1) << 62, 16}; /* numpy accepts this: no bytes */
+    ASSERT_OK(fsci_view_init(&v, NULL, FSCI_F32, 3, empty, false));
+    ASSERT_EQ(fsci_view_numel(&v), 0);
 }
 
 TEST(strided_copy_transposes)

@@ -1,0 +1,133 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *common_help =
+    "shared options:\n"
+    "  --threads N                    worker threads [default: $FSCI_NUM_THREADS or all cores]\n"
+    "  --seed N                       random seed (unsigned 64-bit) [default: 0]\n"
+    "  --profile                      print a table of time, calls and GB/s or GFLOP/s per phase\n"
+    "  --quiet                        no progress output and no warnings\n"
+    "  -o, --output PATH              output file or directory\n"
+    "  -h, --help                     this help\n";
+
+void cli_help(const cli_command *cmd, FILE *f)
+{
+    fprintf(f, "usage: %s\n\n%s\n", cmd->usage, cmd->summary);
+    if (cmd->details) fprintf(f, "\n%s", cmd->details);
+    if (cmd->nparams > 0) {
+        fprintf(f, "\noptions:\n");
+        fsci_params_help(cmd->params, cmd->nparams, f);
+    }
+    fprintf(f, "\n%s", common_help);
+}
+
+static int usage_error(const cli_command *cmd, const char *fmt, ...) FSCI_PRINTF(2, 3);
+static int usage_error(const cli_command *cmd, const char *fmt, ...)
+{
+    fprintf(stderr, "fastsci %s: ", cmd->name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: %s (see 'fastsci help %s')\n", cmd->usage, cmd->name);
+    return CLI_USAGE;
+}
+
+int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_common *common,
+              cli_args *pos, bool *help_shown)
+{
+    *help_shown = false;
+    pos->n = 0;
+    pos->v = argv + 1;
+    if (obj && cmd->nparams > 0 && fsci_params_defaults(cmd->params, cmd->nparams, obj) != FSCI_OK)
+        return cli_fail(fsci_error_code());
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (options_done || arg[0] != '-' || arg[1] == '\0') {
+            pos->v[pos->n++] = arg; /* compacts positionals at the front of argv+1 */
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        const char *name = arg[1] == '-' ? arg + 2 : arg + 1;
+        char namebuf[128];
+        const char *value = NULL;
+        const char *eq = strchr(name, '=');
+        if (eq) {
+            size_t len = (size_t)(eq - name);
+            if (len >= sizeof namebuf) return usage_error(cmd, "option '%s' is too long", arg);
+            memcpy(namebuf, name, len);
+            namebuf[len] = '\0';
+            name = namebuf;
+            value = eq + 1;
+        }
+        if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
+            cli_help(cmd, stdout);
+            *help_shown = true;
+            return CLI_OK;
+        }
+        if (strcmp(name, "profile") == 0 || strcmp(name, "quiet") == 0) {
+            if (value) return usage_error(cmd, "option '--%s' takes no value", name);
+            if (name[0] == 'p')
+                common->profile = true;
+            else
+                common->quiet = true;
+            continue;
+        }
+        bool is_common = strcmp(name, "threads") == 0 || strcmp(name, "seed") == 0 ||
+                         strcmp(name, "o") == 0 || strcmp(name, "output") == 0;
+        const fsci_param *p = is_common ? NULL : fsci_params_find(cmd->params, cmd->nparams, name);
+        if (!is_common && !p) return usage_error(cmd, "unknown option '%s'", arg);
+        if (p && p->type == FSCI_PARAM_BOOL && !value) value = "true";
+        if (!value) {
+            if (i + 1 >= argc) return usage_error(cmd, "option '%s' needs a value", arg);
+            value = argv[++i];
+        }
+        if (strcmp(name, "threads") == 0) {
+            if (fsci_parallel_parse_threads(value, "--threads", &common->threads) != FSCI_OK)
+                return usage_error(cmd, "%s", fsci_error_message());
+        } else if (strcmp(name, "seed") == 0) {
+            errno = 0;
+            char *end = NULL;
+            unsigned long long s = strtoull(value, &end, 10);
+            if (errno || end == value || *end || value[0] == '-')
+                return usage_error(cmd, "--seed: '%s' is not an unsigned 64-bit integer", value);
+            common->seed = s;
+            common->seed_set = true;
+        } else if (strcmp(name, "o") == 0 || strcmp(name, "output") == 0) {
+            common->output = value;
+        } else if (fsci_params_set(cmd->params, cmd->nparams, obj, p->name, value) != FSCI_OK) {
+            return usage_error(cmd, "%s", fsci_error_message());
+        }
+    }
+    return CLI_OK;
+}
+
+int cli_apply_common(const cli_common *common)
+{
+    int st = fsci_parallel_set_threads(common->threads);
+    if (st) return cli_fail(st);
+    fsci_progress_set_mode(common->quiet ? FSCI_PROGRESS_QUIET : FSCI_PROGRESS_AUTO);
+    fsci_profile_enable(common->profile);
+    return CLI_OK;
+}
+
+int cli_fail(int status)
+{
+    const char *msg = fsci_error_message();
+    fprintf(stderr, "fastsci: %s\n", msg && *msg ? msg : fsci_strerror(status));
+    if (getenv("FSCI_DEBUG") && *fsci_error_where()) fprintf(stderr, "  (at %s)\n", fsci_error_where());
+    return CLI_FAIL;
+}
+
+void cli_finish(const cli_common *common)
+{
+    if (common->profile) fsci_profile_report(stderr);
+}

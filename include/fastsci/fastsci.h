@@ -1,0 +1,20 @@
+/* fastsci: the umbrella header. Include this and link -lfastsci. */
+#ifndef FASTSCI_H
+#define FASTSCI_H
+
+#include "fastsci/core/defs.h"
+#include "fastsci/core/error.h"
+#include "fastsci/core/alloc.h"
+#include "fastsci/core/array.h"
+#include "fastsci/core/parallel.h"
+#include "fastsci/core/params.h"
+#include "fastsci/core/profile.h"
+#include "fastsci/core/progress.h"
+#include "fastsci/core/rng.h"
+#include "fastsci/core/npy.h"
+#include "fastsci/core/plot.h"
+
+/* Library version as "MAJOR.MINOR.PATCH". */
+FSCI_API const char *fsci_version(void);
+
+#endif

@@ -1,5 +1,0 @@
-import fastsci
-
-
-def test_imports():
-    assert fastsci.__name__ == "fastsci"

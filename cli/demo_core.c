@@ -74,7 +74,7 @@ static int photon_image_figure(report *r, const cli_common *c)
     report_path(r, "core_photon_counts.png", path, sizeof path);
     fsci_plot_image_opts o = {.title = "Poisson photon counts, mean from 0.01 to 1000 per pixel",
                               .xlabel = "x (pixel)", .ylabel = "y (pixel)", .cbar_label = "counts",
-                              .equal_aspect = 1,
+                              .equal_aspect = 1, .width = 900, .height = 470,
                               .map = {.cmap = FSCI_CMAP_VIRIDIS, .log10 = 1, .log_floor = 0.5}};
     if (!st) st = fsci_plot_image(path, &v, &o);
     fsci_free(lam);

@@ -84,8 +84,23 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
         bool is_common = strcmp(name, "threads") == 0 || strcmp(name, "seed") == 0 ||
                          strcmp(name, "o") == 0 || strcmp(name, "output") == 0;
         const fsci_param *p = is_common ? NULL : fsci_params_find(cmd->params, cmd->nparams, name);
+        if (!is_common && !p && strncmp(name, "no-", 3) == 0) {
+            /* --no-FLAG for a boolean parameter */
+            p = fsci_params_find(cmd->params, cmd->nparams, name + 3);
+            if (p && p->type == FSCI_PARAM_BOOL && !value) {
+                value = "false";
+            } else {
+                p = NULL;
+            }
+        }
         if (!is_common && !p) return usage_error(cmd, "unknown option '%s'", arg);
-        if (p && p->type == FSCI_PARAM_BOOL && !value) value = "true";
+        if (p && p->type == FSCI_PARAM_BOOL && !value) {
+            /* "--noise" alone means true; "--noise false" takes the next word if it is a boolean */
+            static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
+            value = "true";
+            for (int k = 0; k < 8 && i + 1 < argc; k++)
+                if (strcmp(argv[i + 1], words[k]) == 0) value = argv[++i];
+        }
         if (!value) {
             if (i + 1 >= argc) return usage_error(cmd, "option '%s' needs a value", arg);
             value = argv[++i];

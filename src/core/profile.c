@@ -58,11 +58,16 @@ double fsci_profile_begin(fsci_event id)
 
 void fsci_profile_end(fsci_event id, double t0, double bytes, double flops)
 {
+    if (!atomic_load(&g_enabled)) return;
+    fsci_profile_add(id, fsci_clock() - t0, 1, bytes, flops);
+}
+
+void fsci_profile_add(fsci_event id, double seconds, int64_t calls, double bytes, double flops)
+{
     if (!atomic_load(&g_enabled) || id < 0 || id >= FSCI_PROFILE_MAX_EVENTS) return;
-    double dt = fsci_clock() - t0;
     pthread_mutex_lock(&g_lock);
-    g_events[id].calls++;
-    g_events[id].seconds += dt;
+    g_events[id].calls += calls;
+    g_events[id].seconds += seconds;
     g_events[id].bytes += bytes;
     g_events[id].flops += flops;
     pthread_mutex_unlock(&g_lock);

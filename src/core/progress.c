@@ -24,12 +24,15 @@ struct fsci_progress {
 };
 
 static _Atomic int g_mode = FSCI_PROGRESS_AUTO;
+static _Atomic double g_min_time = 1.0;
 static fsci_text_sink g_sink;
 static void *g_sink_ud;
 static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void fsci_progress_set_mode(fsci_progress_mode mode) { atomic_store(&g_mode, (int)mode); }
 fsci_progress_mode fsci_progress_get_mode(void) { return (fsci_progress_mode)atomic_load(&g_mode); }
+
+void fsci_progress_set_min_time(double seconds) { atomic_store(&g_min_time, seconds > 0 ? seconds : 0.0); }
 
 void fsci_progress_set_sink(fsci_text_sink sink, void *userdata)
 {
@@ -111,7 +114,8 @@ int fsci_progress_create(const char *label, int64_t total, const char *unit, fsc
     case FSCI_PROGRESS_LINES: p->bar = 0; break;
     default: p->bar = isatty(fileno(stderr)) ? 1 : 0;
     }
-    atomic_store(&p->t_next, p->t_start + (p->bar == 1 ? 0.2 : 10.0));
+    double wait = atomic_load(&g_min_time);
+    atomic_store(&p->t_next, p->t_start + (p->bar == 1 ? (wait > 0.2 ? wait : 0.2) : 10.0));
     pthread_mutex_init(&p->lock, NULL);
     *out = p;
     return FSCI_OK;
@@ -156,6 +160,7 @@ void fsci_progress_add(fsci_progress *p, int64_t delta)
     int64_t done = atomic_fetch_add(&p->done, delta) + delta;
     if (p->bar < 0) return;
     double now = fsci_clock();
+    if (now - p->t_start < atomic_load(&g_min_time)) return;
     int due = now >= atomic_load(&p->t_next) || (p->bar == 0 && done >= atomic_load(&p->next_line_done));
     if (!due || done >= p->total || pthread_mutex_trylock(&p->lock) != 0) return;
     render(p, done, now, 0);
@@ -173,8 +178,10 @@ void fsci_progress_add(fsci_progress *p, int64_t delta)
 void fsci_progress_finish(fsci_progress *p)
 {
     if (!p || p->bar < 0) return;
+    double now = fsci_clock();
+    if (now - p->t_start < atomic_load(&g_min_time)) return;
     pthread_mutex_lock(&p->lock);
-    render(p, atomic_load(&p->done), fsci_clock(), 1);
+    render(p, atomic_load(&p->done), now, 1);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -51,6 +51,7 @@ static void sink(const char *text, void *ud)
 TEST(progress_lines_bar_and_quiet)
 {
     fsci_progress_set_sink(sink, NULL);
+    fsci_progress_set_min_time(0);
     fsci_progress_set_mode(FSCI_PROGRESS_LINES);
     captured[0] = '\0';
     fsci_progress *p = NULL;
@@ -84,6 +85,18 @@ TEST(progress_lines_bar_and_quiet)
     fsci_progress_set_mode(FSCI_PROGRESS_AUTO);
     fsci_warn("capped at %d", 7);
     ASSERT_STREQ(captured, "fastsci: warning: capped at 7\n");
+
+    /* a short job under the minimum time prints nothing at all */
+    fsci_progress_set_min_time(5.0);
+    fsci_progress_set_mode(FSCI_PROGRESS_LINES);
+    captured[0] = '\0';
+    ASSERT_OK(fsci_progress_create("short", 10, "items", &p));
+    for (int i = 0; i < 10; i++) fsci_progress_add(p, 1);
+    fsci_progress_finish(p);
+    fsci_progress_destroy(&p);
+    ASSERT_STREQ(captured, "");
+    fsci_progress_set_min_time(1.0);
+    fsci_progress_set_mode(FSCI_PROGRESS_AUTO);
     fsci_progress_set_sink(NULL, NULL);
 }
 

@@ -44,6 +44,10 @@ FSCI_API double fsci_profile_begin(fsci_event id);
 /* Stop timing an event begun at t0; bytes/flops may be 0. */
 FSCI_API void fsci_profile_end(fsci_event id, double t0, double bytes, double flops);
 
+/* Add time measured elsewhere (e.g. summed over the threads of a parallel
+ * region, then added once): `calls` calls taking `seconds` in all. */
+FSCI_API void fsci_profile_add(fsci_event id, double seconds, int64_t calls, double bytes, double flops);
+
 /* Number of registered events and a copy of entry i. */
 FSCI_API int fsci_profile_count(void);
 FSCI_API int fsci_profile_get(int i, fsci_profile_entry *out) FSCI_WUR;

@@ -22,6 +22,10 @@ typedef enum fsci_progress_mode {
 FSCI_API void fsci_progress_set_mode(fsci_progress_mode mode);
 FSCI_API fsci_progress_mode fsci_progress_get_mode(void);
 
+/* Jobs shorter than this (seconds, default 1) print nothing: no bar, no
+ * lines, no final line. 0 reports every job (tests). */
+FSCI_API void fsci_progress_set_min_time(double seconds);
+
 /* Receives each finished piece of text (a bar redraw starts with '\r').
  * NULL restores the default (stderr). */
 typedef void (*fsci_text_sink)(const char *text, void *userdata);

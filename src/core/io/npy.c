@@ -911,8 +911,13 @@ int fsci__afile_commit(fsci__afile *a)
         fclose(fp);
         goto fail;
     }
-    /* Data on disk before the rename makes it visible (EINVAL: no sync here). */
-    if (fsync(fileno(fp)) != 0 && errno != EINVAL && errno != EROFS) {
+    /* The rename alone makes the file appear whole or not at all to other
+     * processes. Forcing the data to disk first costs seconds for gigabyte
+     * outputs, so (like numpy) it is done only on request: FSCI_FSYNC=1
+     * (EINVAL/EROFS: the file system cannot sync). */
+    const char *want_sync = getenv("FSCI_FSYNC");
+    if (want_sync && strcmp(want_sync, "1") == 0 && fsync(fileno(fp)) != 0 && errno != EINVAL &&
+        errno != EROFS) {
         st = FSCI__IOERR(FSCI_EIO, a->path, NULL, "fsync of %s failed: %s", a->tmp,
                          errstr(errno, eb, sizeof eb));
         fclose(fp);

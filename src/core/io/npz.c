@@ -16,6 +16,7 @@
 #include "core/io/npy_impl.h"
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/npy.h"
+#include "fastsci/core/parallel.h"
 
 enum {
     LOCAL_SIG = 0x04034b50,
@@ -772,6 +773,23 @@ fail:
     return st;
 }
 
+/* CRC-32 of a large buffer on every core: pieces from crc 0 in parallel, then
+ * joined in order with crc32_combine (same value as one sequential pass). */
+static uint32_t crc_update(uint32_t crc, const unsigned char *p, uInt n)
+{
+    enum { PIECES = 16 };
+    if (n < ((uInt)8 << 20)) return (uint32_t)crc32(crc, p, n);
+    uLong part[PIECES];
+    uInt len = n / PIECES;
+    int nt = fsci_parallel_threads();
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int i = 0; i < PIECES; i++)
+        part[i] = crc32(0L, p + (size_t)i * len, i == PIECES - 1 ? n - (PIECES - 1) * len : len);
+    for (int i = 0; i < PIECES; i++)
+        crc = (uint32_t)crc32_combine(crc, part[i], (z_off_t)(i == PIECES - 1 ? n - (PIECES - 1) * len : len));
+    return crc;
+}
+
 static int member_data(fsci_npz_writer *w, const void *data, size_t n)
 {
     if (n > w->declared - w->done)
@@ -782,7 +800,7 @@ static int member_data(fsci_npz_writer *w, const void *data, size_t n)
     size_t left = n;
     while (left > 0) {
         uInt chunk = (uInt)(left < ((size_t)1 << 30) ? left : ((size_t)1 << 30));
-        w->cur.crc = (uint32_t)crc32(w->cur.crc, p, chunk);
+        w->cur.crc = crc_update(w->cur.crc, p, chunk);
         if (!w->compress) {
             int st = w_raw(w, p, chunk);
             if (st < 0) return st;

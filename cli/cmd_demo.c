@@ -6,9 +6,11 @@
 
 /* Each engine adds its section here (defined in cli/demo_<engine>.c). */
 extern const demo_section demo_core;
+extern const demo_section demo_ptycho;
 
 static const demo_section *const sections[] = {
     &demo_core,
+    &demo_ptycho,
 };
 enum { NSECTIONS = sizeof sections / sizeof sections[0] };
 

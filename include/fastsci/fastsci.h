@@ -11,8 +11,11 @@
 #include "fastsci/core/profile.h"
 #include "fastsci/core/progress.h"
 #include "fastsci/core/rng.h"
+#include "fastsci/core/sink.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
+
+#include "fastsci/ptycho.h"
 
 /* Library version as "MAJOR.MINOR.PATCH". */
 FSCI_API const char *fsci_version(void);

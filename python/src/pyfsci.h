@@ -32,5 +32,6 @@ PyObject *fsci_py_from_array(fsci_array *a);
 /* Method tables of the submodules, merged into the module at init. */
 extern PyMethodDef fsci_py_random_methods[];
 extern PyMethodDef fsci_py_io_methods[];
+extern PyMethodDef fsci_py_ptycho_methods[];
 
 #endif

@@ -1,0 +1,204 @@
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+import fastsci
+from ptycho_reference import bilinear_patch, dataset_scale, intensity, relative_coords
+
+CLI = os.environ.get("FSCI_CLI")
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small noise-free run and its inputs."""
+    d = fastsci.ptycho.simulate(n_images=300, N=32, gridsize=2, K=6, nphotons=1e6, noise=False, seed=7, raw=True)
+    return d
+
+
+def test_keys_dtypes_shapes(small):
+    B, C, N = 300, 4, 32
+    expect = {"diffraction": ((B, N, N, C), np.float32), "Y": ((B, N, N, C), np.complex64),
+              "X_full": ((B, N, N, C), np.float32), "coords_offsets": ((B, 1, 2, 1), np.float64),
+              "coords_relative": ((B, 1, 2, C), np.float64), "nn_indices": ((B, C), np.int32),
+              "diff3d": ((300, N, N), np.float32), "xcoords": ((300,), np.float64),
+              "ycoords": ((300,), np.float64), "xcoords_start": ((300,), np.float64),
+              "ycoords_start": ((300,), np.float64), "probeGuess": ((N, N), np.complex64),
+              "objectGuess": ((112, 112), np.complex64), "scan_index": ((300,), np.int64)}
+    for k, (shape, dt) in expect.items():
+        assert small[k].shape == shape and small[k].dtype == dt, k
+    meta = json.loads(small["_metadata"])
+    assert meta["N"] == N and meta["gridsize"] == 2 and meta["K"] == 6 and meta["seed"] == 7
+    assert meta["nphotons"] == 1e6 and meta["intensity_scale"] == pytest.approx(small["intensity_scale"])
+
+
+def test_offsets_match_float64_reference(small):
+    _, off, rel = relative_coords(small["xcoords"], small["ycoords"], small["nn_indices"])
+    np.testing.assert_allclose(small["coords_offsets"], off, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(small["coords_relative"], rel, rtol=0, atol=1e-12)
+
+
+def test_groups_are_k_nearest_neighbours(small):
+    x, y, nn = small["xcoords"], small["ycoords"], small["nn_indices"]
+    tree = cKDTree(np.column_stack([x, y]))
+    K = 6
+    for b in range(nn.shape[0]):
+        assert len(set(nn[b])) == 4
+    # every member is within the K+1 nearest of some seed; check distances against a brute-force rank
+    nn2, seeds = fastsci.ptycho.group(x, y, K=K, gridsize=2, nsamples=300, seed=7, return_seeds=True)
+    np.testing.assert_array_equal(nn2, nn)
+    assert len(set(seeds.tolist())) == len(seeds)
+    for b, s in enumerate(seeds):
+        d, _ = tree.query([x[s], y[s]], k=K + 1)
+        kth = d[-1]
+        for j in nn[b]:
+            assert j != s
+            assert np.hypot(x[j] - x[s], y[j] - y[s]) <= kth + 1e-12
+
+
+def test_patches_follow_ptychopinn_sampling_centre(small):
+    """Y[b,:,:,c] is the bilinear patch at offsets + relative = 2*mean - coord (PtychoPINN's sign)."""
+    obj, N = small["objectGuess"], 32
+    off, rel = small["coords_offsets"], small["coords_relative"]
+    scale = np.abs(obj).max()
+    for b in (0, 17, 299):
+        for c in range(4):
+            cx = off[b, 0, 0, 0] + rel[b, 0, 0, c]
+            cy = off[b, 0, 1, 0] + rel[b, 0, 1, c]
+            ref = bilinear_patch(obj, cx, cy, N)
+            assert np.abs(small["Y"][b, :, :, c] - ref).max() <= 1e-6 * scale
+
+
+def test_asymmetric_group_sign():
+    """A group whose members are not symmetric about their mean: the patch of member c is taken at
+    the point reflection of its position through the group centre, not at the position."""
+    obj = fastsci.ptycho.builtin_object("lines", 96, seed=3)
+    x = np.array([30.0, 62.0, 35.0, 55.5])
+    y = np.array([28.0, 33.0, 60.0, 50.25])
+    d = fastsci.ptycho.simulate(object_array=obj, xcoords=x, ycoords=y, N=16, gridsize=2, K=4, n_groups=1,
+                                noise=False, raw=False, seed=1)
+    nn = d["nn_indices"][0]
+    mx, my = x[nn].mean(), y[nn].mean()
+    for c in range(4):
+        at_reflection = bilinear_patch(obj, 2 * mx - x[nn[c]], 2 * my - y[nn[c]], 16)
+        at_position = bilinear_patch(obj, x[nn[c]], y[nn[c]], 16)
+        np.testing.assert_allclose(d["Y"][0, :, :, c], at_reflection, atol=1e-6)
+        assert np.abs(d["Y"][0, :, :, c] - at_position).max() > 1e-2
+
+
+def test_extraction_exactness():
+    rng = np.random.default_rng(0)
+    obj = (rng.standard_normal((50, 60)) + 1j * rng.standard_normal((50, 60))).astype(np.complex64)
+    # integer centres: exact crops
+    p = fastsci.ptycho.extract_patches(obj, [20.0, 30.0], [25.0, 24.0], 16)
+    np.testing.assert_array_equal(p[0], obj[25 - 8:25 + 8, 20 - 8:20 + 8])
+    np.testing.assert_array_equal(p[1], obj[24 - 8:24 + 8, 30 - 8:30 + 8])
+    # random fractional centres, some partly or wholly outside: float64 reference
+    cx = rng.uniform(-20, 80, 200)
+    cy = rng.uniform(-20, 70, 200)
+    p = fastsci.ptycho.extract_patches(obj, cx, cy, 16)
+    ref = np.stack([bilinear_patch(obj, a, b, 16) for a, b in zip(cx, cy)])
+    assert np.abs(p - ref).max() <= 1e-6 * np.abs(obj).max()
+    # wholly outside: zeros
+    far = fastsci.ptycho.extract_patches(obj, [500.0], [-300.5], 16)
+    assert not far.any()
+    # an affine ramp is reproduced to float rounding
+    yy, xx = np.mgrid[0:50, 0:60]
+    ramp = (0.25 * xx - 0.5 * yy + 3 + 1j * (0.125 * yy + 1)).astype(np.complex64)
+    cx, cy = 30.3, 20.7
+    p = fastsci.ptycho.extract_patches(ramp, [cx], [cy], 8)[0]
+    r, s = np.mgrid[0:8, 0:8]
+    X, Y = s + cx - 4, r + cy - 4
+    exact = (0.25 * X - 0.5 * Y + 3 + 1j * (0.125 * Y + 1)).astype(np.complex64)
+    np.testing.assert_array_equal(p, exact)
+
+
+def test_noise_free_diffraction_matches_reference(small):
+    N, s = 32, small["intensity_scale"]
+    Y = small["Y"].transpose(0, 3, 1, 2).reshape(-1, N, N)
+    probe = small["probeGuess"]
+    assert s == pytest.approx(dataset_scale(Y, probe, 1e6), rel=1e-6)
+    I = intensity(Y[:200], probe, s)
+    A_ref = np.sqrt(I) / s
+    A = small["diffraction"].transpose(0, 3, 1, 2).reshape(-1, N, N)[:200]
+    assert np.abs(A - A_ref).max() <= 1e-5 * A_ref.max()
+    # Parseval per pattern: sum A^2 = sum |patch * probe|^2
+    e = (np.abs(Y[:200].astype(np.complex128) * probe) ** 2).sum(axis=(1, 2))
+    np.testing.assert_allclose((A.astype(np.float64) ** 2).sum(axis=(1, 2)), e, rtol=1e-5)
+    # X_full normalisation (PtychoPINN's normalize_data)
+    diff = small["diffraction"].astype(np.float64)
+    norm = np.float32(np.sqrt((N / 2) ** 2 / np.mean((diff ** 2).sum(axis=(1, 2)))))
+    np.testing.assert_allclose(small["X_full"], norm * small["diffraction"], rtol=1e-6)
+
+
+def test_raw_patterns_are_centred_on_positions(small):
+    N = 32
+    obj, probe = small["objectGuess"], small["probeGuess"]
+    x, y = small["xcoords"], small["ycoords"]
+    P = np.stack([bilinear_patch(obj, a, b, N) for a, b in zip(x, y)])
+    s = dataset_scale(P, probe, 1e6)
+    assert small["intensity_scale_raw"] == pytest.approx(s, rel=1e-6)
+    A_ref = np.sqrt(intensity(P[:50], probe, s)) / s
+    assert np.abs(small["diff3d"][:50] - A_ref).max() <= 1e-5 * A_ref.max()
+
+
+def test_photon_counts_and_thread_independence():
+    kw = dict(n_images=400, N=32, nphotons=1e5, seed=11, raw=False)
+    a = fastsci.ptycho.simulate(threads=1, **kw)
+    b = fastsci.ptycho.simulate(threads=2, **kw)
+    for k in ("diffraction", "Y", "X_full", "nn_indices"):
+        np.testing.assert_array_equal(a[k], b[k])
+    s = a["intensity_scale"]
+    counts = np.rint((a["diffraction"].astype(np.float64) * s) ** 2)
+    totals = counts.sum(axis=(1, 2)).ravel()
+    sigma = np.sqrt(1e5 / totals.size)
+    assert abs(totals.mean() - 1e5) < 5 * sigma, (totals.mean(), sigma)
+    assert a["mean_counts"] == pytest.approx(totals.mean(), rel=1e-9)
+    # counts are integers: amplitude * s squares to an integer
+    assert np.abs((a["diffraction"].astype(np.float64) * s) ** 2 - counts).max() < 1e-2
+
+
+def test_flat_layout_is_channel_reordered():
+    kw = dict(n_images=50, N=16, noise=False, seed=3, raw=False)
+    ch = fastsci.ptycho.simulate(layout="channel", **kw)
+    fl = fastsci.ptycho.simulate(layout="flat", **kw)
+    assert fl["diffraction"].shape == (200, 16, 16)
+    np.testing.assert_array_equal(fl["diffraction"], ch["diffraction"].transpose(0, 3, 1, 2).reshape(-1, 16, 16))
+    np.testing.assert_array_equal(fl["Y"], ch["Y"].transpose(0, 3, 1, 2).reshape(-1, 16, 16))
+
+
+def test_gridsize_one_and_errors():
+    d = fastsci.ptycho.simulate(n_images=40, N=16, gridsize=1, K=4, noise=False, raw=True, seed=2)
+    assert d["nn_indices"].shape == (40, 1)
+    # with C = 1 the sampling centre is the position itself: grouped = raw patterns of the seeds
+    np.testing.assert_allclose(d["diffraction"][:, :, :, 0] * d["intensity_scale"],
+                               d["diff3d"][d["nn_indices"][:, 0]] * d["intensity_scale_raw"], rtol=1e-5, atol=1e-4)
+    with pytest.raises(fastsci.InvalidArgumentError, match="K"):
+        fastsci.ptycho.simulate(n_images=40, N=16, gridsize=2, K=3)
+    with pytest.raises(fastsci.InvalidArgumentError, match="outside"):
+        fastsci.ptycho.simulate(n_images=3, N=16, xcoords=[1.0, 2.0, 500.0], ycoords=[5.0, 5.0, 5.0], gridsize=1)
+    obj = fastsci.ptycho.builtin_object("lines", 64)
+    obj[3, 4] = np.nan
+    with pytest.raises(fastsci.InvalidArgumentError, match=r"\(3, 4\)"):
+        fastsci.ptycho.simulate(object_array=obj, n_images=20, N=16)
+    with pytest.raises(fastsci.InvalidArgumentError, match="N x N"):
+        fastsci.ptycho.simulate(probe_array=np.ones((8, 8), np.complex64), n_images=20, N=16)
+    with pytest.raises(TypeError, match="nphoton"):
+        fastsci.ptycho.simulate(nphoton=3)
+
+
+@pytest.mark.skipif(not CLI, reason="needs FSCI_CLI")
+def test_cli_writes_loadable_npz(tmp_path):
+    out = tmp_path / "d.npz"
+    r = subprocess.run([CLI, "ptycho", "simulate", "--n-images", "200", "--N", "32", "--seed", "5", "--quiet",
+                        "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with np.load(out) as z:
+        assert z["diffraction"].shape == (200, 32, 32, 4) and z["Y"].dtype == np.complex64
+        assert z["diff3d"].shape == (200, 32, 32)
+        assert json.loads(z["_metadata"].item())["seed"] == 5
+        py = fastsci.ptycho.simulate(n_images=200, N=32, seed=5)
+        np.testing.assert_array_equal(z["diffraction"], py["diffraction"])

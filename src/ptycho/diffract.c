@@ -1,0 +1,232 @@
+/* Patch extraction and far-field diffraction: the hot path of the ptycho engine.
+ *
+ * Written by hand because it is the point of the engine: one patch at a time
+ * from an (n+1)^2 window with four constant weights (never a whole-canvas
+ * translate), the probe product, one in-place FFTW transform on a per-thread
+ * buffer, |F|^2 / n^2 with the fftshift folded into the store, and Poisson
+ * counts from the counter-based generator keyed by the pattern's index. */
+#include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "ptycho_impl.h"
+
+/* FFTW's planner is not thread-safe; execution of a plan is. */
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void fsci__ptycho_extract_one(const float *obj, int64_t h, int64_t w, double cx, double cy, int64_t n,
+                              float *out)
+{
+    double fx0 = floor(cx), fy0 = floor(cy);
+    double fx = cx - fx0, fy = cy - fy0;
+    int64_t x0 = (int64_t)fx0 - n / 2, y0 = (int64_t)fy0 - n / 2;
+    double w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
+    bool inside = x0 >= 0 && y0 >= 0 && x0 + n < w && y0 + n < h;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t ya = y0 + r, yb = ya + 1;
+        float *o = out + 2 * r * n;
+        if (inside) {
+            const float *a = obj + 2 * (ya * w + x0), *b = obj + 2 * (yb * w + x0);
+            for (int64_t k = 0; k < 2 * n; k++)
+                o[k] = (float)(w00 * (double)a[k] + w01 * (double)a[k + 2] + w10 * (double)b[k] +
+                               w11 * (double)b[k + 2]);
+            continue;
+        }
+        bool ra = ya >= 0 && ya < h, rb = yb >= 0 && yb < h;
+        for (int64_t s = 0; s < n; s++) {
+            int64_t xa = x0 + s, xb = xa + 1;
+            bool ca = xa >= 0 && xa < w, cb = xb >= 0 && xb < w;
+            for (int c = 0; c < 2; c++) {
+                double v = 0;
+                if (ra && ca) v += w00 * (double)obj[2 * (ya * w + xa) + c];
+                if (ra && cb) v += w01 * (double)obj[2 * (ya * w + xb) + c];
+                if (rb && ca) v += w10 * (double)obj[2 * (yb * w + xa) + c];
+                if (rb && cb) v += w11 * (double)obj[2 * (yb * w + xb) + c];
+                o[2 * s + c] = (float)v;
+            }
+        }
+    }
+}
+
+double fsci__ptycho_illum_energy(const float *patch, const float *probe, int64_t n)
+{
+    double e = 0;
+    for (int64_t i = 0; i < n * n; i++) {
+        double pr = (double)patch[2 * i], pi = (double)patch[2 * i + 1];
+        double qr = (double)probe[2 * i], qi = (double)probe[2 * i + 1];
+        double re = pr * qr - pi * qi, im = pr * qi + pi * qr;
+        e += re * re + im * im;
+    }
+    return e;
+}
+
+int fsci__ptycho_diff_create(int64_t n, const fsci_view *probe, double scale, bool noise, uint64_t seed,
+                             uint64_t stream, int nthreads, fsci__ptycho_diff **out)
+{
+    int st = FSCI_OK;
+    fsci__ptycho_diff *d = fsci_calloc(1, sizeof *d);
+    FSCI_CHECK(d, FSCI_ENOMEM, "diffraction: out of memory");
+    d->n = n;
+    d->scale = scale;
+    d->inv_scale = 1.0 / scale;
+    d->noise = noise;
+    d->seed = seed;
+    d->stream = stream;
+    d->nthreads = fsci_parallel_resolve(nthreads);
+    d->probe = fsci_malloc((size_t)(2 * n * n), sizeof(float));
+    d->ws = fsci_calloc((size_t)d->nthreads, sizeof *d->ws);
+    FSCI_CHECK_GOTO(d->probe && d->ws, FSCI_ENOMEM, "diffraction: out of memory");
+    fsci_view pv;
+    FSCI_TRY(fsci_view_init(&pv, d->probe, FSCI_C64, 2, (int64_t[2]){n, n}, false));
+    FSCI_TRY(fsci_view_copy(&pv, probe));
+    for (int t = 0; t < d->nthreads; t++) {
+        fsci__ptycho_ws *w = &d->ws[t];
+        w->patch = fsci_malloc((size_t)(2 * n * n), sizeof(float));
+        w->buf = fsci_malloc((size_t)(n * n), sizeof(fftwf_complex));
+        w->lam = fsci_malloc((size_t)(n * n), sizeof(double));
+        w->counts = fsci_malloc((size_t)(n * n), sizeof(int64_t));
+        FSCI_CHECK_GOTO(w->patch && w->buf && w->lam && w->counts, FSCI_ENOMEM, "diffraction: out of memory");
+    }
+    /* FFTW_ESTIMATE: the plan (and so every bit of the output) is the same in
+     * every run; FFTW_MEASURE may pick a different algorithm each time. */
+    pthread_mutex_lock(&plan_lock);
+    d->plan = fftwf_plan_dft_2d((int)n, (int)n, d->ws[0].buf, d->ws[0].buf, FFTW_FORWARD, FFTW_ESTIMATE);
+    pthread_mutex_unlock(&plan_lock);
+    FSCI_CHECK_GOTO(d->plan, FSCI_EINTERNAL, "diffraction: FFTW could not plan a %lld x %lld transform",
+                    (long long)n, (long long)n);
+    *out = d;
+    return FSCI_OK;
+fail:
+    fsci__ptycho_diff_destroy(&d);
+    return st;
+}
+
+void fsci__ptycho_diff_destroy(fsci__ptycho_diff **dp)
+{
+    if (!dp || !*dp) return;
+    fsci__ptycho_diff *d = *dp;
+    if (d->plan) {
+        pthread_mutex_lock(&plan_lock);
+        fftwf_destroy_plan(d->plan);
+        pthread_mutex_unlock(&plan_lock);
+    }
+    for (int t = 0; d->ws && t < d->nthreads; t++) {
+        fsci_free(d->ws[t].patch);
+        fsci_free(d->ws[t].buf);
+        fsci_free(d->ws[t].lam);
+        fsci_free(d->ws[t].counts);
+    }
+    fsci_free(d->ws);
+    fsci_free(d->probe);
+    fsci_free(d);
+    *dp = NULL;
+}
+
+double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, const float *patch, int64_t index,
+                            float *amp, int64_t amp_stride)
+{
+    int64_t n = d->n, h = n / 2;
+    float s = (float)d->scale;
+    double t0 = fsci_clock();
+    float *buf = (float *)w->buf;
+    /* exit wave = s * patch * probe */
+    for (int64_t i = 0; i < n * n; i++) {
+        float pr = patch[2 * i], pi = patch[2 * i + 1], qr = d->probe[2 * i], qi = d->probe[2 * i + 1];
+        buf[2 * i] = s * (pr * qr - pi * qi);
+        buf[2 * i + 1] = s * (pr * qi + pi * qr);
+    }
+    fftwf_execute_dft(d->plan, w->buf, w->buf);
+    /* |F|^2 / n^2, stored fftshifted: row r goes to (r + n/2) mod n, likewise columns. */
+    double inv_n2 = 1.0 / (double)(n * n);
+    for (int64_t r = 0; r < n; r++) {
+        const float *row = buf + 2 * r * n;
+        double *dst = w->lam + ((r + h) % n) * n;
+        for (int64_t c = 0; c < n; c++) {
+            double re = (double)row[2 * c], im = (double)row[2 * c + 1];
+            dst[(c + h) % n] = (re * re + im * im) * inv_n2;
+        }
+    }
+    double t1 = fsci_clock();
+    double sumsq = 0, inv_s = d->inv_scale;
+    if (d->noise) {
+        /* Valid by construction (finite, >= 0): the caller checked the inputs. */
+        if (fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, n * n,
+                                  w->counts, n * n, 1) != FSCI_OK)
+            fsci_error_clear();
+        int64_t total = 0;
+        for (int64_t i = 0; i < n * n; i++) {
+            float a = (float)(sqrt((double)w->counts[i]) * inv_s);
+            amp[i * amp_stride] = a;
+            sumsq += (double)a * (double)a;
+            total += w->counts[i];
+        }
+        w->last_counts = total;
+    } else {
+        for (int64_t i = 0; i < n * n; i++) {
+            float a = (float)(sqrt(w->lam[i]) * inv_s);
+            amp[i * amp_stride] = a;
+            sumsq += (double)a * (double)a;
+        }
+        w->last_counts = 0;
+    }
+    double t2 = fsci_clock();
+    w->t_fft += t1 - t0;
+    w->t_noise += t2 - t1;
+    w->npatterns++;
+    return sumsq;
+}
+
+static int check_obj(const fsci_view *obj)
+{
+    FSCI_CHECK(obj && obj->dtype == FSCI_C64 && obj->ndim == 2 && fsci_view_is_c_contiguous(obj),
+               FSCI_EINVAL, "object: expected a C-contiguous complex64 2-D array, got %s with %d dimensions",
+               obj ? fsci_dtype_name(obj->dtype) : "NULL", obj ? obj->ndim : 0);
+    return FSCI_OK;
+}
+
+int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const double *cy, int64_t npatch, int64_t n,
+                        float *out, int nthreads)
+{
+    int st = check_obj(obj);
+    if (st) return st;
+    FSCI_CHECK(cx && cy && (out || npatch == 0), FSCI_EINVAL, "extract: NULL argument");
+    FSCI_CHECK(n >= 1 && n <= 8192, FSCI_EINVAL, "extract: N = %lld is outside [1, 8192]", (long long)n);
+    for (int64_t p = 0; p < npatch; p++)
+        FSCI_CHECK(isfinite(cx[p]) && isfinite(cy[p]) && fabs(cx[p]) < 1e12 && fabs(cy[p]) < 1e12, FSCI_EINVAL,
+                   "extract: centre %lld = (%g, %g) is not finite", (long long)p, cx[p], cy[p]);
+    int nt = fsci_parallel_resolve(nthreads);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t p = 0; p < npatch; p++)
+        fsci__ptycho_extract_one(obj->data, obj->shape[0], obj->shape[1], cx[p], cy[p], n, out + 2 * p * n * n);
+    return FSCI_OK;
+}
+
+int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const fsci_view *probe, double scale,
+                         bool noise, uint64_t seed, uint64_t stream, int64_t first_index, float *amp,
+                         double *sumsq, int nthreads)
+{
+    FSCI_CHECK((patches && amp) || npatch == 0, FSCI_EINVAL, "diffract: NULL argument");
+    FSCI_CHECK(n >= 2 && n <= 8192, FSCI_EINVAL, "diffract: N = %lld is outside [2, 8192]", (long long)n);
+    FSCI_CHECK(probe && (probe->dtype == FSCI_C64) && probe->ndim == 2 && probe->shape[0] == n &&
+                   probe->shape[1] == n,
+               FSCI_EINVAL, "probe: expected complex64 (%lld, %lld)", (long long)n, (long long)n);
+    FSCI_CHECK(isfinite(scale) && scale > 0, FSCI_EINVAL, "diffract: scale %g must be positive", scale);
+    for (int64_t i = 0; i < 2 * npatch * n * n; i++)
+        FSCI_CHECK(isfinite(patches[i]), FSCI_EINVAL, "patches: element %lld is not finite",
+                   (long long)(i / 2));
+    fsci__ptycho_diff *d = NULL;
+    int st = fsci__ptycho_diff_create(n, probe, scale, noise, seed, stream, nthreads, &d);
+    if (st) return st;
+#pragma omp parallel num_threads(d->nthreads)
+    {
+        fsci__ptycho_ws *w = &d->ws[omp_get_thread_num()];
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < npatch; p++) {
+            double e = fsci__ptycho_pattern(d, w, patches + 2 * p * n * n, first_index + p, amp + p * n * n, 1);
+            if (sumsq) sumsq[p] = e;
+        }
+    }
+    fsci__ptycho_diff_destroy(&d);
+    return FSCI_OK;
+}

@@ -1,0 +1,62 @@
+/* ptycho engine: internals shared by its files. */
+#ifndef FASTSCI_PTYCHO_IMPL_H
+#define FASTSCI_PTYCHO_IMPL_H
+
+#include <fftw3.h>
+
+#include "fastsci/fastsci.h"
+#include "fastsci/ptycho.h"
+
+/* Per-thread workspace of the diffraction kernel. */
+typedef struct fsci__ptycho_ws {
+    float *patch;          /* n*n complex, interleaved */
+    fftwf_complex *buf;    /* n*n, FFT in place */
+    double *lam;           /* n*n intensities, fftshifted */
+    int64_t *counts;       /* n*n Poisson counts */
+    double t_extract, t_fft, t_noise; /* seconds spent, summed */
+    int64_t npatterns;
+    int64_t last_counts;   /* photon total of the last noisy pattern */
+} fsci__ptycho_ws;
+
+/* A diffraction plan: FFT plan, probe copy, and one workspace per thread. */
+typedef struct fsci__ptycho_diff {
+    int64_t n;
+    fftwf_plan plan;
+    float *probe;          /* n*n complex, interleaved */
+    double scale, inv_scale;
+    bool noise;
+    uint64_t seed, stream;
+    int nthreads;
+    fsci__ptycho_ws *ws;
+} fsci__ptycho_diff;
+
+int fsci__ptycho_diff_create(int64_t n, const fsci_view *probe, double scale, bool noise, uint64_t seed,
+                             uint64_t stream, int nthreads, fsci__ptycho_diff **out);
+void fsci__ptycho_diff_destroy(fsci__ptycho_diff **d);
+
+/* Patch of side n centred at (cx, cy) from a C-contiguous complex64 (h, w)
+ * object into out (contiguous n*n complex). */
+void fsci__ptycho_extract_one(const float *obj, int64_t h, int64_t w, double cx, double cy, int64_t n,
+                              float *out);
+
+/* sum |patch * probe|^2 over the pattern. */
+double fsci__ptycho_illum_energy(const float *patch, const float *probe, int64_t n);
+
+/* Diffraction of one patch (contiguous n*n complex) into amp[k * amp_stride]
+ * (fftshifted, float32), noise keyed by `index`; returns the sum of the
+ * stored float32 amplitudes squared (in double); the photon total of a noisy
+ * pattern is left in w->last_counts. */
+double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, const float *patch, int64_t index,
+                            float *amp, int64_t amp_stride);
+
+/* Gaussian filter (sigma, radius int(4 sigma + 0.5), reflecting edges as
+ * scipy.ndimage's mode 'reflect') of a row-major (h, w) double image, in place. */
+int fsci__ptycho_gaussian_filter(double *img, int64_t h, int64_t w, double sigma);
+
+/* The stream of the noise of pattern `index` for a noise kind. */
+static inline uint64_t fsci__ptycho_noise_stream(uint64_t kind, int64_t index)
+{
+    return (kind << 40) ^ (uint64_t)index;
+}
+
+#endif

@@ -1,0 +1,540 @@
+/* The ptycho simulation: inputs, grouping, coordinates, the dataset scale, and
+ * the fused extract -> probe -> FFT -> noise pass streamed into a sink. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ptycho_impl.h"
+
+/* ---- inputs ---- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Load a 2-D complex array from FILE.npy or member `key` of FILE.npz. */
+static int load_complex(const char *path, const char *key, const char *what, fsci_array **out)
+{
+    int st = FSCI_OK;
+    fsci_npz *z = NULL;
+    fsci_array *a = NULL;
+    if (ends_with(path, ".npz")) {
+        FSCI_TRY(fsci_npz_open(path, &z));
+        FSCI_CHECK_GOTO(fsci_npz_has(z, key), FSCI_EINVAL, "%s: %s has no member '%s'", what, path, key);
+        FSCI_TRY(fsci_npz_read(z, key, &a));
+    } else {
+        FSCI_TRY(fsci_npy_read(path, &a));
+    }
+    *out = a;
+    a = NULL;
+fail:
+    fsci_npz_close(&z);
+    fsci_array_destroy(&a);
+    return st;
+}
+
+/* A C-contiguous complex64 copy of a complex64/complex128 2-D view, checked finite. */
+static int to_c64(const fsci_view *v, const char *what, fsci_array **out)
+{
+    *out = NULL;
+    FSCI_CHECK(v->ndim == 2, FSCI_EINVAL, "%s: expected a 2-D array, got %d dimensions", what, v->ndim);
+    FSCI_CHECK(v->dtype == FSCI_C64 || v->dtype == FSCI_C128, FSCI_EINVAL,
+               "%s: dtype %s is not complex (complex64 or complex128 expected)", what, fsci_dtype_name(v->dtype));
+    FSCI_CHECK(v->shape[0] >= 1 && v->shape[1] >= 1, FSCI_EINVAL, "%s: empty shape (%lld, %lld)", what,
+               (long long)v->shape[0], (long long)v->shape[1]);
+    fsci_array *a = NULL;
+    int st = fsci_array_create(FSCI_C64, 2, v->shape, false, &a);
+    if (st) return st;
+    float *o = a->view.data;
+    int64_t w = v->shape[1];
+    for (int64_t r = 0; r < v->shape[0]; r++)
+        for (int64_t c = 0; c < w; c++) {
+            const char *src = (const char *)v->data + r * v->strides[0] + c * v->strides[1];
+            double re, im;
+            if (v->dtype == FSCI_C64) {
+                const float *f = (const float *)(const void *)src;
+                re = (double)f[0];
+                im = (double)f[1];
+            } else {
+                const double *d = (const double *)(const void *)src;
+                re = d[0];
+                im = d[1];
+            }
+            if (!isfinite(re) || !isfinite(im) || fabs(re) > 1e30 || fabs(im) > 1e30) {
+                fsci_array_destroy(&a);
+                return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
+                                      "%s: element (%lld, %lld) = %g%+gj is not finite", what, (long long)r,
+                                      (long long)c, re, im);
+            }
+            o[2 * (r * w + c)] = (float)re;
+            o[2 * (r * w + c) + 1] = (float)im;
+        }
+    *out = a;
+    return FSCI_OK;
+}
+
+static int get_object(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed, fsci_array **out)
+{
+    if (in && in->object) return to_c64(in->object, "object", out);
+    if (strcmp(o->object, "lines") == 0 || strcmp(o->object, "star") == 0) {
+        int64_t m = o->object_size > 0 ? o->object_size : (int64_t)llround(3.5 * (double)o->N);
+        return fsci_ptycho_object_builtin(o->object, m, seed, out);
+    }
+    fsci_array *raw = NULL;
+    int st = load_complex(o->object, "objectGuess", "object", &raw);
+    if (!st) st = to_c64(&raw->view, o->object, out);
+    fsci_array_destroy(&raw);
+    return st;
+}
+
+static int get_probe(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, fsci_array **out)
+{
+    int st;
+    const char *what = in && in->probe ? "probe" : o->probe;
+    if (in && in->probe) {
+        st = to_c64(in->probe, "probe", out);
+    } else if (strcmp(o->probe, "disk") == 0) {
+        return fsci_ptycho_probe_disk(o->N, o->probe_scale, out);
+    } else {
+        fsci_array *raw = NULL;
+        st = load_complex(o->probe, "probeGuess", "probe", &raw);
+        if (!st) st = to_c64(&raw->view, o->probe, out);
+        fsci_array_destroy(&raw);
+    }
+    if (st) return st;
+    const int64_t *sh = (*out)->view.shape;
+    if (sh[0] != o->N || sh[1] != o->N) {
+        fsci_array_destroy(out);
+        return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
+                              "%s: probe shape (%lld, %lld) is not N x N = (%lld, %lld)", what, (long long)sh[0],
+                              (long long)sh[1], (long long)o->N, (long long)o->N);
+    }
+    return FSCI_OK;
+}
+
+static int read_coords(fsci_npz *z, const char *path, const char *key, fsci_array **out)
+{
+    FSCI_CHECK(fsci_npz_has(z, key), FSCI_EINVAL, "positions: %s has no member '%s'", path, key);
+    int st = fsci_npz_read(z, key, out);
+    if (st) return st;
+    const fsci_view *v = &(*out)->view;
+    if (v->ndim != 1 || v->dtype != FSCI_F64) {
+        int nd = v->ndim;
+        const char *dt = fsci_dtype_name(v->dtype);
+        fsci_array_destroy(out);
+        return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
+                              "positions: %s member '%s' is %s with %d dimensions; float64 1-D expected", path, key,
+                              dt, nd);
+    }
+    return FSCI_OK;
+}
+
+/* Scan positions: given, loaded, or uniform in [N/2, W - N/2] x [N/2, H - N/2]. */
+static int get_positions(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed, int64_t h,
+                         int64_t w, double **xo, double **yo, int64_t *np)
+{
+    int st = FSCI_OK;
+    double *x = NULL, *y = NULL;
+    int64_t n = 0;
+    fsci_npz *z = NULL;
+    fsci_array *ax = NULL, *ay = NULL;
+    const char *src = "positions";
+    if (in && in->xcoords) {
+        FSCI_CHECK(in->ycoords && in->npoints >= 1, FSCI_EINVAL, "positions: ycoords missing or npoints < 1");
+        n = in->npoints;
+        x = fsci_malloc((size_t)n, sizeof *x);
+        y = fsci_malloc((size_t)n, sizeof *y);
+        FSCI_CHECK_GOTO(x && y, FSCI_ENOMEM, "positions: out of memory");
+        memcpy(x, in->xcoords, (size_t)n * sizeof *x);
+        memcpy(y, in->ycoords, (size_t)n * sizeof *y);
+    } else if (strcmp(o->positions, "random") == 0) {
+        double b = 0.5 * (double)o->N;
+        FSCI_CHECK(w > o->N && h > o->N, FSCI_EINVAL,
+                   "positions: object (%lld, %lld) must be larger than N = %lld for random positions with a "
+                   "buffer of N/2", (long long)h, (long long)w, (long long)o->N);
+        n = o->n_images;
+        x = fsci_malloc((size_t)n, sizeof *x);
+        y = fsci_malloc((size_t)n, sizeof *y);
+        FSCI_CHECK_GOTO(x && y, FSCI_ENOMEM, "positions: out of memory for %lld points", (long long)n);
+        fsci_rng r;
+        fsci_rng_init(&r, seed, FSCI_PTYCHO_STREAM_POSITIONS, 0, 0);
+        for (int64_t i = 0; i < n; i++) {
+            x[i] = b + ((double)w - 2 * b) * fsci_rng_uniform(&r);
+            y[i] = b + ((double)h - 2 * b) * fsci_rng_uniform(&r);
+        }
+    } else {
+        src = o->positions;
+        FSCI_CHECK(ends_with(o->positions, ".npz"), FSCI_EINVAL,
+                   "positions: '%s' is neither 'random' nor an .npz file with xcoords and ycoords", o->positions);
+        FSCI_TRY(fsci_npz_open(o->positions, &z));
+        FSCI_TRY(read_coords(z, o->positions, "xcoords", &ax));
+        FSCI_TRY(read_coords(z, o->positions, "ycoords", &ay));
+        FSCI_CHECK_GOTO(ax->view.shape[0] == ay->view.shape[0] && ax->view.shape[0] >= 1, FSCI_EINVAL,
+                        "positions: %s has %lld xcoords but %lld ycoords", o->positions,
+                        (long long)ax->view.shape[0], (long long)ay->view.shape[0]);
+        n = ax->view.shape[0];
+        x = fsci_malloc((size_t)n, sizeof *x);
+        y = fsci_malloc((size_t)n, sizeof *y);
+        FSCI_CHECK_GOTO(x && y, FSCI_ENOMEM, "positions: out of memory");
+        memcpy(x, ax->view.data, (size_t)n * sizeof *x);
+        memcpy(y, ay->view.data, (size_t)n * sizeof *y);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        FSCI_CHECK_GOTO(isfinite(x[i]) && x[i] >= 0 && x[i] <= (double)(w - 1), FSCI_EINVAL,
+                        "%s: xcoords[%lld] = %g is outside the object's columns [0, %lld]", src, (long long)i, x[i],
+                        (long long)(w - 1));
+        FSCI_CHECK_GOTO(isfinite(y[i]) && y[i] >= 0 && y[i] <= (double)(h - 1), FSCI_EINVAL,
+                        "%s: ycoords[%lld] = %g is outside the object's rows [0, %lld]", src, (long long)i, y[i],
+                        (long long)(h - 1));
+    }
+    *xo = x;
+    *yo = y;
+    *np = n;
+    x = y = NULL;
+fail:
+    fsci_free(x);
+    fsci_free(y);
+    fsci_npz_close(&z);
+    fsci_array_destroy(&ax);
+    fsci_array_destroy(&ay);
+    return st;
+}
+
+/* ---- passes ---- */
+
+/* Dataset scale s = sqrt(nphotons / mean_p sum|patch_p * probe|^2), no FFT. */
+static int dataset_scale(const fsci_view *obj, const float *probe, const double *cx, const double *cy,
+                         int64_t np, int64_t n, double nphotons, int nt, fsci__ptycho_ws *ws, double *s)
+{
+    double *e = fsci_malloc((size_t)np, sizeof *e);
+    FSCI_CHECK(e, FSCI_ENOMEM, "scale: out of memory");
+#pragma omp parallel num_threads(nt)
+    {
+        fsci__ptycho_ws *w = &ws[omp_get_thread_num()];
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < np; p++) {
+            fsci__ptycho_extract_one(obj->data, obj->shape[0], obj->shape[1], cx[p], cy[p], n, w->patch);
+            e[p] = fsci__ptycho_illum_energy(w->patch, probe, n);
+        }
+    }
+    double mean = fsci_parallel_sum_f64(e, np, nt) / (double)np;
+    fsci_free(e);
+    FSCI_CHECK(mean > 0 && isfinite(mean), FSCI_EINVAL,
+               "the illuminated object has zero energy (mean sum|patch * probe|^2 = %g): check the object, probe "
+               "and positions", mean);
+    *s = sqrt(nphotons / mean);
+    return FSCI_OK;
+}
+
+typedef struct pass {
+    fsci__ptycho_diff *d;
+    const fsci_view *obj;
+    const double *cx, *cy;
+    int64_t npatterns, n, C;
+    bool channel;
+    fsci_progress *progress;
+} pass;
+
+/* Patterns [p0, p1): patches into ybuf (NULL: not kept) and amplitudes into
+ * amp, both in the pass's layout relative to p0's group; per-pattern sums. */
+static void run_block(const pass *ps, int64_t p0, int64_t p1, float *ybuf, float *amp, double *sumsq,
+                      int64_t *counts)
+{
+    int64_t n = ps->n, n2 = n * n, C = ps->C;
+#pragma omp parallel num_threads(ps->d->nthreads)
+    {
+        fsci__ptycho_ws *w = &ps->d->ws[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t p = p0; p < p1; p++) {
+            double t0 = fsci_clock();
+            fsci__ptycho_extract_one(ps->obj->data, ps->obj->shape[0], ps->obj->shape[1], ps->cx[p], ps->cy[p], n,
+                                     w->patch);
+            int64_t q = p - p0, g = q / C, c = q % C;
+            /* channel: [g, r, s, c] with stride C; flat: [q, r, s] */
+            int64_t base = ps->channel ? g * n2 * C + c : q * n2, stride = ps->channel ? C : 1;
+            if (ybuf)
+                for (int64_t i = 0; i < n2; i++) {
+                    ybuf[2 * (base + i * stride)] = w->patch[2 * i];
+                    ybuf[2 * (base + i * stride) + 1] = w->patch[2 * i + 1];
+                }
+            w->t_extract += fsci_clock() - t0;
+            sumsq[p] = fsci__ptycho_pattern(ps->d, w, w->patch, p, amp + base, stride);
+            counts[p] = w->last_counts;
+        }
+    }
+    fsci_progress_add(ps->progress, p1 - p0);
+}
+
+static int sink_array(fsci_sink *sink, const char *name, fsci_dtype t, int ndim, const int64_t *shape, void *data)
+{
+    fsci_view v;
+    int st = fsci_view_init(&v, data, t, ndim, shape, false);
+    return st ? st : fsci_sink_add(sink, name, &v);
+}
+
+static void json_escape(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[k++] = '\\';
+            out[k++] = (char)ch;
+        } else if (ch < 0x20) {
+            k += (size_t)snprintf(out + k, cap - k, "\\u%04x", ch);
+        } else {
+            out[k++] = (char)ch;
+        }
+    }
+    out[k] = '\0';
+}
+
+/* Stage times into the named profiling events (no-op unless profiling). */
+static void profile_report(const fsci_ptycho_report *r, int64_t n, int64_t C, bool raw)
+{
+    static fsci_event ev[7] = {-1, -1, -1, -1, -1, -1, -1};
+    static const char *names[7] = {"ptycho.inputs", "ptycho.group", "ptycho.scale", "ptycho.extract",
+                                   "ptycho.fft", "ptycho.noise", "ptycho.write"};
+    for (int i = 0; i < 7; i++)
+        if (fsci_profile_register(names[i], &ev[i]) != FSCI_OK) return;
+    double pats = (double)(r->npatterns + (raw ? r->npoints : 0)), n2 = (double)(n * n);
+    double out_bytes = (double)r->npatterns * n2 * (8 + 4 + 4) + (raw ? (double)r->npoints * n2 * 4 : 0);
+    fsci_profile_add(ev[0], r->t_inputs, 1, 0, 0);
+    fsci_profile_add(ev[1], r->t_group, 1, 0, 0);
+    fsci_profile_add(ev[2], r->t_scale, 1, 0, 0);
+    fsci_profile_add(ev[3], r->t_extract, (int64_t)pats, pats * n2 * 8, pats * n2 * 16);
+    fsci_profile_add(ev[4], r->t_fft, (int64_t)pats, 0, pats * 5.0 * n2 * log2(n2));
+    fsci_profile_add(ev[5], r->t_noise, (int64_t)pats, 0, 0);
+    fsci_profile_add(ev[6], r->t_write, 1, out_bytes, 0);
+    (void)C;
+}
+
+static int validate(const fsci_ptycho_opts *o)
+{
+    FSCI_CHECK(o->N >= 4 && o->N <= 4096, FSCI_EINVAL, "--N: %lld is outside [4, 4096]", (long long)o->N);
+    FSCI_CHECK(o->gridsize >= 1 && o->gridsize <= 16, FSCI_EINVAL, "--gridsize: %lld is outside [1, 16]",
+               (long long)o->gridsize);
+    FSCI_CHECK(o->K >= 1, FSCI_EINVAL, "--K: %lld must be at least 1", (long long)o->K);
+    FSCI_CHECK(o->K >= o->gridsize * o->gridsize, FSCI_EINVAL,
+               "--K: %lld is smaller than C = gridsize^2 = %lld (a group needs C distinct neighbours)",
+               (long long)o->K, (long long)(o->gridsize * o->gridsize));
+    FSCI_CHECK(isfinite(o->nphotons) && o->nphotons > 0 && o->nphotons <= 1e13, FSCI_EINVAL,
+               "--nphotons: %g is outside (0, 1e13]", o->nphotons);
+    FSCI_CHECK(o->n_images >= 1, FSCI_EINVAL, "--n-images: %lld must be at least 1", (long long)o->n_images);
+    FSCI_CHECK(o->n_groups >= 0, FSCI_EINVAL, "--n-groups: %lld is negative", (long long)o->n_groups);
+    FSCI_CHECK(strcmp(o->layout, "channel") == 0 || strcmp(o->layout, "flat") == 0, FSCI_EINVAL,
+               "--layout: '%s' is not channel or flat", o->layout);
+    return FSCI_OK;
+}
+
+int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed, int nthreads,
+                         fsci_sink *sink, fsci_ptycho_report *rep)
+{
+    FSCI_CHECK(o && sink, FSCI_EINVAL, "ptycho: NULL options or sink");
+    int st = validate(o);
+    if (st) return st;
+    fsci_ptycho_report r = {0};
+    double t_start = fsci_clock(), t;
+    int nt = fsci_parallel_resolve(nthreads);
+    int64_t n = o->N, n2 = n * n, C = o->gridsize * o->gridsize;
+    bool channel = strcmp(o->layout, "channel") == 0;
+    fsci_array *obj = NULL, *probe = NULL;
+    double *x = NULL, *y = NULL, *cx = NULL, *cy = NULL, *offs = NULL, *rel = NULL, *nnc = NULL, *sumsq = NULL;
+    int64_t *seeds = NULL, *counts = NULL, *scan_index = NULL;
+    int32_t *nn = NULL;
+    float *diff = NULL, *buf = NULL;
+    fsci__ptycho_diff *d = NULL;
+    fsci_progress *prog = NULL;
+    int64_t np = 0, B = 0;
+
+    /* inputs, all checked before anything is written */
+    FSCI_TRY(get_object(o, in, seed, &obj));
+    FSCI_TRY(get_probe(o, in, &probe));
+    const int64_t H = obj->view.shape[0], W = obj->view.shape[1];
+    FSCI_TRY(get_positions(o, in, seed, H, W, &x, &y, &np));
+    r.npoints = np;
+    r.t_inputs = fsci_clock() - t_start;
+
+    /* grouping */
+    t = fsci_clock();
+    fsci_ptycho_group_opts go = {.nsamples = o->n_groups > 0 ? o->n_groups : np, .K = (int)o->K,
+                                 .gridsize = (int)o->gridsize, .seed = seed, .oversampling = o->oversampling,
+                                 .pool_size = (int)o->pool_size, .nthreads = nt};
+    FSCI_TRY(fsci_ptycho_group(x, y, np, &go, &nn, &seeds, &B));
+    r.t_group = fsci_clock() - t;
+    r.ngroups = B;
+    int64_t P = B * C;
+    r.npatterns = P;
+
+    /* coordinates: offsets = group mean, relative = -(coords - mean), sampling centre = offsets + relative */
+    offs = fsci_malloc((size_t)(2 * B), sizeof *offs);
+    rel = fsci_malloc((size_t)(2 * P), sizeof *rel);
+    nnc = fsci_malloc((size_t)(2 * P), sizeof *nnc);
+    cx = fsci_malloc((size_t)(P > np ? P : np), sizeof *cx);
+    cy = fsci_malloc((size_t)(P > np ? P : np), sizeof *cy);
+    sumsq = fsci_malloc((size_t)(P > np ? P : np), sizeof *sumsq);
+    counts = fsci_malloc((size_t)(P > np ? P : np), sizeof *counts);
+    FSCI_CHECK_GOTO(offs && rel && nnc && cx && cy && sumsq && counts, FSCI_ENOMEM,
+                    "ptycho: out of memory for %lld patterns", (long long)P);
+    for (int64_t b = 0; b < B; b++) {
+        double mx = 0, my = 0;
+        for (int64_t c = 0; c < C; c++) {
+            mx += x[nn[b * C + c]];
+            my += y[nn[b * C + c]];
+        }
+        mx /= (double)C;
+        my /= (double)C;
+        offs[2 * b] = mx;
+        offs[2 * b + 1] = my;
+        for (int64_t c = 0; c < C; c++) {
+            double px = x[nn[b * C + c]], py = y[nn[b * C + c]];
+            /* (B, 1, 2, C) layout: [b][0][axis][c] */
+            nnc[b * 2 * C + c] = px;
+            nnc[b * 2 * C + C + c] = py;
+            rel[b * 2 * C + c] = -(px - mx);
+            rel[b * 2 * C + C + c] = -(py - my);
+            cx[b * C + c] = mx + rel[b * 2 * C + c];
+            cy[b * C + c] = my + rel[b * 2 * C + C + c];
+        }
+    }
+
+    FSCI_TRY(fsci_progress_create("ptycho", P + (o->raw ? np : 0), "patterns", &prog));
+    const float *pr = probe->view.data;
+
+    /* raw diff3d: one pattern per scan position, centred on it */
+    if (o->raw) {
+        t = fsci_clock();
+        FSCI_TRY(fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW, nt, &d));
+        FSCI_TRY(dataset_scale(&obj->view, pr, x, y, np, n, o->nphotons, nt, d->ws, &r.scale_raw));
+        d->scale = r.scale_raw;
+        d->inv_scale = 1.0 / r.scale_raw;
+        r.t_scale += fsci_clock() - t;
+        pass ps = {d, &obj->view, x, y, np, n, 1, false, prog};
+        int64_t blk = 512;
+        buf = fsci_malloc((size_t)(blk * n2), sizeof(float));
+        FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
+        FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
+        for (int64_t p0 = 0; p0 < np; p0 += blk) {
+            int64_t p1 = p0 + blk < np ? p0 + blk : np;
+            run_block(&ps, p0, p1, NULL, buf, sumsq, counts);
+            t = fsci_clock();
+            FSCI_TRY(fsci_sink_write(sink, buf, (size_t)((p1 - p0) * n2) * sizeof(float)));
+            r.t_write += fsci_clock() - t;
+        }
+        FSCI_TRY(fsci_sink_end(sink));
+        fsci_free(buf);
+        buf = NULL;
+        for (int t2 = 0; t2 < d->nthreads; t2++) {
+            r.t_extract += d->ws[t2].t_extract / nt;
+            r.t_fft += d->ws[t2].t_fft / nt;
+            r.t_noise += d->ws[t2].t_noise / nt;
+        }
+        fsci__ptycho_diff_destroy(&d);
+    }
+
+    /* grouped: scale, then Y streamed block by block, amplitudes kept for X_full */
+    t = fsci_clock();
+    FSCI_TRY(fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE, nt, &d));
+    FSCI_TRY(dataset_scale(&obj->view, pr, cx, cy, P, n, o->nphotons, nt, d->ws, &r.scale));
+    d->scale = r.scale;
+    d->inv_scale = 1.0 / r.scale;
+    r.t_scale += fsci_clock() - t;
+    diff = fsci_malloc((size_t)(P * n2), sizeof *diff);
+    FSCI_CHECK_GOTO(diff, FSCI_ENOMEM, "ptycho: out of memory for the diffraction (%lld patterns of %lld x %lld)",
+                    (long long)P, (long long)n, (long long)n);
+    int64_t gblk = (8 << 20) / (C * n2 * 8);
+    gblk = gblk < 1 ? 1 : gblk;
+    buf = fsci_malloc((size_t)(gblk * C * n2 * 2), sizeof(float));
+    FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
+    pass ps = {d, &obj->view, cx, cy, P, n, C, channel, prog};
+    int64_t shape4[4] = {B, n, n, C}, shape3[3] = {P, n, n};
+    FSCI_TRY(fsci_sink_begin(sink, "Y", FSCI_C64, channel ? 4 : 3, channel ? shape4 : shape3));
+    for (int64_t g0 = 0; g0 < B; g0 += gblk) {
+        int64_t g1 = g0 + gblk < B ? g0 + gblk : B;
+        run_block(&ps, g0 * C, g1 * C, buf, diff + g0 * C * n2, sumsq, counts);
+        t = fsci_clock();
+        FSCI_TRY(fsci_sink_write(sink, buf, (size_t)((g1 - g0) * C * n2) * 2 * sizeof(float)));
+        r.t_write += fsci_clock() - t;
+    }
+    FSCI_TRY(fsci_sink_end(sink));
+    for (int t2 = 0; t2 < d->nthreads; t2++) {
+        r.t_extract += d->ws[t2].t_extract / nt;
+        r.t_fft += d->ws[t2].t_fft / nt;
+        r.t_noise += d->ws[t2].t_noise / nt;
+    }
+    fsci_progress_finish(prog);
+
+    /* X_full = float32(sqrt((N/2)^2 / mean sum diff^2)) * diffraction (PtychoPINN's normalize_data) */
+    double mean_sq = fsci_parallel_sum_f64(sumsq, P, nt) / (double)P;
+    r.xfull_norm = mean_sq > 0 ? sqrt(0.25 * (double)(n * n) / mean_sq) : 1.0;
+    if (o->noise) {
+        double tot = 0;
+        for (int64_t p = 0; p < P; p++) tot += (double)counts[p];
+        r.mean_counts = tot / (double)P;
+    }
+    t = fsci_clock();
+    FSCI_TRY(sink_array(sink, "diffraction", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3, diff));
+    float norm = (float)r.xfull_norm;
+    FSCI_TRY(fsci_sink_begin(sink, "X_full", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3));
+    int64_t chunk = gblk * C * n2 * 2;
+    for (int64_t i0 = 0; i0 < P * n2; i0 += chunk) {
+        int64_t i1 = i0 + chunk < P * n2 ? i0 + chunk : P * n2;
+        for (int64_t i = i0; i < i1; i++) buf[i - i0] = norm * diff[i];
+        FSCI_TRY(fsci_sink_write(sink, buf, (size_t)(i1 - i0) * sizeof(float)));
+    }
+    FSCI_TRY(fsci_sink_end(sink));
+
+    /* coordinates and inputs */
+    FSCI_TRY(sink_array(sink, "coords_offsets", FSCI_F64, 4, (int64_t[4]){B, 1, 2, 1}, offs));
+    FSCI_TRY(sink_array(sink, "coords_relative", FSCI_F64, 4, (int64_t[4]){B, 1, 2, C}, rel));
+    FSCI_TRY(sink_array(sink, "coords_nn", FSCI_F64, 4, (int64_t[4]){B, 1, 2, C}, nnc));
+    FSCI_TRY(sink_array(sink, "nn_indices", FSCI_I32, 2, (int64_t[2]){B, C}, nn));
+    FSCI_TRY(sink_array(sink, "xcoords", FSCI_F64, 1, &np, x));
+    FSCI_TRY(sink_array(sink, "ycoords", FSCI_F64, 1, &np, y));
+    FSCI_TRY(sink_array(sink, "xcoords_start", FSCI_F64, 1, &np, x));
+    FSCI_TRY(sink_array(sink, "ycoords_start", FSCI_F64, 1, &np, y));
+    scan_index = fsci_calloc((size_t)np, sizeof *scan_index);
+    FSCI_CHECK_GOTO(scan_index, FSCI_ENOMEM, "ptycho: out of memory");
+    FSCI_TRY(sink_array(sink, "scan_index", FSCI_I64, 1, &np, scan_index));
+    FSCI_TRY(fsci_sink_add(sink, "probeGuess", &probe->view));
+    FSCI_TRY(fsci_sink_add(sink, "objectGuess", &obj->view));
+    char eobj[600], eprobe[600], meta[2048];
+    json_escape(in && in->object ? "array" : o->object, eobj, sizeof eobj);
+    json_escape(in && in->probe ? "array" : o->probe, eprobe, sizeof eprobe);
+    snprintf(meta, sizeof meta,
+             "{\"generator\": \"fastsci %s\", \"nphotons\": %.17g, \"seed\": %llu, \"N\": %lld, \"gridsize\": %lld, "
+             "\"K\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, \"layout\": \"%s\", "
+             "\"intensity_scale\": %.17g, \"intensity_scale_raw\": %.17g, \"X_full_norm\": %.9g, "
+             "\"local_offset_sign\": -1, \"object\": \"%s\", \"probe\": \"%s\", \"version\": 1}",
+             fsci_version(), o->nphotons, (unsigned long long)seed, (long long)n, (long long)o->gridsize,
+             (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false", o->layout, r.scale,
+             r.scale_raw, r.xfull_norm, eobj, eprobe);
+    FSCI_TRY(fsci_sink_add_string(sink, "_metadata", meta));
+    r.t_write += fsci_clock() - t;
+    r.t_total = fsci_clock() - t_start;
+    profile_report(&r, n, C, o->raw);
+    if (rep) *rep = r;
+fail:
+    fsci_progress_destroy(&prog);
+    fsci__ptycho_diff_destroy(&d);
+    fsci_array_destroy(&obj);
+    fsci_array_destroy(&probe);
+    fsci_free(x);
+    fsci_free(y);
+    fsci_free(cx);
+    fsci_free(cy);
+    fsci_free(offs);
+    fsci_free(rel);
+    fsci_free(nnc);
+    fsci_free(sumsq);
+    fsci_free(counts);
+    fsci_free(seeds);
+    fsci_free(nn);
+    fsci_free(diff);
+    fsci_free(buf);
+    fsci_free(scan_index);
+    return st;
+}

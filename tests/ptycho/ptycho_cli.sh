@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# fastsci ptycho from the command line: a valid run, thread independence, and bad input
+# (one clear line, non-zero exit, no output file left behind).
+set -u
+FSCI="$1"
+PY="${FSCI_PYTHON:-/usr/bin/python3}"
+T=$(mktemp -d "${FSCI_TEST_TMP:-/tmp}/ptycho.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+check() { local n="$1"; shift; if "$@"; then pass=$((pass+1)); echo "ok   $n"; else fail=$((fail+1)); echo "FAIL $n"; fi; }
+run() { "$@" >"$T/out" 2>"$T/err"; echo $? >"$T/rc"; }
+rc() { [ "$(cat "$T/rc")" = "$1" ]; }
+errhas() { grep -q -- "$1" "$T/err"; }
+oneline() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
+noout() { [ ! -e "$T/o.npz" ] && [ -z "$(ls "$T" | grep -E '\.tmp$')" ]; }
+bad() { # name, expected message fragment, args...
+    local name="$1" msg="$2"; shift 2
+    run "$FSCI" ptycho simulate --quiet "$@" -o "$T/o.npz"
+    check "$name: exit 1, one line naming the problem, no output" eval 'rc 1 && errhas "$msg" && oneline && noout'
+    if ! errhas "$msg"; then cat "$T/err"; fi
+}
+
+base=(--n-images 300 --N 32 --seed 4 --quiet)
+run "$FSCI" ptycho simulate "${base[@]}" --threads 1 -o "$T/a.npz"
+check "simulate runs" rc 0
+run "$FSCI" ptycho simulate "${base[@]}" --threads 2 -o "$T/b.npz"
+check "--threads 1 and 2: identical files" cmp -s "$T/a.npz" "$T/b.npz"
+check "numpy loads the NPZ with PtychoPINN's keys" "$PY" -c "
+import numpy as np
+z = np.load('$T/a.npz')
+need = {'diff3d','xcoords','ycoords','xcoords_start','ycoords_start','probeGuess','objectGuess','scan_index',
+        'diffraction','Y','X_full','coords_offsets','coords_relative','nn_indices','_metadata'}
+assert need <= set(z.files), need - set(z.files)
+assert z['diffraction'].shape == (300, 32, 32, 4) and z['diffraction'].dtype == np.float32
+"
+run "$FSCI" ptycho simulate --n-images 300 --N 32 --profile --quiet -o "$T/c.npz"
+check "--profile shows the stages" eval 'rc 0 && errhas "ptycho.group" && errhas "ptycho.fft" && errhas "ptycho.noise" && errhas "ptycho.write" && errhas "ptycho.extract"'
+
+# positions file, grouping alone
+"$PY" -c "
+import numpy as np
+r = np.random.default_rng(1)
+np.savez('$T/pos.npz', xcoords=r.uniform(20, 90, 200), ycoords=r.uniform(20, 90, 200))
+np.savez('$T/outside.npz', xcoords=np.array([10.0, 20.0, 5000.0]), ycoords=np.array([10.0, 20.0, 30.0]))
+np.savez('$T/wrongdtype.npz', xcoords=np.arange(5, dtype=np.int32), ycoords=np.arange(5, dtype=np.int32))
+o = np.ones((112, 112), np.complex64); o[5, 6] = np.nan; np.save('$T/nanobj.npy', o)
+p = np.ones((32, 32), np.complex64); p[1, 2] = np.inf; np.save('$T/infprobe.npy', p)
+np.save('$T/probe16.npy', np.ones((16, 16), np.complex64))
+np.save('$T/realobj.npy', np.ones((112, 112), np.float32))
+open('$T/garbage.npy', 'wb').write(b'not a numpy file at all')
+"
+run "$FSCI" ptycho group --positions "$T/pos.npz" --K 6 --gridsize 2 --seed 3 --quiet -o "$T/g.npz"
+check "group writes nn_indices" eval 'rc 0 && "$PY" -c "import numpy as np; z=np.load(\"$T/g.npz\"); assert z[\"nn_indices\"].shape == (200, 4)"'
+run "$FSCI" ptycho simulate --positions "$T/pos.npz" --N 32 --object-size 112 --quiet -o "$T/d.npz"
+check "simulate with a positions file" rc 0
+
+bad "positions outside the object" "xcoords\[2\] = 5000 is outside" --positions "$T/outside.npz" --gridsize 1 --N 16
+bad "positions of the wrong dtype" "float64 1-D expected" --positions "$T/wrongdtype.npz" --N 16
+bad "NaN in the object" "(5, 6) = nan" --object "$T/nanobj.npy" --N 32 --n-images 50
+bad "inf in the probe" "(1, 2) = inf" --probe "$T/infprobe.npy" --N 32 --n-images 50
+bad "probe not N x N" "probe shape (16, 16) is not N x N = (32, 32)" --probe "$T/probe16.npy" --N 32 --n-images 50
+bad "object not complex" "dtype float32 is not complex" --object "$T/realobj.npy" --N 32 --n-images 50
+bad "K < C" "--K: 3 is smaller than C" --K 3 --gridsize 2 --n-images 50 --N 16
+bad "unreadable object file" "missing.npy" --object "$T/missing.npy" --N 16 --n-images 50
+bad "corrupt object file" "garbage.npy" --object "$T/garbage.npy" --N 16 --n-images 50
+bad "more groups than positions without oversampling" "oversampling" --n-images 50 --n-groups 80 --N 16
+run "$FSCI" ptycho simulate --nphotons -5 -o "$T/o.npz"
+check "bad parameter: usage error" eval 'rc 2 && errhas "--nphotons: -5 is outside" && noout'
+run "$FSCI" ptycho simulate --n-images 20 --N 16 --quiet -o "$T/nodir/o.npz"
+check "unwritable output: exit 1" eval 'rc 1 && errhas "nodir"'
+run "$FSCI" ptycho frobnicate
+check "unknown subcommand: exit 2" eval 'rc 2 && errhas "unknown subcommand"'
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

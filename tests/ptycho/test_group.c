@@ -1,0 +1,978 @@
+/* Tests of the k-d tree and of the grouping (PtychoPINN's sample-then-group
+ * rule and its K-choose-C oversampling). */
+#include <stdbool.h>
+#include <time.h>
+
+#include "fastsci/core/alloc.h"
+#include "fastsci/core/progress.h"
+#include "fastsci/core/rng.h"
+#include "fastsci/ptycho.h"
+#include "ptycho/group_impl.h"
+#include "testkit.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static void random_points(uint64_t seed, int64_t n, double scale, double *x, double *y)
+{
+    fsci_rng r;
+    fsci_rng_init(&r, seed, 12345, 0, 0);
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = scale * fsci_rng_uniform(&r);
+        y[i] = scale * fsci_rng_uniform(&r);
+    }
+}
+
+typedef struct pair {
+    double d2;
+    int64_t id;
+} pair;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const pair *p = a, *q = b;
+    if (p->d2 != q->d2) return p->d2 < q->d2 ? -1 : 1;
+    return (p->id > q->id) - (p->id < q->id);
+}
+
+static double dist2(const double *x, const double *y, int64_t a, double qx, double qy)
+{
+    double dx = x[a] - qx, dy = y[a] - qy;
+    return dx * dx + dy * dy;
+}
+
+/* All points sorted by (d2, index) from (qx, qy), skipping index `skip`
+ * (-1: none). Returns the count; p must hold n entries. */
+static int64_t brute_sorted(const double *x, const double *y, int64_t n, double qx, double qy, int64_t skip,
+                            pair *p)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i == skip) continue;
+        p[m].d2 = dist2(x, y, i, qx, qy);
+        p[m].id = i;
+        m++;
+    }
+    qsort(p, (size_t)m, sizeof *p, pair_cmp);
+    return m;
+}
+
+static fsci_ptycho_group_opts mkopts(int64_t nsamples, int K, int gridsize, uint64_t seed)
+{
+    fsci_ptycho_group_opts o;
+    memset(&o, 0, sizeof o);
+    o.nsamples = nsamples;
+    o.K = K;
+    o.gridsize = gridsize;
+    o.seed = seed;
+    o.nthreads = 1;
+    return o;
+}
+
+/* Warnings captured from fsci_warn. */
+static char g_warn[4096];
+static void capture_sink(const char *text, void *userdata)
+{
+    (void)userdata;
+    size_t len = strlen(g_warn);
+    snprintf(g_warn + len, sizeof g_warn - len, "%s", text);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+    double p = *(const double *)a, q = *(const double *)b;
+    return (p > q) - (p < q);
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+    int64_t p = *(const int64_t *)a, q = *(const int64_t *)b;
+    return (p > q) - (p < q);
+}
+
+/* Check one tree against brute force for a query: exact indices and d2. */
+static int knn_agrees(const fsci_ptycho_kdtree *t, const double *x, const double *y, int64_t n, double qx,
+                      double qy, int k, pair *scratch)
+{
+    int64_t idx[FSCI_PTYCHO_KNN_MAX];
+    double d2[FSCI_PTYCHO_KNN_MAX];
+    int found = -1;
+    if (fsci_ptycho_kdtree_knn(t, qx, qy, k, idx, d2, &found) != FSCI_OK) return 0;
+    int expect = k < n ? k : (int)n;
+    if (found != expect) return 0;
+    brute_sorted(x, y, n, qx, qy, -1, scratch);
+    for (int i = 0; i < found; i++) {
+        if (idx[i] != scratch[i].id || d2[i] != scratch[i].d2) {
+            fprintf(stderr, "  query (%g, %g) k=%d n=%lld: rank %d got %lld (%.17g), want %lld (%.17g)\n", qx,
+                    qy, k, (long long)n, i, (long long)idx[i], d2[i], (long long)scratch[i].id,
+                    scratch[i].d2);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ k-d tree */
+
+TEST(knn_matches_brute_force_random)
+{
+    const int64_t sizes[] = {1, 2, 7, 12, 13, 50, 1000, 3000};
+    const int ks[] = {1, 2, 5, 12, 13, 33, 200, 1024};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        int64_t n = sizes[si];
+        double *x = fsci_malloc((size_t)n, sizeof *x), *y = fsci_malloc((size_t)n, sizeof *y);
+        pair *p = fsci_malloc((size_t)n, sizeof *p);
+        ASSERT_TRUE(x && y && p);
+        random_points(100 + (uint64_t)n, n, 10.0, x, y);
+        fsci_ptycho_kdtree *t = NULL;
+        ASSERT_OK(fsci_ptycho_kdtree_create(x, y, n, &t));
+        fsci_rng r;
+        fsci_rng_init(&r, 7, 1, (uint64_t)n, 0);
+        for (size_t ki = 0; ki <= sizeof ks / sizeof *ks; ki++) {
+            int k = ki < sizeof ks / sizeof *ks ? ks[ki] : (int)n + 3; /* last: k > n */
+            if (k > FSCI_PTYCHO_KNN_MAX && n > FSCI_PTYCHO_KNN_MAX) continue;
+            int nq = n >= 1000 && k >= 200 ? 6 : 30;
+            for (int q = 0; q < nq; q++) {
+                double qx, qy;
+                if (q % 3 == 0) { /* a tree point */
+                    int64_t j = (int64_t)(fsci_rng_uniform(&r) * (double)n);
+                    qx = x[j];
+                    qy = y[j];
+                } else { /* anywhere, also outside the bounding box */
+                    qx = 14.0 * fsci_rng_uniform(&r) - 2.0;
+                    qy = 14.0 * fsci_rng_uniform(&r) - 2.0;
+                }
+                ASSERT_TRUE(knn_agrees(t, x, y, n, qx, qy, k, p));
+            }
+        }
+        fsci_ptycho_kdtree_destroy(&t);
+        ASSERT_TRUE(t == NULL);
+        fsci_free(x);
+        fsci_free(y);
+        fsci_free(p);
+    }
+}
+
+TEST(knn_ties_duplicates_and_collinear_points_resolved_by_index)
+{
+    enum { N = 700 };
+    static double x[N], y[N];
+    static pair p[N];
+    /* 1) collinear: 30 distinct abscissae, each used 10 times, y = 0 */
+    for (int i = 0; i < 300; i++) {
+        x[i] = (double)((i * 7) % 30);
+        y[i] = 0.0;
+    }
+    fsci_ptycho_kdtree *t = NULL;
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, 300, &t));
+    for (int q = 0; q < 61; q++) {
+        const int ks[] = {1, 4, 10, 11, 25, 64, 300};
+        for (int ki = 0; ki < 7; ki++) ASSERT_TRUE(knn_agrees(t, x, y, 300, 0.5 * q - 0.5, 0.0, ks[ki], p));
+        ASSERT_TRUE(knn_agrees(t, x, y, 300, 0.5 * q, 1.0, 9, p));
+    }
+    fsci_ptycho_kdtree_destroy(&t);
+
+    /* 2) an integer grid (many equal distances) plus duplicated points */
+    for (int i = 0; i < 400; i++) {
+        x[i] = (double)(i % 20);
+        y[i] = (double)(i / 20);
+    }
+    for (int i = 400; i < N; i++) {
+        int j = (i * 131) % 400;
+        x[i] = x[j];
+        y[i] = y[j];
+    }
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, N, &t));
+    for (int q = 0; q < 120; q++) {
+        double qx = 0.5 * (double)(q % 41) - 0.5, qy = 0.5 * (double)((q * 17) % 41) - 0.5;
+        const int ks[] = {1, 3, 4, 5, 8, 9, 13, 21, 100};
+        for (int ki = 0; ki < 9; ki++) ASSERT_TRUE(knn_agrees(t, x, y, N, qx, qy, ks[ki], p));
+    }
+    fsci_ptycho_kdtree_destroy(&t);
+
+    /* 3) all points identical: the k smallest indices */
+    for (int i = 0; i < 50; i++) x[i] = y[i] = 1.0;
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, 50, &t));
+    int64_t idx[8];
+    double d2[8];
+    int found;
+    ASSERT_OK(fsci_ptycho_kdtree_knn(t, 1.0, 1.0, 8, idx, d2, &found));
+    ASSERT_EQ(found, 8);
+    for (int i = 0; i < 8; i++) {
+        ASSERT_EQ(idx[i], i);
+        ASSERT_TRUE(d2[i] == 0.0);
+    }
+    /* d2 may be NULL */
+    ASSERT_OK(fsci_ptycho_kdtree_knn(t, 3.0, 1.0, 3, idx, NULL, &found));
+    ASSERT_EQ(found, 3);
+    ASSERT_EQ(idx[2], 2);
+    fsci_ptycho_kdtree_destroy(&t);
+}
+
+TEST(knn_errors_and_limits)
+{
+    double x[2000], y[2000];
+    random_points(5, 2000, 1.0, x, y);
+    fsci_ptycho_kdtree *t = (fsci_ptycho_kdtree *)x; /* must be cleared on error */
+    ASSERT_STATUS(fsci_ptycho_kdtree_create(x, y, 0, &t), FSCI_EINVAL);
+    ASSERT_TRUE(t == NULL);
+    ASSERT_STATUS(fsci_ptycho_kdtree_create(NULL, y, 10, &t), FSCI_EINVAL);
+    x[3] = (double)NAN;
+    ASSERT_STATUS(fsci_ptycho_kdtree_create(x, y, 10, &t), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "x[3] = nan"));
+    x[3] = 0.5;
+    y[7] = -(double)INFINITY;
+    ASSERT_STATUS(fsci_ptycho_kdtree_create(x, y, 10, &t), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "y[7] = -inf"));
+    y[7] = 0.5;
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, 2000, &t));
+    int64_t idx[FSCI_PTYCHO_KNN_MAX + 1];
+    int found = 99;
+    ASSERT_STATUS(fsci_ptycho_kdtree_knn(t, 0.5, 0.5, 0, idx, NULL, &found), FSCI_EINVAL);
+    ASSERT_EQ(found, 0);
+    ASSERT_STATUS(fsci_ptycho_kdtree_knn(t, (double)NAN, 0.5, 3, idx, NULL, &found), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_kdtree_knn(t, 0.5, 0.5, FSCI_PTYCHO_KNN_MAX + 1, idx, NULL, &found),
+                  FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "limit of 1024"));
+    ASSERT_STATUS(fsci_ptycho_kdtree_knn(NULL, 0.5, 0.5, 3, idx, NULL, &found), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_kdtree_knn(t, 0.5, 0.5, 3, idx, NULL, NULL), FSCI_EINVAL);
+    ASSERT_OK(fsci_ptycho_kdtree_knn(t, 0.5, 0.5, FSCI_PTYCHO_KNN_MAX, idx, NULL, &found));
+    ASSERT_EQ(found, FSCI_PTYCHO_KNN_MAX);
+    fsci_ptycho_kdtree_destroy(&t);
+    /* k larger than the limit is fine when it is clamped to n below it */
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, 10, &t));
+    ASSERT_OK(fsci_ptycho_kdtree_knn(t, 0.5, 0.5, 5000, idx, NULL, &found));
+    ASSERT_EQ(found, 10);
+    fsci_ptycho_kdtree_destroy(&t);
+    fsci_ptycho_kdtree_destroy(&t);
+    fsci_ptycho_kdtree_destroy(NULL);
+}
+
+TEST(knn_matches_scipy_ckdtree)
+{
+    const char *py = getenv("FSCI_PYTHON"), *tmp = getenv("FSCI_TEST_TMP"), *src = getenv("FSCI_SOURCE_DIR");
+    if (!py || !tmp || !src) {
+        printf("  (skipped: FSCI_PYTHON, FSCI_TEST_TMP or FSCI_SOURCE_DIR not set)\n");
+        return;
+    }
+    enum { N = 3000, NQ = 500, K = 9 };
+    static double pts[2 * N], qs[2 * NQ], x[N], y[N];
+    static int64_t ref[NQ * K];
+    random_points(77, N, 50.0, x, y);
+    for (int i = 0; i < N; i++) {
+        pts[2 * i] = x[i];
+        pts[2 * i + 1] = y[i];
+    }
+    fsci_rng r;
+    fsci_rng_init(&r, 78, 0, 0, 0);
+    for (int i = 0; i < NQ; i++) {
+        qs[2 * i] = i % 2 ? x[i * 5] : 60.0 * fsci_rng_uniform(&r) - 5.0;
+        qs[2 * i + 1] = i % 2 ? y[i * 5] : 60.0 * fsci_rng_uniform(&r) - 5.0;
+    }
+    char fp[1024], fq[1024], fo[1024], cmd[4096];
+    snprintf(fp, sizeof fp, "%s/group_pts.bin", tmp);
+    snprintf(fq, sizeof fq, "%s/group_q.bin", tmp);
+    snprintf(fo, sizeof fo, "%s/group_out.bin", tmp);
+    FILE *f = fopen(fp, "wb");
+    ASSERT_TRUE(f && fwrite(pts, sizeof pts, 1, f) == 1);
+    fclose(f);
+    f = fopen(fq, "wb");
+    ASSERT_TRUE(f && fwrite(qs, sizeof qs, 1, f) == 1);
+    fclose(f);
+    remove(fo);
+    snprintf(cmd, sizeof cmd, "'%s' '%s/tests/ptycho/group_check.py' '%s' '%s' %d '%s'", py, src, fp, fq, K,
+             fo);
+    ASSERT_EQ(system(cmd), 0);
+    f = fopen(fo, "rb");
+    ASSERT_TRUE(f && fread(ref, sizeof ref, 1, f) == 1);
+    fclose(f);
+    fsci_ptycho_kdtree *t = NULL;
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, N, &t));
+    for (int i = 0; i < NQ; i++) {
+        int64_t idx[K];
+        int found;
+        ASSERT_OK(fsci_ptycho_kdtree_knn(t, qs[2 * i], qs[2 * i + 1], K, idx, NULL, &found));
+        ASSERT_EQ(found, K);
+        for (int j = 0; j < K; j++) ASSERT_EQ(idx[j], ref[i * K + j]);
+    }
+    fsci_ptycho_kdtree_destroy(&t);
+}
+
+/* ------------------------------------------------------------ grouping */
+
+/* Properties of fixed-path groups: indices in range and distinct, the seed
+ * excluded, each member among the K nearest non-self neighbours of its seed
+ * (by distance, so ties are allowed). */
+static int check_groups(const double *x, const double *y, int64_t n, const int32_t *nn, const int64_t *seeds,
+                        int64_t ng, int C, int K)
+{
+    pair *p = fsci_malloc((size_t)n, sizeof *p);
+    int ok = p != NULL;
+    for (int64_t b = 0; ok && b < ng; b++) {
+        int64_t s = seeds[b];
+        if (s < 0 || s >= n) ok = 0;
+        if (!ok) break;
+        brute_sorted(x, y, n, x[s], y[s], s, p);
+        double dK = p[K - 1].d2;
+        for (int i = 0; i < C; i++) {
+            int32_t g = nn[b * C + i];
+            if (g < 0 || g >= n || g == s || dist2(x, y, g, x[s], y[s]) > dK) ok = 0;
+            for (int j = 0; j < i; j++)
+                if (nn[b * C + j] == g) ok = 0;
+        }
+        if (!ok) fprintf(stderr, "  group %lld (seed %lld) fails\n", (long long)b, (long long)s);
+    }
+    fsci_free(p);
+    return ok;
+}
+
+TEST(group_fixed_path_properties)
+{
+    enum { N = 2000 };
+    static double x[N], y[N];
+    random_points(11, N, 100.0, x, y);
+    fsci_ptycho_group_opts o = mkopts(500, 7, 2, 42);
+    o.nthreads = 2;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, 500);
+    ASSERT_TRUE(check_groups(x, y, N, nn, seeds, ng, 4, 7));
+    static bool seen[N];
+    for (int64_t b = 0; b < ng; b++) {
+        ASSERT_TRUE(!seen[seeds[b]]);
+        seen[seeds[b]] = true;
+    }
+    fsci_free(nn);
+    fsci_free(seeds);
+
+    /* without seeds_out, and gridsize 3 */
+    o = mkopts(300, 12, 3, 1);
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, NULL, &ng));
+    ASSERT_EQ(ng, 300);
+    fsci_free(nn);
+}
+
+TEST(group_K_equals_C_is_the_nearest_set_in_random_order)
+{
+    enum { N = 1000, C = 4 };
+    static double x[N], y[N];
+    static pair p[N];
+    random_points(12, N, 30.0, x, y);
+    fsci_ptycho_group_opts o = mkopts(N, C, 2, 3);
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, N);
+    int in_distance_order = 0;
+    for (int64_t b = 0; b < ng; b++) {
+        ASSERT_EQ(seeds[b], b); /* nsamples == npoints: every point, in order */
+        brute_sorted(x, y, N, x[b], y[b], b, p);
+        int rank[C];
+        for (int i = 0; i < C; i++) {
+            rank[i] = -1;
+            for (int j = 0; j < C; j++)
+                if (p[j].id == nn[b * C + i]) rank[i] = j;
+            ASSERT_TRUE(rank[i] >= 0);
+            for (int j = 0; j < i; j++) ASSERT_TRUE(rank[j] != rank[i]);
+        }
+        in_distance_order += rank[0] == 0 && rank[1] == 1 && rank[2] == 2;
+    }
+    /* random order: P(sorted) = 1/24, about 42 of 1000 */
+    ASSERT_TRUE(in_distance_order > 10 && in_distance_order < 100);
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_reproducible_seed_dependent_thread_independent)
+{
+    /* large enough for the parallel loops (>= 16384 tree queries): fixed
+     * path with 17000 groups; oversampling with K = 5, C = 4: 5 combinations
+     * per seed, 2 * ceil(44000 / 5) = 17600 seeds */
+    enum { N = 40000 };
+    static double x[N], y[N];
+    random_points(13, N, 200.0, x, y);
+    for (int over = 0; over < 2; over++) {
+        int64_t ns = over ? 44000 : 17000;
+        fsci_ptycho_group_opts o = mkopts(ns, over ? 5 : 7, 2, 2024);
+        o.oversampling = over;
+        int32_t *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        int64_t *sa = NULL, *sb = NULL, *sc = NULL, *sd = NULL, na, nb, nc, nd;
+        ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &a, &sa, &na));
+        o.nthreads = 2;
+        ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &b, &sb, &nb));
+        o.nthreads = 3;
+        ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &c, &sc, &nc));
+        o.seed = 2025;
+        ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &d, &sd, &nd));
+        ASSERT_EQ(na, ns);
+        ASSERT_EQ(nb, ns);
+        ASSERT_EQ(nc, ns);
+        ASSERT_EQ(nd, ns);
+        ASSERT_TRUE(memcmp(a, b, (size_t)ns * 4 * sizeof *a) == 0);
+        ASSERT_TRUE(memcmp(a, c, (size_t)ns * 4 * sizeof *a) == 0);
+        ASSERT_TRUE(memcmp(sa, sb, (size_t)ns * sizeof *sa) == 0);
+        ASSERT_TRUE(memcmp(sa, sc, (size_t)ns * sizeof *sa) == 0);
+        int64_t differ = 0;
+        for (int64_t i = 0; i < ns; i++) differ += memcmp(a + 4 * i, d + 4 * i, 4 * sizeof *a) != 0;
+        ASSERT_TRUE(differ > ns / 2);
+        fsci_free(a);
+        fsci_free(b);
+        fsci_free(c);
+        fsci_free(d);
+        fsci_free(sa);
+        fsci_free(sb);
+        fsci_free(sc);
+        fsci_free(sd);
+    }
+}
+
+TEST(group_gridsize1_groups_are_the_seeds)
+{
+    enum { N = 500 };
+    static double x[N], y[N];
+    random_points(14, N, 10.0, x, y);
+    fsci_ptycho_group_opts o = mkopts(200, 1, 1, 9);
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, 200);
+    static bool seen[N];
+    bool sorted = true;
+    for (int64_t b = 0; b < ng; b++) {
+        ASSERT_EQ(nn[b], seeds[b]);
+        ASSERT_TRUE(seeds[b] >= 0 && seeds[b] < N && !seen[seeds[b]]);
+        seen[seeds[b]] = true;
+        if (b && seeds[b] < seeds[b - 1]) sorted = false;
+    }
+    ASSERT_TRUE(!sorted);
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_gridsize1_caps_at_npoints_with_a_warning)
+{
+    enum { N = 100 };
+    static double x[N], y[N];
+    random_points(15, N, 10.0, x, y);
+    fsci_ptycho_group_opts o = mkopts(250, 4, 1, 9);
+    o.oversampling = true; /* does not matter for C == 1 */
+    int32_t *nn = NULL;
+    int64_t ng = 0;
+    g_warn[0] = '\0';
+    fsci_progress_set_sink(capture_sink, NULL);
+    int st = fsci_ptycho_group(x, y, N, &o, &nn, NULL, &ng);
+    fsci_progress_set_sink(NULL, NULL);
+    ASSERT_OK(st);
+    ASSERT_EQ(ng, N);
+    ASSERT_TRUE(strstr(g_warn, "warning") && strstr(g_warn, "capped at 100"));
+    for (int64_t b = 0; b < ng; b++) ASSERT_EQ(nn[b], b);
+    fsci_free(nn);
+}
+
+TEST(group_errors)
+{
+    enum { N = 50 };
+    static double x[N], y[N];
+    random_points(16, N, 10.0, x, y);
+    int32_t *nn = (int32_t *)x;
+    int64_t *seeds = (int64_t *)x, ng = 7;
+    fsci_ptycho_group_opts o = mkopts(10, 3, 2, 1);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "K = 3 is smaller than C = gridsize^2 = 4"));
+    ASSERT_TRUE(nn == NULL && seeds == NULL && ng == 0);
+    o = mkopts(2, 4, 2, 1);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, 3, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "npoints = 3 is smaller than C = gridsize^2 = 4"));
+    x[17] = (double)NAN;
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "xcoords[17] = nan is not finite"));
+    x[17] = 1.0;
+    y[5] = (double)INFINITY;
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "ycoords[5] = inf is not finite"));
+    y[5] = 1.0;
+    /* OVERSAMPLING-001 guard */
+    o = mkopts(N + 1, 4, 2, 1);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    const char *m = fsci_error_message();
+    ASSERT_TRUE(strstr(m, "OVERSAMPLING-001") && strstr(m, "--oversampling") && strstr(m, "--pool-size") &&
+                strstr(m, "nsamples = 51"));
+    o.oversampling = true;
+    o.pool_size = 3;
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "pool_size = 3 is smaller than C = gridsize^2 = 4"));
+    o.pool_size = -1;
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    o.pool_size = FSCI_PTYCHO_KNN_MAX;
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    /* pool_size is not needed (nor checked) without oversampling */
+    o = mkopts(N, 4, 2, 1);
+    o.pool_size = 2;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, NULL, &ng));
+    fsci_free(nn);
+    o = mkopts(10, 4, 0, 1);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "gridsize = 0"));
+    o = mkopts(0, 4, 2, 1);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "nsamples = 0"));
+    o = mkopts(10, FSCI_PTYCHO_KNN_MAX, 2, 1);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    o = mkopts(10, 4, 2, 1);
+    o.nthreads = -1;
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    o.nthreads = 1;
+    ASSERT_STATUS(fsci_ptycho_group(NULL, y, N, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, NULL, &nn, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, N, &o, NULL, &seeds, &ng), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_group(x, y, 0, &o, &nn, &seeds, &ng), FSCI_EINVAL);
+}
+
+/* Rank of g among the first `m` entries of p, or -1. */
+static int rank_of(const pair *p, int m, int64_t g)
+{
+    for (int j = 0; j < m; j++)
+        if (p[j].id == g) return j;
+    return -1;
+}
+
+TEST(group_oversampling_gives_C_subsets_of_the_seed_neighbourhood)
+{
+    enum { N = 200, C = 4, K = 6, NS = 3 * N };
+    static double x[N], y[N];
+    static pair p[N];
+    random_points(17, N, 20.0, x, y);
+    fsci_ptycho_group_opts o = mkopts(NS, K, 2, 5);
+    o.oversampling = true;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    g_warn[0] = '\0';
+    fsci_progress_set_sink(capture_sink, NULL);
+    int st = fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng);
+    fsci_progress_set_sink(NULL, NULL);
+    ASSERT_OK(st);
+    ASSERT_EQ(ng, NS);
+    ASSERT_TRUE(g_warn[0] == '\0'); /* pool of 1200 >= 600: no replacement */
+    ASSERT_TRUE(check_groups(x, y, N, nn, seeds, ng, C, K));
+    /* itertools.combinations keeps the neighbour order: ranks increase */
+    static int64_t key[NS];
+    static bool seen[N];
+    int nseeds = 0;
+    for (int64_t b = 0; b < ng; b++) {
+        int64_t s = seeds[b];
+        brute_sorted(x, y, N, x[s], y[s], s, p);
+        int prev = -1;
+        key[b] = s;
+        for (int i = 0; i < C; i++) {
+            int r = rank_of(p, K, nn[b * C + i]);
+            ASSERT_TRUE(r > prev);
+            prev = r;
+            key[b] = key[b] * 8 + r;
+        }
+        if (!seen[s]) nseeds++;
+        seen[s] = true;
+    }
+    /* 15 combinations per seed, ceil(600 / 15) = 40 needed, 80 seeds drawn,
+     * the pool is cut at 1200 = 80 * 15 entries drawn without replacement */
+    ASSERT_TRUE(nseeds <= 80 && nseeds > 60);
+    /* (seed, combination) pairs are distinct pool entries, drawn without
+     * replacement: no group repeats */
+    qsort(key, NS, sizeof *key, i64_cmp);
+    for (int b = 1; b < NS; b++) ASSERT_TRUE(key[b] != key[b - 1]);
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_oversampling_uses_pool_size_and_replacement_when_short)
+{
+    enum { N = 100, C = 4 };
+    static double x[N], y[N];
+    static pair p[N];
+    random_points(18, N, 20.0, x, y);
+    /* pool_size 8 overrides K = 4 for the oversampling pool */
+    fsci_ptycho_group_opts o = mkopts(250, 4, 2, 6);
+    o.oversampling = true;
+    o.pool_size = 8;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, 250);
+    ASSERT_TRUE(check_groups(x, y, N, nn, seeds, ng, C, 8));
+    int far = 0;
+    for (int64_t b = 0; b < ng; b++) {
+        brute_sorted(x, y, N, x[seeds[b]], y[seeds[b]], seeds[b], p);
+        for (int i = 0; i < C; i++) far += rank_of(p, 8, nn[b * C + i]) >= 4;
+    }
+    ASSERT_TRUE(far > 0);
+    fsci_free(nn);
+    fsci_free(seeds);
+
+    /* K = pool = C: one combination per seed, 100 < 250: with replacement */
+    o.pool_size = 0;
+    g_warn[0] = '\0';
+    fsci_progress_set_sink(capture_sink, NULL);
+    int st = fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng);
+    fsci_progress_set_sink(NULL, NULL);
+    ASSERT_OK(st);
+    ASSERT_EQ(ng, 250);
+    ASSERT_TRUE(strstr(g_warn, "with replacement"));
+    for (int64_t b = 0; b < ng; b++) {
+        brute_sorted(x, y, N, x[seeds[b]], y[seeds[b]], seeds[b], p);
+        for (int i = 0; i < C; i++) ASSERT_EQ(rank_of(p, C, nn[b * C + i]), i);
+    }
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_choice_of_C_of_K_is_uniform)
+{
+    enum { N = 4000, C = 4, K = 8 };
+    static double x[N], y[N];
+    random_points(19, N, 60.0, x, y);
+    fsci_ptycho_group_opts o = mkopts(N, K, 2, 77);
+    o.nthreads = 2;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    fsci_ptycho_kdtree *t = NULL;
+    ASSERT_OK(fsci_ptycho_kdtree_create(x, y, N, &t));
+    double count[K] = {0}, first[K] = {0};
+    for (int64_t b = 0; b < ng; b++) {
+        int64_t q[K + 1];
+        int found;
+        ASSERT_OK(fsci_ptycho_kdtree_knn(t, x[seeds[b]], y[seeds[b]], K + 1, q, NULL, &found));
+        ASSERT_EQ(q[0], seeds[b]);
+        for (int i = 0; i < C; i++) {
+            int r = -1;
+            for (int j = 1; j <= K; j++)
+                if (q[j] == nn[b * C + i]) r = j - 1;
+            ASSERT_TRUE(r >= 0);
+            count[r] += 1;
+            if (i == 0) first[r] += 1;
+        }
+    }
+    /* each neighbour rank chosen with probability C/K: binomial z-test */
+    double pc = (double)C / K, mean = (double)ng * pc, sd = sqrt((double)ng * pc * (1 - pc));
+    for (int r = 0; r < K; r++) ASSERT_TRUE(fabs(count[r] - mean) < 5 * sd);
+    /* the first member is uniform over the K ranks: chi-square, 7 dof,
+     * P(chi2 > 40) ~ 1e-6 */
+    double chi2 = 0, e = (double)ng / K;
+    for (int r = 0; r < K; r++) chi2 += (first[r] - e) * (first[r] - e) / e;
+    ASSERT_TRUE(chi2 < 40);
+    fsci_ptycho_kdtree_destroy(&t);
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_seed_choice_is_uniform)
+{
+    enum { N = 100, NS = 30, REP = 2000 };
+    static double x[N], y[N];
+    random_points(20, N, 10.0, x, y);
+    double count[N] = {0};
+    for (int rep = 0; rep < REP; rep++) {
+        fsci_ptycho_group_opts o = mkopts(NS, 1, 1, (uint64_t)rep);
+        int32_t *nn = NULL;
+        int64_t ng = 0;
+        ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, NULL, &ng));
+        for (int64_t b = 0; b < ng; b++) count[nn[b]] += 1;
+        fsci_free(nn);
+    }
+    double pc = (double)NS / N, mean = REP * pc, sd = sqrt(REP * pc * (1 - pc));
+    for (int i = 0; i < N; i++) ASSERT_TRUE(fabs(count[i] - mean) < 5 * sd);
+}
+
+/* Independent restatement of the documented stream layout (doc/ptycho.md):
+ * uniform integers below n by Lemire's method on fsci_rng_u64, partial
+ * Fisher-Yates for every choice without replacement. */
+__extension__ typedef unsigned __int128 u128;
+static uint64_t ref_below(fsci_rng *r, uint64_t n)
+{
+    u128 m = (u128)fsci_rng_u64(r) * n;
+    if ((uint64_t)m < n) {
+        uint64_t t = (0 - n) % n;
+        while ((uint64_t)m < t) m = (u128)fsci_rng_u64(r) * n;
+    }
+    return (uint64_t)(m >> 64);
+}
+
+static void ref_choose(fsci_rng *r, int64_t n, int64_t k, int64_t *out)
+{
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = 0; i < k; i++) {
+        int64_t j = i + (int64_t)ref_below(r, (uint64_t)(n - i));
+        int64_t v = perm[j];
+        perm[j] = perm[i];
+        perm[i] = v;
+        out[i] = v;
+    }
+    free(perm);
+}
+
+/* The K nearest non-self neighbours of point s, nearest first. */
+static void ref_neighbours(const double *x, const double *y, int64_t n, int64_t s, int K, int64_t *out)
+{
+    pair *p = malloc((size_t)n * sizeof *p);
+    brute_sorted(x, y, n, x[s], y[s], s, p);
+    for (int i = 0; i < K; i++) out[i] = p[i].id;
+    free(p);
+}
+
+TEST(group_streams_known_answer_fixed_path)
+{
+    enum { N = 300, NS = 100, K = 6, C = 4 };
+    static double x[N], y[N];
+    random_points(30, N, 15.0, x, y);
+    const uint64_t seed = 31;
+    fsci_ptycho_group_opts o = mkopts(NS, K, 2, seed);
+    o.nthreads = 2;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, NS);
+    /* seeds: stream {seed, SEEDS}, counter index 0, partial Fisher-Yates */
+    int64_t want[NS];
+    fsci_rng r;
+    fsci_rng_init(&r, seed, FSCI_PTYCHO_STREAM_SEEDS, 0, 0);
+    ref_choose(&r, N, NS, want);
+    for (int b = 0; b < NS; b++) ASSERT_EQ(seeds[b], want[b]);
+    /* group b: stream {seed, CHOICE}, counter index b, C of the K neighbours */
+    for (int b = 0; b < NS; b++) {
+        int64_t av[K];
+        ref_neighbours(x, y, N, seeds[b], K, av);
+        fsci_rng_init(&r, seed, FSCI_PTYCHO_STREAM_CHOICE, (uint64_t)b, 0);
+        for (int c = 0; c < C; c++) {
+            int j = c + (int)ref_below(&r, (uint64_t)(K - c));
+            int64_t v = av[j];
+            av[j] = av[c];
+            av[c] = v;
+            ASSERT_EQ(nn[b * C + c], v);
+        }
+    }
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_streams_known_answer_oversampling)
+{
+    enum { N = 200, K = 6, C = 4, NS = 3 * N, M = 15, NSEEDS = 80, T = 2 * NS };
+    static double x[N], y[N];
+    random_points(32, N, 20.0, x, y);
+    const uint64_t seed = 33;
+    fsci_ptycho_group_opts o = mkopts(NS, K, 2, seed);
+    o.oversampling = true;
+    o.nthreads = 2;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, NS);
+    /* C(6,4) = 15 per seed; ceil(600 / 15) = 40 needed, 80 drawn from
+     * {seed, SEEDS}; pool = their combinations in seed order, cut at 1200 */
+    static int64_t sd[NSEEDS], sel[NS];
+    static int32_t pool[T][C];
+    fsci_rng r;
+    fsci_rng_init(&r, seed, FSCI_PTYCHO_STREAM_SEEDS, 0, 0);
+    ref_choose(&r, N, NSEEDS, sd);
+    int p = 0;
+    for (int s = 0; s < NSEEDS && p < T; s++) {
+        int64_t av[K];
+        ref_neighbours(x, y, N, sd[s], K, av);
+        for (int a = 0; a < K; a++)
+            for (int b = a + 1; b < K; b++)
+                for (int c = b + 1; c < K; c++)
+                    for (int d = c + 1; d < K && p < T; d++) {
+                        pool[p][0] = (int32_t)av[a];
+                        pool[p][1] = (int32_t)av[b];
+                        pool[p][2] = (int32_t)av[c];
+                        pool[p][3] = (int32_t)av[d];
+                        p++;
+                    }
+    }
+    ASSERT_EQ(p, T);
+    ASSERT_EQ(NSEEDS * M, T);
+    /* nsamples entries drawn without replacement from {seed, POOL} */
+    fsci_rng_init(&r, seed, FSCI_PTYCHO_STREAM_POOL, 0, 0);
+    ref_choose(&r, T, NS, sel);
+    for (int b = 0; b < NS; b++) {
+        ASSERT_EQ(seeds[b], sd[sel[b] / M]);
+        for (int c = 0; c < C; c++) ASSERT_EQ(nn[b * C + c], pool[sel[b]][c]);
+    }
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_duplicate_points_never_group_a_seed_with_itself)
+{
+    /* every position twice: the seed's twin (distance 0) may come first in
+     * the query; the seed's own index is dropped, not column 0 */
+    enum { N = 400, K = 4, C = 4 };
+    static double x[N], y[N];
+    for (int i = 0; i < N / 2; i++) {
+        x[i] = x[i + N / 2] = (double)(i % 10) + 0.01 * (double)(i / 10);
+        y[i] = y[i + N / 2] = (double)(i / 10);
+    }
+    fsci_ptycho_group_opts o = mkopts(N, K, 2, 4);
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(ng, N);
+    ASSERT_TRUE(check_groups(x, y, N, nn, seeds, ng, C, K));
+    int with_twin = 0;
+    for (int64_t b = 0; b < ng; b++) {
+        int64_t twin = (seeds[b] + N / 2) % N;
+        for (int c = 0; c < C; c++) with_twin += nn[b * C + c] == twin;
+    }
+    ASSERT_EQ(with_twin, N); /* the twin is the nearest non-self point */
+    fsci_free(nn);
+    fsci_free(seeds);
+
+    /* ten copies of one point (indices 0..9) far from the rest: for seed 9
+     * the K + 1 = 5 results are copies 0..4 (ties by index) without the seed,
+     * so the farthest (copy 4) is dropped and the group is {0, 1, 2, 3} */
+    for (int i = 0; i < 10; i++) x[i] = y[i] = -100.0;
+    o = mkopts(N, K, 2, 4);
+    ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng));
+    ASSERT_EQ(seeds[9], 9);
+    int mask = 0;
+    for (int c = 0; c < C; c++) mask |= 1 << nn[9 * C + c];
+    ASSERT_EQ(mask, 0xf);
+    for (int b = 0; b < 9; b++) /* seeds 0..8: four other copies */
+        for (int c = 0; c < C; c++) ASSERT_TRUE(nn[b * C + c] < 10 && nn[b * C + c] != b);
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_fewer_points_than_K_follows_the_reference)
+{
+    /* n = 5 <= K = 7: the fixed path keeps all n query results, the seed
+     * included (neighbors[:K]); the oversampling path drops the seed
+     * (neighbors[1:]), so 4 of 5 points form one C(4,4) = 1 combination */
+    double x[5] = {0, 1, 0, 1, 0.4}, y[5] = {0, 0, 1, 1, 0.6};
+    int seed_in_group = 0;
+    for (uint64_t sd = 0; sd < 20; sd++) {
+        fsci_ptycho_group_opts o = mkopts(5, 7, 2, sd);
+        int32_t *nn = NULL;
+        int64_t *seeds = NULL, ng = 0;
+        ASSERT_OK(fsci_ptycho_group(x, y, 5, &o, &nn, &seeds, &ng));
+        ASSERT_EQ(ng, 5);
+        for (int64_t b = 0; b < ng; b++) {
+            ASSERT_EQ(seeds[b], b);
+            for (int c = 0; c < 4; c++) {
+                ASSERT_TRUE(nn[b * 4 + c] >= 0 && nn[b * 4 + c] < 5);
+                for (int d = 0; d < c; d++) ASSERT_TRUE(nn[b * 4 + c] != nn[b * 4 + d]);
+                seed_in_group += nn[b * 4 + c] == b;
+            }
+        }
+        fsci_free(nn);
+        fsci_free(seeds);
+    }
+    ASSERT_TRUE(seed_in_group > 50 && seed_in_group < 100); /* expected 4/5 of 100 */
+
+    /* oversampling: 10 groups from n = 5: C(7,4) = 35 >= 10, so 1 seed is
+     * needed and 2 are drawn; each gives the single 4-subset of the others, in neighbour order */
+    fsci_ptycho_group_opts o = mkopts(10, 7, 2, 3);
+    o.oversampling = true;
+    int32_t *nn = NULL;
+    int64_t *seeds = NULL, ng = 0;
+    g_warn[0] = '\0';
+    fsci_progress_set_sink(capture_sink, NULL);
+    int st = fsci_ptycho_group(x, y, 5, &o, &nn, &seeds, &ng);
+    fsci_progress_set_sink(NULL, NULL);
+    ASSERT_OK(st);
+    ASSERT_EQ(ng, 10);
+    ASSERT_TRUE(strstr(g_warn, "with replacement")); /* pool of 2 < 10 */
+    int64_t s0 = -1, s1 = -1;
+    for (int64_t b = 0; b < ng; b++) {
+        int64_t s = seeds[b];
+        if (s0 < 0 || s0 == s)
+            s0 = s;
+        else if (s1 < 0 || s1 == s)
+            s1 = s;
+        else
+            ASSERT_TRUE(!"more than 2 seeds");
+        pair p[5];
+        ASSERT_EQ(brute_sorted(x, y, 5, x[s], y[s], s, p), 4);
+        for (int c = 0; c < 4; c++) ASSERT_EQ(nn[b * 4 + c], p[c].id); /* neighbour order */
+    }
+    fsci_free(nn);
+    fsci_free(seeds);
+}
+
+TEST(group_out_of_memory_fails_cleanly)
+{
+    enum { N = 300 };
+    static double x[N], y[N];
+    random_points(40, N, 15.0, x, y);
+    for (int over = 0; over < 2; over++) {
+        fsci_ptycho_group_opts o = mkopts(over ? 2 * N : N / 2, 6, 2, 1);
+        o.oversampling = over;
+        int ok = 0;
+        for (int64_t fail_at = 0; fail_at < 64 && !ok; fail_at++) {
+            int32_t *nn = (int32_t *)x;
+            int64_t *seeds = (int64_t *)x, ng = -1;
+            fsci_alloc_fail_after(fail_at);
+            int st = fsci_ptycho_group(x, y, N, &o, &nn, &seeds, &ng);
+            fsci_alloc_fail_after(-1);
+            if (st == FSCI_OK) {
+                ok = 1;
+                ASSERT_TRUE(fail_at > 2);
+                ASSERT_EQ(ng, o.nsamples);
+                fsci_free(nn);
+                fsci_free(seeds);
+            } else {
+                ASSERT_EQ(st, FSCI_ENOMEM);
+                ASSERT_TRUE(nn == NULL && seeds == NULL && ng == 0);
+            }
+        }
+        ASSERT_TRUE(ok);
+    }
+    fsci_ptycho_kdtree *t = NULL;
+    fsci_alloc_fail_after(2);
+    ASSERT_STATUS(fsci_ptycho_kdtree_create(x, y, N, &t), FSCI_ENOMEM);
+    fsci_alloc_fail_after(-1);
+    ASSERT_TRUE(t == NULL);
+}
+
+TEST(group_timing)
+{
+    /* printed for the record; the only assertion is a loose sanity bound */
+    enum { N = 5000, RUNS = 9, NBIG = 200000 };
+    static double x[NBIG], y[NBIG];
+    random_points(21, N, 70.0, x, y);
+    double t[RUNS];
+    for (int run = 0; run < RUNS; run++) {
+        fsci_ptycho_group_opts o = mkopts(N, 4, 2, (uint64_t)run);
+        o.nthreads = 0;
+        int32_t *nn = NULL;
+        int64_t ng = 0;
+        double s = now_ms();
+        ASSERT_OK(fsci_ptycho_group(x, y, N, &o, &nn, NULL, &ng));
+        t[run] = now_ms() - s;
+        fsci_free(nn);
+    }
+    qsort(t, RUNS, sizeof *t, dbl_cmp);
+    printf("  grouping 5000 points, K = C = 4, 5000 groups: median %.3f ms of %d runs\n", t[RUNS / 2], RUNS);
+    ASSERT_TRUE(t[RUNS / 2] < 250.0);
+    random_points(22, NBIG, 450.0, x, y);
+    for (int th = 1; th <= 2; th++) {
+        fsci_ptycho_group_opts o = mkopts(NBIG, 4, 2, 1);
+        o.nthreads = th;
+        int32_t *nn = NULL;
+        int64_t ng = 0;
+        double s = now_ms();
+        ASSERT_OK(fsci_ptycho_group(x, y, NBIG, &o, &nn, NULL, &ng));
+        printf("  grouping 200000 points, K = C = 4, 200000 groups, %d thread(s): %.1f ms\n", th,
+               now_ms() - s);
+        fsci_free(nn);
+    }
+}
+
+TESTKIT_MAIN()

@@ -51,14 +51,34 @@ void fsci__ptycho_extract_one(const float *obj, int64_t h, int64_t w, double cx,
 
 double fsci__ptycho_illum_energy(const float *patch, const float *probe, int64_t n)
 {
-    double e = 0;
-    for (int64_t i = 0; i < n * n; i++) {
+    /* four partial sums: a single running sum is a chain of dependent adds */
+    double e[4] = {0, 0, 0, 0};
+    int64_t m = n * n, i = 0;
+    for (; i + 4 <= m; i += 4)
+        for (int j = 0; j < 4; j++) {
+            double pr = (double)patch[2 * (i + j)], pi = (double)patch[2 * (i + j) + 1];
+            double qr = (double)probe[2 * (i + j)], qi = (double)probe[2 * (i + j) + 1];
+            double re = pr * qr - pi * qi, im = pr * qi + pi * qr;
+            e[j] += re * re + im * im;
+        }
+    for (; i < m; i++) {
         double pr = (double)patch[2 * i], pi = (double)patch[2 * i + 1];
         double qr = (double)probe[2 * i], qi = (double)probe[2 * i + 1];
         double re = pr * qr - pi * qi, im = pr * qi + pi * qr;
-        e += re * re + im * im;
+        e[0] += re * re + im * im;
     }
-    return e;
+    return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
+/* sum of squares of float values in double, four partial sums (fixed order) */
+static double sum_squares(const float *a, int64_t m)
+{
+    double e[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4)
+        for (int j = 0; j < 4; j++) e[j] += (double)a[i + j] * (double)a[i + j];
+    for (; i < m; i++) e[0] += (double)a[i] * (double)a[i];
+    return (e[0] + e[1]) + (e[2] + e[3]);
 }
 
 int fsci__ptycho_diff_create(int64_t n, const fsci_view *probe, double scale, bool noise, uint64_t seed,
@@ -86,7 +106,9 @@ int fsci__ptycho_diff_create(int64_t n, const fsci_view *probe, double scale, bo
         w->buf = fsci_malloc((size_t)(n * n), sizeof(fftwf_complex));
         w->lam = fsci_malloc((size_t)(n * n), sizeof(double));
         w->counts = fsci_malloc((size_t)(n * n), sizeof(int64_t));
-        FSCI_CHECK_GOTO(w->patch && w->buf && w->lam && w->counts, FSCI_ENOMEM, "diffraction: out of memory");
+        w->amp = fsci_malloc((size_t)(n * n), sizeof(float));
+        FSCI_CHECK_GOTO(w->patch && w->buf && w->lam && w->counts && w->amp, FSCI_ENOMEM,
+                        "diffraction: out of memory");
     }
     /* FFTW_ESTIMATE: the plan (and so every bit of the output) is the same in
      * every run; FFTW_MEASURE may pick a different algorithm each time. */
@@ -116,6 +138,7 @@ void fsci__ptycho_diff_destroy(fsci__ptycho_diff **dp)
         fsci_free(d->ws[t].buf);
         fsci_free(d->ws[t].lam);
         fsci_free(d->ws[t].counts);
+        fsci_free(d->ws[t].amp);
     }
     fsci_free(d->ws);
     fsci_free(d->probe);
@@ -139,36 +162,43 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
     fftwf_execute_dft(d->plan, w->buf, w->buf);
     /* |F|^2 / n^2, stored fftshifted: row r goes to (r + n/2) mod n, likewise columns. */
     double inv_n2 = 1.0 / (double)(n * n);
+    int64_t hc = n - h; /* columns [0, hc) go to [h, n), columns [hc, n) to [0, h) */
     for (int64_t r = 0; r < n; r++) {
         const float *row = buf + 2 * r * n;
         double *dst = w->lam + ((r + h) % n) * n;
-        for (int64_t c = 0; c < n; c++) {
+        for (int64_t c = 0; c < hc; c++) {
             double re = (double)row[2 * c], im = (double)row[2 * c + 1];
-            dst[(c + h) % n] = (re * re + im * im) * inv_n2;
+            dst[c + h] = (re * re + im * im) * inv_n2;
+        }
+        for (int64_t c = hc; c < n; c++) {
+            double re = (double)row[2 * c], im = (double)row[2 * c + 1];
+            dst[c - hc] = (re * re + im * im) * inv_n2;
         }
     }
     double t1 = fsci_clock();
-    double sumsq = 0, inv_s = d->inv_scale;
+    double inv_s = d->inv_scale;
+    float *a = w->amp;
+    int64_t m = n * n;
     if (d->noise) {
         /* Valid by construction (finite, >= 0): the caller checked the inputs. */
-        if (fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, n * n,
-                                  w->counts, n * n, 1) != FSCI_OK)
+        if (fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, m, w->counts, m,
+                                  1) != FSCI_OK)
             fsci_error_clear();
         int64_t total = 0;
-        for (int64_t i = 0; i < n * n; i++) {
-            float a = (float)(sqrt((double)w->counts[i]) * inv_s);
-            amp[i * amp_stride] = a;
-            sumsq += (double)a * (double)a;
+        for (int64_t i = 0; i < m; i++) {
+            a[i] = (float)(sqrt((double)w->counts[i]) * inv_s);
             total += w->counts[i];
         }
         w->last_counts = total;
     } else {
-        for (int64_t i = 0; i < n * n; i++) {
-            float a = (float)(sqrt(w->lam[i]) * inv_s);
-            amp[i * amp_stride] = a;
-            sumsq += (double)a * (double)a;
-        }
+        for (int64_t i = 0; i < m; i++) a[i] = (float)(sqrt(w->lam[i]) * inv_s);
         w->last_counts = 0;
+    }
+    double sumsq = sum_squares(a, m);
+    if (amp_stride == 1) {
+        memcpy(amp, a, (size_t)m * sizeof *a);
+    } else {
+        for (int64_t i = 0; i < m; i++) amp[i * amp_stride] = a[i];
     }
     double t2 = fsci_clock();
     w->t_fft += t1 - t0;

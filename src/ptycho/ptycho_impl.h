@@ -13,6 +13,7 @@ typedef struct fsci__ptycho_ws {
     fftwf_complex *buf;    /* n*n, FFT in place */
     double *lam;           /* n*n intensities, fftshifted */
     int64_t *counts;       /* n*n Poisson counts */
+    float *amp;            /* n*n amplitudes before the (strided) store */
     double t_extract, t_fft, t_noise; /* seconds spent, summed */
     int64_t npatterns;
     int64_t last_counts;   /* photon total of the last noisy pattern */

@@ -238,34 +238,41 @@ typedef struct pass {
     fsci_progress *progress;
 } pass;
 
-/* Patterns [p0, p1): patches into ybuf (NULL: not kept) and amplitudes into
- * amp, both in the pass's layout relative to p0's group; per-pattern sums. */
-static void run_block(const pass *ps, int64_t p0, int64_t p1, float *ybuf, float *amp, double *sumsq,
+/* Groups [g0, g1) (patterns g*C .. g*C + C - 1): patches into ybuf (NULL: not
+ * kept) and amplitudes into amp, both in the pass's layout relative to group
+ * g0; per-pattern sums. A thread takes whole groups, so in the channel layout
+ * it alone writes the cache lines of its groups. */
+static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float *amp, double *sumsq,
                       int64_t *counts)
 {
     int64_t n = ps->n, n2 = n * n, C = ps->C;
 #pragma omp parallel num_threads(ps->d->nthreads)
     {
         fsci__ptycho_ws *w = &ps->d->ws[omp_get_thread_num()];
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t p = p0; p < p1; p++) {
-            double t0 = fsci_clock();
-            fsci__ptycho_extract_one(ps->obj->data, ps->obj->shape[0], ps->obj->shape[1], ps->cx[p], ps->cy[p], n,
-                                     w->patch);
-            int64_t q = p - p0, g = q / C, c = q % C;
-            /* channel: [g, r, s, c] with stride C; flat: [q, r, s] */
-            int64_t base = ps->channel ? g * n2 * C + c : q * n2, stride = ps->channel ? C : 1;
-            if (ybuf)
-                for (int64_t i = 0; i < n2; i++) {
-                    ybuf[2 * (base + i * stride)] = w->patch[2 * i];
-                    ybuf[2 * (base + i * stride) + 1] = w->patch[2 * i + 1];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t g = g0; g < g1; g++) {
+            for (int64_t c = 0; c < C; c++) {
+                int64_t p = g * C + c;
+                double t0 = fsci_clock();
+                fsci__ptycho_extract_one(ps->obj->data, ps->obj->shape[0], ps->obj->shape[1], ps->cx[p],
+                                         ps->cy[p], n, w->patch);
+                /* channel: [g, r, s, c] with stride C; flat: [p, r, s] */
+                int64_t q = p - g0 * C;
+                int64_t base = ps->channel ? (g - g0) * n2 * C + c : q * n2, stride = ps->channel ? C : 1;
+                if (ybuf) {
+                    float *yb = ybuf + 2 * base;
+                    for (int64_t i = 0; i < n2; i++) {
+                        yb[2 * i * stride] = w->patch[2 * i];
+                        yb[2 * i * stride + 1] = w->patch[2 * i + 1];
+                    }
                 }
-            w->t_extract += fsci_clock() - t0;
-            sumsq[p] = fsci__ptycho_pattern(ps->d, w, w->patch, p, amp + base, stride);
-            counts[p] = w->last_counts;
+                w->t_extract += fsci_clock() - t0;
+                sumsq[p] = fsci__ptycho_pattern(ps->d, w, w->patch, p, amp + base, stride);
+                counts[p] = w->last_counts;
+            }
         }
     }
-    fsci_progress_add(ps->progress, p1 - p0);
+    fsci_progress_add(ps->progress, (g1 - g0) * C);
 }
 
 static int sink_array(fsci_sink *sink, const char *name, fsci_dtype t, int ndim, const int64_t *shape, void *data)
@@ -413,7 +420,7 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
         d->inv_scale = 1.0 / r.scale_raw;
         r.t_scale += fsci_clock() - t;
         pass ps = {d, &obj->view, x, y, np, n, 1, false, prog};
-        int64_t blk = 512;
+        int64_t blk = 512; /* positions per block (groups of one) */
         buf = fsci_malloc((size_t)(blk * n2), sizeof(float));
         FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
         FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
@@ -454,7 +461,7 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     FSCI_TRY(fsci_sink_begin(sink, "Y", FSCI_C64, channel ? 4 : 3, channel ? shape4 : shape3));
     for (int64_t g0 = 0; g0 < B; g0 += gblk) {
         int64_t g1 = g0 + gblk < B ? g0 + gblk : B;
-        run_block(&ps, g0 * C, g1 * C, buf, diff + g0 * C * n2, sumsq, counts);
+        run_block(&ps, g0, g1, buf, diff + g0 * C * n2, sumsq, counts);
         t = fsci_clock();
         FSCI_TRY(fsci_sink_write(sink, buf, (size_t)((g1 - g0) * C * n2) * 2 * sizeof(float)));
         r.t_write += fsci_clock() - t;

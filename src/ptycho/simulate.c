@@ -242,13 +242,34 @@ typedef struct pass {
  * kept) and amplitudes into amp, both in the pass's layout relative to group
  * g0; per-pattern sums. A thread takes whole groups, so in the channel layout
  * it alone writes the cache lines of its groups. */
+/* A finished block waiting to be written: the master thread writes it while
+ * the other threads compute the next block, then joins them. */
+typedef struct pending {
+    fsci_sink *sink;
+    const void *data;
+    size_t bytes;
+    int st;
+    double seconds;
+} pending;
+
+static void write_pending(pending *pw)
+{
+    if (!pw || pw->bytes == 0 || pw->st) return;
+    double t = fsci_clock();
+    pw->st = fsci_sink_write(pw->sink, pw->data, pw->bytes);
+    pw->seconds += fsci_clock() - t;
+    pw->bytes = 0;
+}
+
 static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float *amp, double *sumsq,
-                      int64_t *counts)
+                      int64_t *counts, pending *pw)
 {
     int64_t n = ps->n, n2 = n * n, C = ps->C;
 #pragma omp parallel num_threads(ps->d->nthreads)
     {
         fsci__ptycho_ws *w = &ps->d->ws[omp_get_thread_num()];
+#pragma omp master
+        write_pending(pw);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t g = g0; g < g1; g++) {
             for (int64_t c = 0; c < C; c++) {
@@ -421,16 +442,20 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
         r.t_scale += fsci_clock() - t;
         pass ps = {d, &obj->view, x, y, np, n, 1, false, prog};
         int64_t blk = 512; /* positions per block (groups of one) */
-        buf = fsci_malloc((size_t)(blk * n2), sizeof(float));
+        buf = fsci_malloc((size_t)(2 * blk * n2), sizeof(float));
         FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
         FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
-        for (int64_t p0 = 0; p0 < np; p0 += blk) {
+        pending pw = {.sink = sink};
+        for (int64_t p0 = 0, k = 0; p0 < np && !pw.st; p0 += blk, k ^= 1) {
             int64_t p1 = p0 + blk < np ? p0 + blk : np;
-            run_block(&ps, p0, p1, NULL, buf, sumsq, counts);
-            t = fsci_clock();
-            FSCI_TRY(fsci_sink_write(sink, buf, (size_t)((p1 - p0) * n2) * sizeof(float)));
-            r.t_write += fsci_clock() - t;
+            float *cur = buf + k * blk * n2;
+            run_block(&ps, p0, p1, NULL, cur, sumsq, counts, &pw);
+            pw.data = cur;
+            pw.bytes = (size_t)((p1 - p0) * n2) * sizeof(float);
         }
+        write_pending(&pw);
+        r.t_write += pw.seconds;
+        FSCI_TRY(pw.st);
         FSCI_TRY(fsci_sink_end(sink));
         fsci_free(buf);
         buf = NULL;
@@ -454,18 +479,22 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
                     (long long)P, (long long)n, (long long)n);
     int64_t gblk = (8 << 20) / (C * n2 * 8);
     gblk = gblk < 1 ? 1 : gblk;
-    buf = fsci_malloc((size_t)(gblk * C * n2 * 2), sizeof(float));
+    buf = fsci_malloc((size_t)(2 * gblk * C * n2 * 2), sizeof(float));
     FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
     pass ps = {d, &obj->view, cx, cy, P, n, C, channel, prog};
     int64_t shape4[4] = {B, n, n, C}, shape3[3] = {P, n, n};
     FSCI_TRY(fsci_sink_begin(sink, "Y", FSCI_C64, channel ? 4 : 3, channel ? shape4 : shape3));
-    for (int64_t g0 = 0; g0 < B; g0 += gblk) {
+    pending pw = {.sink = sink};
+    for (int64_t g0 = 0, k = 0; g0 < B && !pw.st; g0 += gblk, k ^= 1) {
         int64_t g1 = g0 + gblk < B ? g0 + gblk : B;
-        run_block(&ps, g0, g1, buf, diff + g0 * C * n2, sumsq, counts);
-        t = fsci_clock();
-        FSCI_TRY(fsci_sink_write(sink, buf, (size_t)((g1 - g0) * C * n2) * 2 * sizeof(float)));
-        r.t_write += fsci_clock() - t;
+        float *cur = buf + k * gblk * C * n2 * 2;
+        run_block(&ps, g0, g1, cur, diff + g0 * C * n2, sumsq, counts, &pw);
+        pw.data = cur;
+        pw.bytes = (size_t)((g1 - g0) * C * n2) * 2 * sizeof(float);
     }
+    write_pending(&pw);
+    r.t_write += pw.seconds;
+    FSCI_TRY(pw.st);
     FSCI_TRY(fsci_sink_end(sink));
     for (int t2 = 0; t2 < d->nthreads; t2++) {
         r.t_extract += d->ws[t2].t_extract / nt;

@@ -1,6 +1,6 @@
 """ptycho: PtychoPINN-style training-data simulation, fastsci vs numpy/scipy baselines.
 
-Workload (doc: /work/shared/research/ptycho.md section 5): 5,000 scan positions uniform
+Workload (the issue's, see doc/ptycho.md): 5,000 scan positions uniform
 in [N/2, W - N/2] (W = round(3.5 N)), gridsize 2 (C = 4), K = 4, 5,000 groups = 20,000
 patterns, N = 64 and 128, nphotons 1e9 and 1e4, Poisson noise, grouped NPZ output.
 One input per N (object, probe, positions), shared by ours and the baselines in the same
@@ -43,7 +43,7 @@ C = GRIDSIZE * GRIDSIZE
 PHOTONS = (1e9, 1e4)
 WHERE = set()   # where the NPZ files went (for the note)
 
-# speed goals (research notes section 5), checked at N = 64, nphotons 1e9
+# speed goals of the ptycho issue, checked at N = 64, nphotons 1e9
 GOAL_VS_FIXED, GOAL_VS_BEST, GOAL_NOISE_RATE, GOAL_CLEAN_RATE = 50.0, 5.0, 20_000.0, 60_000.0
 
 

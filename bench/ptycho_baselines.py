@@ -18,7 +18,7 @@ seed, nphotons) and producing the arrays our engine writes:
            (Philox on request: numpy's Poisson is slower with it).
 
 Semantics (hoidn/PtychoPINN, ptycho/raw_data.py and ptycho/diffsim.py at 712c23f;
-see /work/shared/research/ptycho.md sections 1.1-1.5):
+see doc/ptycho.md):
 
 - groups: ``np.random.seed(seed)``; seeds = ``np.random.choice(n, B, replace=False)``,
   or all points in order when B == n; the K nearest non-self neighbours of each seed;

@@ -119,21 +119,20 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
                    "field (|FFT|&sup2;/N&sup2;, fftshift) and observed with Poisson noise at 10<sup>9</sup> photons "
                    "per pattern on average. Output: PtychoPINN's NPZ keys (see doc/ptycho.md).");
     int64_t n_images = quick ? 400 : 5000;
-    run_out noisy = {0}, clean = {0};
+    run_out noisy = {0};
     fsci_array *obj = NULL, *probe = NULL, *x = NULL, *y = NULL, *nn = NULL, *off = NULL, *rel = NULL, *dn = NULL,
                *dc = NULL;
     double *img = NULL;
+    float *clean = NULL;
     int st = simulate(c, n_images, true, &noisy);
-    if (!st) st = simulate(c, quick ? 64 : 256, false, &clean);
     if (st) goto done;
     static const char *const want[] = {"diffraction", "objectGuess", "probeGuess", "xcoords", "ycoords",
-                                       "nn_indices", "coords_offsets", "coords_relative"};
-    fsci_array *got[8];
-    st = take(noisy.sink, want, got, 8);
+                                       "nn_indices", "coords_offsets", "coords_relative", "Y"};
+    fsci_array *got[9];
+    st = take(noisy.sink, want, got, 9);
     dn = got[0], obj = got[1], probe = got[2], x = got[3], y = got[4], nn = got[5], off = got[6], rel = got[7];
+    dc = got[8];
     if (st) goto done;
-    static const char *const want_clean[] = {"diffraction"};
-    if ((st = take(clean.sink, want_clean, &dc, 1))) goto done;
     int64_t H = obj->view.shape[0], W = obj->view.shape[1], N = probe->view.shape[0], C = nn->view.shape[1];
     fsci_view v;
     if ((st = slice_image(obj->view.data, H, W, 2, 0, &img, &v)) ||
@@ -163,9 +162,27 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
                   "large markers are where each member's patch is actually sampled: PtychoPINN's offsets + relative "
                   "coordinates put it at the point reflection of the member through the group centre "
                   "(local_offset_sign = &minus;1); for gridsize 1 it is the position itself.");
-    /* one group's first pattern: noise-free and noisy intensity, log scale */
-    const float *a0 = dc->view.data, *a1 = dn->view.data;
-    if ((st = slice_image(a0, N, N, C, 2, &img, &v))) goto done;
+    /* the first pattern of group 0: its expected intensity (from its patch Y[0, :, :, 0], same scale,
+     * no noise) next to the noisy counts of the same run */
+    int64_t n2 = N * N;
+    float *patch = fsci_malloc((size_t)(2 * n2), sizeof *patch);
+    clean = fsci_malloc((size_t)n2, sizeof *clean);
+    if (!patch || !clean) {
+        fsci_free(patch);
+        st = FSCI_ENOMEM;
+        goto done;
+    }
+    const float *yv = dc->view.data;
+    for (int64_t i = 0; i < n2; i++) {
+        patch[2 * i] = yv[2 * i * C];
+        patch[2 * i + 1] = yv[2 * i * C + 1];
+    }
+    st = fsci_ptycho_diffract(patch, 1, N, &probe->view, noisy.rep.scale, false, 0, FSCI_PTYCHO_STREAM_NOISE, 0, clean,
+                              NULL, c->threads);
+    fsci_free(patch);
+    if (st) goto done;
+    const float *a1 = dn->view.data;
+    if ((st = slice_image(clean, N, N, 1, 2, &img, &v))) goto done;
     for (int64_t i = 0; i < N * N; i++) img[i] *= noisy.rep.scale * noisy.rep.scale;
     if ((st = image(r, "ptycho_diffraction_clean.png", &v, "Expected photons (noise-free)", "photons",
                     FSCI_CMAP_MAGMA, 1, 0)))
@@ -177,10 +194,11 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
     if ((st = image(r, "ptycho_diffraction_noisy.png", &v, "Poisson counts", "photons", FSCI_CMAP_MAGMA, 1, 0)))
         goto done;
     report_figure(r, "ptycho_diffraction_clean.png",
-                  "A far-field pattern without noise, (A s)&sup2;, log scale: the central disk is the probe's "
-                  "low-pass spectrum, the streaks come from the lines of the object.");
+                  "Expected photons of the first pattern of group 0, |FFT(s &middot; patch &middot; probe)|&sup2;/N&sup2;, "
+                  "log scale: the central disk is the probe's low-pass spectrum, the rings and streaks come from "
+                  "the object.");
     report_figure(r, "ptycho_diffraction_noisy.png",
-                  "A pattern with Poisson noise from the same run at 10<sup>9</sup> photons per pattern "
+                  "The same pattern as recorded: Poisson counts at 10<sup>9</sup> photons per pattern on average "
                   "(zero counts are drawn at the floor of the colour scale).");
     const fsci_ptycho_report *p = &noisy.rep;
     double pats = (double)p->npatterns;
@@ -209,7 +227,7 @@ done:
     fsci_array_destroy(&dn);
     fsci_array_destroy(&dc);
     fsci_sink_destroy(&noisy.sink);
-    fsci_sink_destroy(&clean.sink);
+    fsci_free(clean);
     return st ? cli_fail(st) : CLI_OK;
 }
 

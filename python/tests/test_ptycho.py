@@ -43,20 +43,25 @@ def test_offsets_match_float64_reference(small):
 
 def test_groups_are_k_nearest_neighbours(small):
     x, y, nn = small["xcoords"], small["ycoords"], small["nn_indices"]
-    tree = cKDTree(np.column_stack([x, y]))
     K = 6
     for b in range(nn.shape[0]):
         assert len(set(nn[b])) == 4
-    # every member is within the K+1 nearest of some seed; check distances against a brute-force rank
-    nn2, seeds = fastsci.ptycho.group(x, y, K=K, gridsize=2, nsamples=300, seed=7, return_seeds=True)
+    nn2 = fastsci.ptycho.group(x, y, K=K, gridsize=2, nsamples=300, seed=7)
     np.testing.assert_array_equal(nn2, nn)
-    assert len(set(seeds.tolist())) == len(seeds)
+    # fewer groups than positions: the seeds are a random sample without replacement
+    tree = cKDTree(np.column_stack([x, y]))
+    nn3, seeds = fastsci.ptycho.group(x, y, K=K, gridsize=2, nsamples=150, seed=8, return_seeds=True)
+    assert nn3.shape == (150, 4) and len(set(seeds.tolist())) == 150
+    assert not np.array_equal(np.sort(seeds), np.arange(150))
     for b, s in enumerate(seeds):
         d, _ = tree.query([x[s], y[s]], k=K + 1)
-        kth = d[-1]
-        for j in nn[b]:
+        for j in nn3[b]:
             assert j != s
-            assert np.hypot(x[j] - x[s], y[j] - y[s]) <= kth + 1e-12
+            assert np.hypot(x[j] - x[s], y[j] - y[s]) <= d[-1] + 1e-12   # among the K nearest (ties allowed)
+    again = fastsci.ptycho.group(x, y, K=K, gridsize=2, nsamples=150, seed=8)
+    np.testing.assert_array_equal(again, nn3)
+    other = fastsci.ptycho.group(x, y, K=K, gridsize=2, nsamples=150, seed=9)
+    assert not np.array_equal(other, nn3)
 
 
 def test_patches_follow_ptychopinn_sampling_centre(small):

@@ -150,14 +150,16 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
                             float *amp, int64_t amp_stride)
 {
     int64_t n = d->n, h = n / 2;
-    float s = (float)d->scale;
+    double s = d->scale;
     double t0 = fsci_clock();
     float *buf = (float *)w->buf;
-    /* exit wave = s * patch * probe */
+    /* exit wave = s * patch * probe, formed in double and rounded once: s may be
+     * far outside float's range even when the product is not */
     for (int64_t i = 0; i < n * n; i++) {
-        float pr = patch[2 * i], pi = patch[2 * i + 1], qr = d->probe[2 * i], qi = d->probe[2 * i + 1];
-        buf[2 * i] = s * (pr * qr - pi * qi);
-        buf[2 * i + 1] = s * (pr * qi + pi * qr);
+        double pr = (double)patch[2 * i], pi = (double)patch[2 * i + 1];
+        double qr = (double)d->probe[2 * i], qi = (double)d->probe[2 * i + 1];
+        buf[2 * i] = (float)(s * (pr * qr - pi * qi));
+        buf[2 * i + 1] = (float)(s * (pr * qi + pi * qr));
     }
     fftwf_execute_dft(d->plan, w->buf, w->buf);
     /* |F|^2 / n^2, stored fftshifted: row r goes to (r + n/2) mod n, likewise columns. */
@@ -180,10 +182,16 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
     float *a = w->amp;
     int64_t m = n * n;
     if (d->noise) {
-        /* Valid by construction (finite, >= 0): the caller checked the inputs. */
-        if (fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, m, w->counts, m,
-                                  1) != FSCI_OK)
-            fsci_error_clear();
+        int st = fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, m, w->counts,
+                                       m, 1);
+        if (st) {
+            /* cannot happen for inputs the callers validated; never store garbage */
+            if (!w->st) {
+                w->st = st;
+                snprintf(w->err, sizeof w->err, "pattern %lld: %s", (long long)index, fsci_error_message());
+            }
+            memset(w->counts, 0, (size_t)m * sizeof *w->counts);
+        }
         int64_t total = 0;
         for (int64_t i = 0; i < m; i++) {
             a[i] = (float)(sqrt((double)w->counts[i]) * inv_s);
@@ -203,8 +211,15 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
     double t2 = fsci_clock();
     w->t_fft += t1 - t0;
     w->t_noise += t2 - t1;
-    w->npatterns++;
     return sumsq;
+}
+
+int fsci__ptycho_ws_status(const fsci__ptycho_diff *d)
+{
+    for (int t = 0; t < d->nthreads; t++)
+        if (d->ws[t].st)
+            return fsci_error_set(d->ws[t].st, __FILE__, __LINE__, __func__, "%s", d->ws[t].err);
+    return FSCI_OK;
 }
 
 static int check_obj(const fsci_view *obj)
@@ -221,7 +236,7 @@ int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const double *cy
     int st = check_obj(obj);
     if (st) return st;
     FSCI_CHECK(cx && cy && (out || npatch == 0), FSCI_EINVAL, "extract: NULL argument");
-    FSCI_CHECK(n >= 1 && n <= 8192, FSCI_EINVAL, "extract: N = %lld is outside [1, 8192]", (long long)n);
+    FSCI_CHECK(n >= 1 && n <= 4096, FSCI_EINVAL, "extract: N = %lld is outside [1, 4096]", (long long)n);
     for (int64_t p = 0; p < npatch; p++)
         FSCI_CHECK(isfinite(cx[p]) && isfinite(cy[p]) && fabs(cx[p]) < 1e12 && fabs(cy[p]) < 1e12, FSCI_EINVAL,
                    "extract: centre %lld = (%g, %g) is not finite", (long long)p, cx[p], cy[p]);
@@ -236,15 +251,31 @@ int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const 
                          bool noise, uint64_t seed, uint64_t stream, int64_t first_index, float *amp,
                          double *sumsq, int nthreads)
 {
-    FSCI_CHECK((patches && amp) || npatch == 0, FSCI_EINVAL, "diffract: NULL argument");
-    FSCI_CHECK(n >= 2 && n <= 8192, FSCI_EINVAL, "diffract: N = %lld is outside [2, 8192]", (long long)n);
-    FSCI_CHECK(probe && (probe->dtype == FSCI_C64) && probe->ndim == 2 && probe->shape[0] == n &&
-                   probe->shape[1] == n,
-               FSCI_EINVAL, "probe: expected complex64 (%lld, %lld)", (long long)n, (long long)n);
-    FSCI_CHECK(isfinite(scale) && scale > 0, FSCI_EINVAL, "diffract: scale %g must be positive", scale);
+    FSCI_CHECK(patches || npatch == 0, FSCI_EINVAL, "diffract: patches is NULL");
+    FSCI_CHECK(amp || npatch == 0, FSCI_EINVAL, "diffract: amp (output) is NULL");
+    FSCI_CHECK(npatch >= 0, FSCI_EINVAL, "diffract: npatch = %lld is negative", (long long)npatch);
+    FSCI_CHECK(n >= 2 && n <= 4096, FSCI_EINVAL, "diffract: N = %lld is outside [2, 4096]", (long long)n);
+    FSCI_CHECK(probe, FSCI_EINVAL, "diffract: probe is NULL");
+    FSCI_CHECK(probe->dtype == FSCI_C64 && probe->ndim == 2 && probe->shape[0] == n && probe->shape[1] == n,
+               FSCI_EINVAL, "probe: %s with %d dimensions (%lld, %lld); expected complex64 (%lld, %lld)",
+               fsci_dtype_name(probe->dtype), probe->ndim, (long long)(probe->ndim > 0 ? probe->shape[0] : 0),
+               (long long)(probe->ndim > 1 ? probe->shape[1] : 0), (long long)n, (long long)n);
+    FSCI_CHECK(isfinite(scale) && scale > 0 && scale < 1e30, FSCI_EINVAL,
+               "diffract: scale %g is outside (0, 1e30)", scale);
+    FSCI_CHECK(stream < (UINT64_C(1) << 31), FSCI_EINVAL, "diffract: stream %llu is not below 2^31",
+               (unsigned long long)stream);
+    FSCI_CHECK(first_index >= 0 && first_index + npatch <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
+               "diffract: pattern indices [%lld, %lld) exceed 2^32", (long long)first_index,
+               (long long)(first_index + npatch));
     for (int64_t i = 0; i < 2 * npatch * n * n; i++)
-        FSCI_CHECK(isfinite(patches[i]), FSCI_EINVAL, "patches: element %lld is not finite",
-                   (long long)(i / 2));
+        FSCI_CHECK(isfinite(patches[i]), FSCI_EINVAL, "patches: element %lld is not finite", (long long)(i / 2));
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t c = 0; c < n; c++) {
+            const float *q = (const float *)(const void *)((const char *)probe->data + r * probe->strides[0] +
+                                                           c * probe->strides[1]);
+            FSCI_CHECK(isfinite(q[0]) && isfinite(q[1]), FSCI_EINVAL, "probe: element (%lld, %lld) is not finite",
+                       (long long)r, (long long)c);
+        }
     fsci__ptycho_diff *d = NULL;
     int st = fsci__ptycho_diff_create(n, probe, scale, noise, seed, stream, nthreads, &d);
     if (st) return st;
@@ -257,6 +288,7 @@ int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const 
             if (sumsq) sumsq[p] = e;
         }
     }
+    st = fsci__ptycho_ws_status(d);
     fsci__ptycho_diff_destroy(&d);
-    return FSCI_OK;
+    return st;
 }

@@ -15,8 +15,10 @@ typedef struct fsci__ptycho_ws {
     int64_t *counts;       /* n*n Poisson counts */
     float *amp;            /* n*n amplitudes before the (strided) store */
     double t_extract, t_fft, t_noise; /* seconds spent, summed */
-    int64_t npatterns;
     int64_t last_counts;   /* photon total of the last noisy pattern */
+    int st;                /* first failure on this thread, with its message */
+    char err[256];
+    char pad[64];          /* keep the next thread's counters off this cache line */
 } fsci__ptycho_ws;
 
 /* A diffraction plan: FFT plan, probe copy, and one workspace per thread. */
@@ -46,18 +48,25 @@ double fsci__ptycho_illum_energy(const float *patch, const float *probe, int64_t
 /* Diffraction of one patch (contiguous n*n complex) into amp[k * amp_stride]
  * (fftshifted, float32), noise keyed by `index`; returns the sum of the
  * stored float32 amplitudes squared (in double); the photon total of a noisy
- * pattern is left in w->last_counts. */
+ * pattern is left in w->last_counts. A failure of the noise sampler is kept
+ * in w->st / w->err (the pattern is then zero). */
 double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, const float *patch, int64_t index,
                             float *amp, int64_t amp_stride);
+
+/* After a parallel region: the first failure recorded by any thread, made the
+ * calling thread's error. */
+int fsci__ptycho_ws_status(const fsci__ptycho_diff *d);
 
 /* Gaussian filter (sigma, radius int(4 sigma + 0.5), reflecting edges as
  * scipy.ndimage's mode 'reflect') of a row-major (h, w) double image, in place. */
 int fsci__ptycho_gaussian_filter(double *img, int64_t h, int64_t w, double sigma);
 
-/* The stream of the noise of pattern `index` for a noise kind. */
+/* The stream of the noise of pattern `index` (< 2^32) for a noise kind (< 2^31):
+ * the key {seed, kind << 32 | index} is distinct for every pattern and kind. */
+#define FSCI__PTYCHO_MAX_PATTERNS (INT64_C(1) << 32)
 static inline uint64_t fsci__ptycho_noise_stream(uint64_t kind, int64_t index)
 {
-    return (kind << 40) ^ (uint64_t)index;
+    return (kind << 32) | (uint64_t)index;
 }
 
 #endif

@@ -66,8 +66,8 @@ static int to_c64(const fsci_view *v, const char *what, fsci_array **out)
             if (!isfinite(re) || !isfinite(im) || fabs(re) > 1e30 || fabs(im) > 1e30) {
                 fsci_array_destroy(&a);
                 return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                                      "%s: element (%lld, %lld) = %g%+gj is not finite", what, (long long)r,
-                                      (long long)c, re, im);
+                                      "%s: element (%lld, %lld) = %g%+gj is %s", what, (long long)r, (long long)c,
+                                      re, im, isfinite(re) && isfinite(im) ? "beyond 1e30" : "not finite");
             }
             o[2 * (r * w + c)] = (float)re;
             o[2 * (r * w + c) + 1] = (float)im;
@@ -105,12 +105,12 @@ static int get_probe(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, fs
         fsci_array_destroy(&raw);
     }
     if (st) return st;
-    const int64_t *sh = (*out)->view.shape;
-    if (sh[0] != o->N || sh[1] != o->N) {
+    int64_t h = (*out)->view.shape[0], w = (*out)->view.shape[1];
+    if (h != o->N || w != o->N) {
         fsci_array_destroy(out);
         return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                              "%s: probe shape (%lld, %lld) is not N x N = (%lld, %lld)", what, (long long)sh[0],
-                              (long long)sh[1], (long long)o->N, (long long)o->N);
+                              "%s: probe shape (%lld, %lld) is not N x N = (%lld, %lld)", what, (long long)h,
+                              (long long)w, (long long)o->N, (long long)o->N);
     }
     return FSCI_OK;
 }
@@ -205,12 +205,15 @@ fail:
 
 /* ---- passes ---- */
 
-/* Dataset scale s = sqrt(nphotons / mean_p sum|patch_p * probe|^2), no FFT. */
+/* Dataset scale s = sqrt(nphotons / mean_p sum|patch_p * probe|^2), no FFT.
+ * By Parseval a pattern's expected photons sum to s^2 sum|patch_p * probe|^2,
+ * which bounds every pixel's mean: checked against the sampler's range. */
 static int dataset_scale(const fsci_view *obj, const float *probe, const double *cx, const double *cy,
-                         int64_t np, int64_t n, double nphotons, int nt, fsci__ptycho_ws *ws, double *s)
+                         int64_t np, int64_t n, double nphotons, bool noise, const char *what, int nt,
+                         fsci__ptycho_ws *ws, double *s)
 {
     double *e = fsci_malloc((size_t)np, sizeof *e);
-    FSCI_CHECK(e, FSCI_ENOMEM, "scale: out of memory");
+    FSCI_CHECK(e, FSCI_ENOMEM, "scale: out of memory for %lld patterns", (long long)np);
 #pragma omp parallel num_threads(nt)
     {
         fsci__ptycho_ws *w = &ws[omp_get_thread_num()];
@@ -220,12 +223,21 @@ static int dataset_scale(const fsci_view *obj, const float *probe, const double 
             e[p] = fsci__ptycho_illum_energy(w->patch, probe, n);
         }
     }
-    double mean = fsci_parallel_sum_f64(e, np, nt) / (double)np;
+    double mean = fsci_parallel_sum_f64(e, np, nt) / (double)np, emax = 0;
+    int64_t pmax = 0;
+    for (int64_t p = 0; p < np; p++)
+        if (e[p] > emax) emax = e[p], pmax = p;
     fsci_free(e);
     FSCI_CHECK(mean > 0 && isfinite(mean), FSCI_EINVAL,
-               "the illuminated object has zero energy (mean sum|patch * probe|^2 = %g): check the object, probe "
-               "and positions", mean);
+               "%s: the illuminated object has zero energy (mean sum|patch * probe|^2 = %g): check the object, "
+               "probe and positions", what, mean);
     *s = sqrt(nphotons / mean);
+    double top = *s * *s * emax, limit = noise ? FSCI_RNG_POISSON_MAX : 1e30;
+    FSCI_CHECK(top <= limit, FSCI_ERANGE,
+               "--nphotons: %g puts %.3g expected photons into %s pattern %lld (%.3g times the mean), above the "
+               "%s limit of %g",
+               nphotons, top, what, (long long)pmax, emax / mean, noise ? "Poisson sampler's" : "float range's",
+               limit);
     return FSCI_OK;
 }
 
@@ -233,15 +245,11 @@ typedef struct pass {
     fsci__ptycho_diff *d;
     const fsci_view *obj;
     const double *cx, *cy;
-    int64_t npatterns, n, C;
+    int64_t n, C;
     bool channel;
     fsci_progress *progress;
 } pass;
 
-/* Groups [g0, g1) (patterns g*C .. g*C + C - 1): patches into ybuf (NULL: not
- * kept) and amplitudes into amp, both in the pass's layout relative to group
- * g0; per-pattern sums. A thread takes whole groups, so in the channel layout
- * it alone writes the cache lines of its groups. */
 /* A finished block waiting to be written: the master thread writes it while
  * the other threads compute the next block, then joins them. */
 typedef struct pending {
@@ -254,13 +262,17 @@ typedef struct pending {
 
 static void write_pending(pending *pw)
 {
-    if (!pw || pw->bytes == 0 || pw->st) return;
+    if (pw->bytes == 0 || pw->st) return;
     double t = fsci_clock();
     pw->st = fsci_sink_write(pw->sink, pw->data, pw->bytes);
     pw->seconds += fsci_clock() - t;
     pw->bytes = 0;
 }
 
+/* Groups [g0, g1) (patterns g*C .. g*C + C - 1): patches into ybuf (NULL: not
+ * kept) and amplitudes into amp, both in the pass's layout relative to group
+ * g0; per-pattern sums. A thread takes whole groups, so in the channel layout
+ * it alone writes the cache lines of its groups. */
 static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float *amp, double *sumsq,
                       int64_t *counts, pending *pw)
 {
@@ -278,8 +290,8 @@ static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float
                 fsci__ptycho_extract_one(ps->obj->data, ps->obj->shape[0], ps->obj->shape[1], ps->cx[p],
                                          ps->cy[p], n, w->patch);
                 /* channel: [g, r, s, c] with stride C; flat: [p, r, s] */
-                int64_t q = p - g0 * C;
-                int64_t base = ps->channel ? (g - g0) * n2 * C + c : q * n2, stride = ps->channel ? C : 1;
+                int64_t base = ps->channel ? (g - g0) * n2 * C + c : (p - g0 * C) * n2;
+                int64_t stride = ps->channel ? C : 1;
                 if (ybuf) {
                     float *yb = ybuf + 2 * base;
                     for (int64_t i = 0; i < n2; i++) {
@@ -294,6 +306,48 @@ static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float
         }
     }
     fsci_progress_add(ps->progress, (g1 - g0) * C);
+}
+
+/* One pass over ngroups groups in blocks of gblk, streaming one member block
+ * by block into the sink (already begun): the patches when `keep_amp` is
+ * given (the amplitudes then go there), else the amplitudes. dbuf holds two
+ * blocks of what is streamed. */
+static int run_pass(const pass *ps, int64_t ngroups, int64_t gblk, float *dbuf, float *keep_amp, double *sumsq,
+                    int64_t *counts, fsci_sink *sink, double *t_write)
+{
+    int64_t n2 = ps->n * ps->n, per_group = ps->C * n2 * (keep_amp ? 2 : 1); /* floats */
+    pending pw = {.sink = sink};
+    for (int64_t g0 = 0, k = 0; g0 < ngroups && !pw.st; g0 += gblk, k ^= 1) {
+        int64_t g1 = g0 + gblk < ngroups ? g0 + gblk : ngroups;
+        float *cur = dbuf + k * gblk * per_group;
+        run_block(ps, g0, g1, keep_amp ? cur : NULL, keep_amp ? keep_amp + g0 * ps->C * n2 : cur, sumsq, counts,
+                  &pw);
+        int st = fsci__ptycho_ws_status(ps->d);
+        if (st) return st;
+        pw.data = cur;
+        pw.bytes = (size_t)((g1 - g0) * per_group) * sizeof(float);
+    }
+    write_pending(&pw);
+    *t_write += pw.seconds;
+    return pw.st;
+}
+
+/* Groups per block: about 8 MB of streamed data, at least one group, at most all. */
+static int64_t block_groups(int64_t group_bytes, int64_t ngroups)
+{
+    int64_t g = (INT64_C(8) << 20) / group_bytes;
+    g = g < 1 ? 1 : g;
+    return g < ngroups ? g : ngroups;
+}
+
+static void add_stage_times(fsci_ptycho_report *r, const fsci__ptycho_diff *d, int nt)
+{
+    for (int t = 0; t < d->nthreads; t++) {
+        r->t_extract += d->ws[t].t_extract / nt;
+        r->t_fft += d->ws[t].t_fft / nt;
+        r->t_noise += d->ws[t].t_noise / nt;
+        d->ws[t].t_extract = d->ws[t].t_fft = d->ws[t].t_noise = 0;
+    }
 }
 
 static int sink_array(fsci_sink *sink, const char *name, fsci_dtype t, int ndim, const int64_t *shape, void *data)
@@ -321,9 +375,9 @@ static void json_escape(const char *s, char *out, size_t cap)
 }
 
 /* Stage times into the named profiling events (no-op unless profiling). */
-static void profile_report(const fsci_ptycho_report *r, int64_t n, int64_t C, bool raw)
+static void profile_report(const fsci_ptycho_report *r, int64_t n, bool raw)
 {
-    static fsci_event ev[7] = {-1, -1, -1, -1, -1, -1, -1};
+    fsci_event ev[7] = {-1, -1, -1, -1, -1, -1, -1}; /* found by name: registration is idempotent */
     static const char *names[7] = {"ptycho.inputs", "ptycho.group", "ptycho.scale", "ptycho.extract",
                                    "ptycho.fft", "ptycho.noise", "ptycho.write"};
     for (int i = 0; i < 7; i++)
@@ -337,7 +391,6 @@ static void profile_report(const fsci_ptycho_report *r, int64_t n, int64_t C, bo
     fsci_profile_add(ev[4], r->t_fft, (int64_t)pats, 0, pats * 5.0 * n2 * log2(n2));
     fsci_profile_add(ev[5], r->t_noise, (int64_t)pats, 0, 0);
     fsci_profile_add(ev[6], r->t_write, 1, out_bytes, 0);
-    (void)C;
 }
 
 static int validate(const fsci_ptycho_opts *o)
@@ -371,7 +424,7 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     bool channel = strcmp(o->layout, "channel") == 0;
     fsci_array *obj = NULL, *probe = NULL;
     double *x = NULL, *y = NULL, *cx = NULL, *cy = NULL, *offs = NULL, *rel = NULL, *nnc = NULL, *sumsq = NULL;
-    int64_t *seeds = NULL, *counts = NULL, *scan_index = NULL;
+    int64_t *counts = NULL, *scan_index = NULL;
     int32_t *nn = NULL;
     float *diff = NULL, *buf = NULL;
     fsci__ptycho_diff *d = NULL;
@@ -391,22 +444,26 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     fsci_ptycho_group_opts go = {.nsamples = o->n_groups > 0 ? o->n_groups : np, .K = (int)o->K,
                                  .gridsize = (int)o->gridsize, .seed = seed, .oversampling = o->oversampling,
                                  .pool_size = (int)o->pool_size, .nthreads = nt};
-    FSCI_TRY(fsci_ptycho_group(x, y, np, &go, &nn, &seeds, &B));
+    FSCI_TRY(fsci_ptycho_group(x, y, np, &go, &nn, NULL, &B));
     r.t_group = fsci_clock() - t;
     r.ngroups = B;
     int64_t P = B * C;
     r.npatterns = P;
+    FSCI_CHECK_GOTO(P <= FSCI__PTYCHO_MAX_PATTERNS && np <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
+                    "ptycho: %lld patterns exceed the limit of 2^32 (noise streams are keyed by a 32-bit index)",
+                    (long long)(P > np ? P : np));
 
     /* coordinates: offsets = group mean, relative = -(coords - mean), sampling centre = offsets + relative */
+    int64_t pmax = P > np ? P : np;
     offs = fsci_malloc((size_t)(2 * B), sizeof *offs);
     rel = fsci_malloc((size_t)(2 * P), sizeof *rel);
     nnc = fsci_malloc((size_t)(2 * P), sizeof *nnc);
-    cx = fsci_malloc((size_t)(P > np ? P : np), sizeof *cx);
-    cy = fsci_malloc((size_t)(P > np ? P : np), sizeof *cy);
-    sumsq = fsci_malloc((size_t)(P > np ? P : np), sizeof *sumsq);
-    counts = fsci_malloc((size_t)(P > np ? P : np), sizeof *counts);
+    cx = fsci_malloc((size_t)P, sizeof *cx);
+    cy = fsci_malloc((size_t)P, sizeof *cy);
+    sumsq = fsci_malloc((size_t)pmax, sizeof *sumsq);
+    counts = fsci_malloc((size_t)pmax, sizeof *counts);
     FSCI_CHECK_GOTO(offs && rel && nnc && cx && cy && sumsq && counts, FSCI_ENOMEM,
-                    "ptycho: out of memory for %lld patterns", (long long)P);
+                    "ptycho: out of memory for the coordinates of %lld patterns", (long long)P);
     for (int64_t b = 0; b < B; b++) {
         double mx = 0, my = 0;
         for (int64_t c = 0; c < C; c++) {
@@ -431,76 +488,48 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
 
     FSCI_TRY(fsci_progress_create("ptycho", P + (o->raw ? np : 0), "patterns", &prog));
     const float *pr = probe->view.data;
+    /* one FFT plan and one set of per-thread buffers for both passes */
+    FSCI_TRY(fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW, nt, &d));
 
     /* raw diff3d: one pattern per scan position, centred on it */
     if (o->raw) {
         t = fsci_clock();
-        FSCI_TRY(fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW, nt, &d));
-        FSCI_TRY(dataset_scale(&obj->view, pr, x, y, np, n, o->nphotons, nt, d->ws, &r.scale_raw));
+        FSCI_TRY(dataset_scale(&obj->view, pr, x, y, np, n, o->nphotons, o->noise, "raw", nt, d->ws, &r.scale_raw));
         d->scale = r.scale_raw;
         d->inv_scale = 1.0 / r.scale_raw;
         r.t_scale += fsci_clock() - t;
-        pass ps = {d, &obj->view, x, y, np, n, 1, false, prog};
-        int64_t blk = 512; /* positions per block (groups of one) */
+        pass ps = {d, &obj->view, x, y, n, 1, false, prog};
+        int64_t blk = block_groups(n2 * 4, np);
         buf = fsci_malloc((size_t)(2 * blk * n2), sizeof(float));
-        FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
+        FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld patterns of %lld x %lld",
+                        (long long)blk, (long long)n, (long long)n);
         FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
-        pending pw = {.sink = sink};
-        for (int64_t p0 = 0, k = 0; p0 < np && !pw.st; p0 += blk, k ^= 1) {
-            int64_t p1 = p0 + blk < np ? p0 + blk : np;
-            float *cur = buf + k * blk * n2;
-            run_block(&ps, p0, p1, NULL, cur, sumsq, counts, &pw);
-            pw.data = cur;
-            pw.bytes = (size_t)((p1 - p0) * n2) * sizeof(float);
-        }
-        write_pending(&pw);
-        r.t_write += pw.seconds;
-        FSCI_TRY(pw.st);
+        FSCI_TRY(run_pass(&ps, np, blk, buf, NULL, sumsq, counts, sink, &r.t_write));
         FSCI_TRY(fsci_sink_end(sink));
         fsci_free(buf);
         buf = NULL;
-        for (int t2 = 0; t2 < d->nthreads; t2++) {
-            r.t_extract += d->ws[t2].t_extract / nt;
-            r.t_fft += d->ws[t2].t_fft / nt;
-            r.t_noise += d->ws[t2].t_noise / nt;
-        }
-        fsci__ptycho_diff_destroy(&d);
+        add_stage_times(&r, d, nt);
     }
 
     /* grouped: scale, then Y streamed block by block, amplitudes kept for X_full */
     t = fsci_clock();
-    FSCI_TRY(fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE, nt, &d));
-    FSCI_TRY(dataset_scale(&obj->view, pr, cx, cy, P, n, o->nphotons, nt, d->ws, &r.scale));
+    FSCI_TRY(dataset_scale(&obj->view, pr, cx, cy, P, n, o->nphotons, o->noise, "grouped", nt, d->ws, &r.scale));
     d->scale = r.scale;
     d->inv_scale = 1.0 / r.scale;
+    d->stream = FSCI_PTYCHO_STREAM_NOISE;
     r.t_scale += fsci_clock() - t;
     diff = fsci_malloc((size_t)(P * n2), sizeof *diff);
     FSCI_CHECK_GOTO(diff, FSCI_ENOMEM, "ptycho: out of memory for the diffraction (%lld patterns of %lld x %lld)",
                     (long long)P, (long long)n, (long long)n);
-    int64_t gblk = (8 << 20) / (C * n2 * 8);
-    gblk = gblk < 1 ? 1 : gblk;
+    int64_t gblk = block_groups(C * n2 * 8, B);
     buf = fsci_malloc((size_t)(2 * gblk * C * n2 * 2), sizeof(float));
-    FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory");
-    pass ps = {d, &obj->view, cx, cy, P, n, C, channel, prog};
+    FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld groups", (long long)gblk);
+    pass ps = {d, &obj->view, cx, cy, n, C, channel, prog};
     int64_t shape4[4] = {B, n, n, C}, shape3[3] = {P, n, n};
     FSCI_TRY(fsci_sink_begin(sink, "Y", FSCI_C64, channel ? 4 : 3, channel ? shape4 : shape3));
-    pending pw = {.sink = sink};
-    for (int64_t g0 = 0, k = 0; g0 < B && !pw.st; g0 += gblk, k ^= 1) {
-        int64_t g1 = g0 + gblk < B ? g0 + gblk : B;
-        float *cur = buf + k * gblk * C * n2 * 2;
-        run_block(&ps, g0, g1, cur, diff + g0 * C * n2, sumsq, counts, &pw);
-        pw.data = cur;
-        pw.bytes = (size_t)((g1 - g0) * C * n2) * 2 * sizeof(float);
-    }
-    write_pending(&pw);
-    r.t_write += pw.seconds;
-    FSCI_TRY(pw.st);
+    FSCI_TRY(run_pass(&ps, B, gblk, buf, diff, sumsq, counts, sink, &r.t_write));
     FSCI_TRY(fsci_sink_end(sink));
-    for (int t2 = 0; t2 < d->nthreads; t2++) {
-        r.t_extract += d->ws[t2].t_extract / nt;
-        r.t_fft += d->ws[t2].t_fft / nt;
-        r.t_noise += d->ws[t2].t_noise / nt;
-    }
+    add_stage_times(&r, d, nt);
     fsci_progress_finish(prog);
 
     /* X_full = float32(sqrt((N/2)^2 / mean sum diff^2)) * diffraction (PtychoPINN's normalize_data) */
@@ -537,21 +566,25 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     FSCI_TRY(sink_array(sink, "scan_index", FSCI_I64, 1, &np, scan_index));
     FSCI_TRY(fsci_sink_add(sink, "probeGuess", &probe->view));
     FSCI_TRY(fsci_sink_add(sink, "objectGuess", &obj->view));
-    char eobj[600], eprobe[600], meta[2048];
+    char eobj[600], eprobe[600], epos[600], meta[4096];
+    json_escape(in && in->xcoords ? "array" : o->positions, epos, sizeof epos);
     json_escape(in && in->object ? "array" : o->object, eobj, sizeof eobj);
     json_escape(in && in->probe ? "array" : o->probe, eprobe, sizeof eprobe);
     snprintf(meta, sizeof meta,
              "{\"generator\": \"fastsci %s\", \"nphotons\": %.17g, \"seed\": %llu, \"N\": %lld, \"gridsize\": %lld, "
              "\"K\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, \"layout\": \"%s\", "
              "\"intensity_scale\": %.17g, \"intensity_scale_raw\": %.17g, \"X_full_norm\": %.9g, "
-             "\"local_offset_sign\": -1, \"object\": \"%s\", \"probe\": \"%s\", \"version\": 1}",
+             "\"local_offset_sign\": -1, \"object\": \"%s\", \"object_shape\": [%lld, %lld], \"probe\": \"%s\", "
+             "\"probe_scale\": %.17g, \"positions\": \"%s\", \"raw\": %s, \"oversampling\": %s, "
+             "\"pool_size\": %lld, \"version\": 1}",
              fsci_version(), o->nphotons, (unsigned long long)seed, (long long)n, (long long)o->gridsize,
              (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false", o->layout, r.scale,
-             r.scale_raw, r.xfull_norm, eobj, eprobe);
+             r.scale_raw, r.xfull_norm, eobj, (long long)H, (long long)W, eprobe, o->probe_scale, epos,
+             o->raw ? "true" : "false", o->oversampling ? "true" : "false", (long long)o->pool_size);
     FSCI_TRY(fsci_sink_add_string(sink, "_metadata", meta));
     r.t_write += fsci_clock() - t;
     r.t_total = fsci_clock() - t_start;
-    profile_report(&r, n, C, o->raw);
+    profile_report(&r, n, o->raw);
     if (rep) *rep = r;
 fail:
     fsci_progress_destroy(&prog);
@@ -567,7 +600,6 @@ fail:
     fsci_free(nnc);
     fsci_free(sumsq);
     fsci_free(counts);
-    fsci_free(seeds);
     fsci_free(nn);
     fsci_free(diff);
     fsci_free(buf);

@@ -16,6 +16,7 @@
 #include "fastsci/core/plot.h"
 
 #include "fastsci/ptycho.h"
+#include "fastsci/proton.h"
 
 /* Library version as "MAJOR.MINOR.PATCH". */
 FSCI_API const char *fsci_version(void);

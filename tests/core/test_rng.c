@@ -581,44 +581,386 @@ TEST(poisson_huge_and_tiny_means)
     ASSERT_EQ(fsci_rng_poisson(&r, 2e15), -1);
 }
 
-/* The bulk paths (inversion guide table, batched PTRS with and without its pmf
- * table, per-element means) equal fsci_rng_poisson drawn in order on each
- * chunk's sub-stream. The large n tabulates the pmf for lam = 20 and 1e4, the
- * small n does not, nor is 1e7 at these sizes. lam >= 300 uses the branchy
- * PTRS kernel, lam < 300 the branch-free one. */
-TEST(poisson_fill_equals_sequential_substreams)
+/* ------------------------------------------- Poisson: the fill layout */
+
+/* Words one Poisson attempt reads (rng.c, doc/rng.md). */
+static int attempt_words(double lam)
+{
+    return lam == 0.0 ? 0 : lam < FSCI_RNG_POISSON_SWITCH ? 1 : 2;
+}
+
+/* The documented layout of a Poisson fill, rebuilt from raw words: attempt a
+ * of element i of chunk c reads sub-stream (c, a) (fsci_rng_init(&r, seed,
+ * stream, c, a)) right after attempt a of the elements before it that needed
+ * one; the value is the single-attempt kernel's. *levels gets the number of
+ * attempt levels used. Returns 0, or -1 if out of memory. */
+static int poisson_fill_reference(uint64_t seed, uint64_t stream, const double *lam, int64_t nlam,
+                                  int64_t *ref, int64_t n, int *levels)
+{
+    int64_t *pend = malloc(FSCI_RNG_CHUNK * sizeof *pend);
+    if (!pend) return -1;
+    *levels = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += FSCI_RNG_CHUNK) {
+        int64_t m = n - c0 < FSCI_RNG_CHUNK ? n - c0 : FSCI_RNG_CHUNK, np = 0;
+        for (int64_t i = 0; i < m; i++) pend[np++] = c0 + i;
+        for (uint64_t a = 0; np > 0; a++) {
+            fsci_rng r;
+            fsci_rng_init(&r, seed, stream, (uint64_t)(c0 / FSCI_RNG_CHUNK), a);
+            int64_t keep = 0;
+            for (int64_t j = 0; j < np; j++) {
+                int64_t i = pend[j];
+                double l = lam[nlam == 1 ? 0 : i];
+                uint64_t w[2] = {0, 0};
+                for (int t = 0; t < attempt_words(l); t++) w[t] = fsci_rng_u64(&r);
+                int64_t k = fsci__rng_poisson_attempt(l, w);
+                if (k >= 0)
+                    ref[i] = k;
+                else
+                    pend[keep++] = i;
+            }
+            np = keep;
+            if ((int)a + 1 > *levels) *levels = (int)a + 1;
+        }
+    }
+    free(pend);
+    return 0;
+}
+
+/* Deterministic test means: log-uniform over [lo, hi] from a 64-bit LCG. */
+static double lcg_unit(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*s >> 11) * 0x1p-53;
+}
+
+static double log_uniform(uint64_t *s, double lo, double hi)
+{
+    return lo * pow(hi / lo, lcg_unit(s));
+}
+
+/* Every bulk path (inversion guide table, flat and branchy PTRS with and
+ * without a pmf table, the per-element kernels: cell table, PTRS groups and
+ * their squeeze) equals the documented layout rebuilt from raw Philox words
+ * with the single-attempt kernel, including the retry levels. The large n
+ * tabulates the pmf for lam = 20 and 1e4, the small n does not, nor is 1e7 or
+ * 1e12 at these sizes. */
+TEST(poisson_fill_follows_the_attempt_layout)
 {
     const int64_t sizes[2] = {40 * FSCI_RNG_CHUNK + 3, 1000};
     const int64_t nmax = sizes[0];
-    int64_t *x = fsci_malloc((size_t)nmax, sizeof *x);
-    double *lam = fsci_malloc((size_t)nmax, sizeof *lam);
-    ASSERT_TRUE(x && lam);
-    for (int64_t i = 0; i < nmax; i++) lam[i] = (i % 7 == 0) ? 0.0 : 0.37 * (double)((i * 31) % 97);
-    enum { NS = 6 };
-    const double scal[NS] = {0.5, 3.0, 20.0, 1e4, 1e7, -1.0 /* = the array */};
+    int64_t *x = fsci_malloc((size_t)nmax, sizeof *x), *ref = fsci_malloc((size_t)nmax, sizeof *ref);
+    double *lam1 = fsci_malloc((size_t)nmax, sizeof *lam1), *lam2 = fsci_malloc((size_t)nmax, sizeof *lam2);
+    ASSERT_TRUE(x && ref && lam1 && lam2);
+    uint64_t s = 99;
+    for (int64_t i = 0; i < nmax; i++) {
+        lam1[i] = (i % 7 == 0) ? 0.0 : 0.37 * (double)((i * 31) % 97);
+        double u = lcg_unit(&s);
+        lam2[i] = u < 0.05   ? 0.0
+                  : u < 0.1  ? (i % 2 ? 10.0 : 9.999999999999998)
+                  : u < 0.15 ? (double)(i % 640) / 64.0 + 1.0 / 64.0 /* cell rows' edges */
+                             : log_uniform(&s, 1e-7, 1e12);
+    }
+    enum { NS = 8 };
+    const double scal[NS] = {0.5, 3.0, 9.999999999999998, 10.0, 20.0, 1e4, 1e7, 1e12};
     int64_t bad = -1;
-    for (int s = 0; s < 2 && bad < 0; s++) {
-        int64_t n = sizes[s];
-        for (int t = 0; t < NS && bad < 0; t++) {
-            int st = t < NS - 1 ? fsci_rng_fill_poisson(9, 8, &scal[t], 1, x, n, 2)
-                                : fsci_rng_fill_poisson(9, 8, lam, n, x, n, 2);
-            if (st != FSCI_OK) {
-                bad = -2;
-                break;
-            }
-            fsci_rng r;
-            for (int64_t i = 0; i < n; i++) {
-                if (i % FSCI_RNG_CHUNK == 0) fsci_rng_init(&r, 9, 8, (uint64_t)(i / FSCI_RNG_CHUNK), 0);
-                if (fsci_rng_poisson(&r, t < NS - 1 ? scal[t] : lam[i]) != x[i]) {
-                    bad = (s * NS + t) * nmax + i;
+    int maxlev = 0, rc = 0;
+    for (int sz = 0; sz < 2 && bad < 0 && rc == 0; sz++) {
+        int64_t n = sizes[sz];
+        for (int t = 0; t < NS + 2 && bad < 0 && rc == 0; t++) {
+            const double *lam = t < NS ? &scal[t] : t == NS ? lam1 : lam2;
+            int64_t nlam = t < NS ? 1 : n;
+            int levels = 0;
+            rc = fsci_rng_fill_poisson(9, 8, lam, nlam, x, n, 2) != FSCI_OK ||
+                 poisson_fill_reference(9, 8, lam, nlam, ref, n, &levels) != 0;
+            for (int64_t i = 0; i < n && rc == 0; i++)
+                if (x[i] != ref[i]) {
+                    bad = (sz * (NS + 2) + t) * nmax + i;
                     break;
+                }
+            if (levels > maxlev) maxlev = levels;
+        }
+    }
+    fsci_free(x);
+    fsci_free(ref);
+    fsci_free(lam1);
+    fsci_free(lam2);
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(bad, -1);
+    ASSERT_TRUE(maxlev >= 3); /* retries of retries were exercised */
+}
+
+/* fsci_rng_poisson runs the same attempts on consecutive words of its
+ * generator, and leaves it in the same state. */
+TEST(poisson_single_draws_run_the_attempts)
+{
+    const double lams[] = {0.0, 1e-300, 1e-6, 0.5, 3.0, 9.999999999999998, 10.0, 37.0, 1e3, 1e6, 1e12, 1e15};
+    for (size_t t = 0; t < sizeof lams / sizeof lams[0]; t++) {
+        fsci_rng r, q;
+        fsci_rng_init(&r, 4, 5, 6, 7);
+        q = r;
+        int64_t bad = -1;
+        for (int d = 0; d < 3000 && bad < 0; d++) {
+            int64_t k = fsci_rng_poisson(&r, lams[t]), kq;
+            do {
+                uint64_t w[2] = {0, 0};
+                for (int j = 0; j < attempt_words(lams[t]); j++) w[j] = fsci_rng_u64(&q);
+                kq = fsci__rng_poisson_attempt(lams[t], w);
+            } while (kq == -1);
+            if (k != kq) bad = d;
+        }
+        ASSERT_EQ(bad, -1);
+        ASSERT_TRUE(memcmp(&r, &q, sizeof r) == 0);
+    }
+}
+
+/* ------------------------------------ Poisson: the exact shortcuts */
+
+/* The cell table gives the search's result for every word: on every cell
+ * row edge (lam = j/64 and its neighbours), for the first and last word of
+ * every column and for random words. Mixed cells are few. */
+TEST(poisson_cell_table_equals_the_search)
+{
+    const int nrow = 10 * FSCI__RNG_CELL_PER_UNIT, ncol = 1 << FSCI__RNG_CELL_UBITS;
+    const int shift = 64 - FSCI__RNG_CELL_UBITS;
+    uint64_t s = 7;
+    int64_t bad = -1, checked = 0, mixed1 = 0, cells1 = 0, mixed0 = 0, cells0 = 0;
+    for (int j = 0; j <= nrow && bad < 0; j++) {
+        double edge = (double)j / FSCI__RNG_CELL_PER_UNIT;
+        double lams[4] = {nextafter(edge, 0.0), edge, nextafter(edge, 20.0), edge + lcg_unit(&s) / 64.0};
+        for (int e = 0; e < 4 && bad < 0; e++) {
+            double l = lams[e];
+            if (!(l > 0.0 && l < FSCI_RNG_POISSON_SWITCH)) continue;
+            for (int b = 0; b < ncol + 64 && bad < 0; b++) {
+                uint64_t w;
+                if (b < ncol)
+                    w = e == 1 ? (uint64_t)b << shift : ((uint64_t)b << shift) | (((uint64_t)1 << shift) - 1);
+                else
+                    w = (s = s * 6364136223846793005ULL + 1442695040888963407ULL);
+                int k0 = fsci__rng_poisson_inv_word(l, w, 0);
+                int k1 = fsci__rng_poisson_inv_word(l, w, 1);
+                int k2 = fsci__rng_poisson_inv_word(l, w, 2);
+                if (k2 != k0 || (k1 != -2 && k1 != k0)) bad = j;
+                checked++;
+                if (b < ncol && e == 1) {
+                    int64_t *mx = l >= 1.0 ? &mixed1 : &mixed0, *cl = l >= 1.0 ? &cells1 : &cells0;
+                    *mx += k1 == -2;
+                    (*cl)++;
                 }
             }
         }
     }
+    printf("  cell table: %lld words checked, mixed cells %.1f %% (lam >= 1), %.1f %% (lam < 1)\n",
+           (long long)checked, 100.0 * (double)mixed1 / (double)cells1,
+           100.0 * (double)mixed0 / (double)cells0);
+    ASSERT_EQ(bad, -1);
+    ASSERT_TRUE(checked > 1000000);
+    ASSERT_TRUE((double)mixed1 < 0.08 * (double)cells1);
+    ASSERT_TRUE((double)mixed0 < 0.03 * (double)cells0);
+    /* the squeeze K = 0 for u < 1 - lam (lam <= 1/4): words around that bound
+     * and around the true boundary F(0) = e^-lam */
+    const double small[4] = {1e-300, 1e-9, 0.2, 0.25};
+    for (int t = 0; t < 4; t++) {
+        double l = small[t], F0 = exp(-l), centre[2] = {1.0 - l, F0};
+        for (int e = 0; e < 2; e++) {
+            uint64_t w0 = (uint64_t)(centre[e] * 0x1p53) << 11;
+            for (int64_t dw = -3; dw <= 3; dw++) {
+                uint64_t w = w0 + ((uint64_t)dw << 11);
+                double u = (double)(w >> 11) * 0x1p-53;
+                int k = fsci__rng_poisson_inv_word(l, w, 0);
+                if (u < F0 - 1e-15) ASSERT_EQ(k, 0);
+                if (u > F0 + 1e-15) ASSERT_TRUE(k >= 1);
+            }
+        }
+    }
+}
+
+/* PTRS proposals the way the sampler makes them, for a mean log-uniform
+ * over [10, 100] (half of them, where k = 0 and the far tails occur) or
+ * [10, 1e15]: us in (0, 1/2], U = +-(1/2 - us), V in (0, 1], k =
+ * floor((2a/us + b) U + lam + 0.43). */
+typedef struct ptrs_case {
+    double lam, k, V, us;
+} ptrs_case;
+
+static int ptrs_random_case(uint64_t *s, ptrs_case *c)
+{
+    c->lam = log_uniform(s, 10.0, lcg_unit(s) < 0.5 ? 100.0 : 1e15);
+    double b = 0.931 + 2.53 * sqrt(c->lam), a = -0.059 + 0.02483 * b;
+    c->us = 0.5 - 0.5 * lcg_unit(s);
+    double U = lcg_unit(s) < 0.5 ? -(0.5 - c->us) : 0.5 - c->us;
+    c->V = 1.0 - lcg_unit(s);
+    double x = (2.0 * a / c->us + b) * U + c->lam + 0.43;
+    c->k = floor(x);
+    return x >= 0.0 && x < 0x1p62;
+}
+
+/* The squeeze of step 4 never contradicts the exact test and rarely defers
+ * to it, on proposals as the sampler makes them (those that reach step 4)
+ * and on attempts whose V is placed within a relative 1e-6 .. 1e-15 of the
+ * acceptance boundary (most of those it must leave to the exact test). */
+TEST(ptrs_squeeze_agrees_with_the_exact_test)
+{
+    uint64_t s = 2024;
+    int64_t n = 0, wrong = 0, undecided = 0, mismatch = 0, edge = 0, edge_undecided = 0;
+    while (n < 400000) {
+        ptrs_case c;
+        /* only what reaches step 4: in range, not squeezed out by us < 0.013 */
+        if (!ptrs_random_case(&s, &c) || (c.us < 0.013 && c.V > c.us)) continue;
+        n++;
+        int e = fsci__rng_ptrs_step4(c.k, c.lam, c.V, c.us, 0);
+        int q = fsci__rng_ptrs_step4(c.k, c.lam, c.V, c.us, 1);
+        int d = fsci__rng_ptrs_step4(c.k, c.lam, c.V, c.us, 2);
+        wrong += q >= 0 && q != e;
+        undecided += q < 0;
+        mismatch += d != e;
+        if (n % 4 == 0) {
+            /* V at the boundary L = p(k) c2, moved by a relative +-1e-6 .. 1e-15 */
+            double b = 0.931 + 2.53 * sqrt(c.lam), a = -0.059 + 0.02483 * b, ia = 1.1239 + 1.1328 / (b - 3.4);
+            double us2 = c.us * c.us, pk = exp(fsci__rng_poisson_logpmf(c.k, c.lam));
+            double delta = (lcg_unit(&s) < 0.5 ? -1.0 : 1.0) * pow(10.0, -6.0 - 9.0 * lcg_unit(&s));
+            double V = pk * (a + b * us2) / (ia * us2) * (1.0 + delta);
+            if (V > 0.0 && V <= 1.0) {
+                e = fsci__rng_ptrs_step4(c.k, c.lam, V, c.us, 0);
+                q = fsci__rng_ptrs_step4(c.k, c.lam, V, c.us, 1);
+                d = fsci__rng_ptrs_step4(c.k, c.lam, V, c.us, 2);
+                wrong += q >= 0 && q != e;
+                edge_undecided += q < 0;
+                mismatch += d != e;
+                edge++;
+            }
+        }
+    }
+    printf("  squeeze: %lld cases, %lld undecided; %lld at the boundary, %lld undecided\n", (long long)n,
+           (long long)undecided, (long long)edge, (long long)edge_undecided);
+    ASSERT_EQ(wrong, 0);
+    ASSERT_EQ(mismatch, 0);
+    ASSERT_TRUE(edge > 10000);
+    ASSERT_TRUE((double)undecided < 1e-4 * (double)n);
+}
+
+/* ------------------------------ Poisson: per-element means, statistics */
+
+/* Moments and goodness of fit of the per-element path (nlam = n, every
+ * element the same mean): the cell table around its row edges, the squeeze
+ * K = 0, the switch, PTRS with its squeeze and retry levels, huge means. */
+TEST(poisson_per_element_fills_fit)
+{
+    const int64_t n = 300000;
+    const double lams[] = {1e-300, 1e-9, 1e-3, 0.015625, 0.015624999999999998,
+                           0.3,    1.0,  2.5,  7.0,      9.999999999999998,
+                           10.0,   10.5, 15.0, 100.0,    3e3,
+                           1e6,    1e10, 1e15};
+    int64_t *x = fsci_malloc((size_t)n, sizeof *x);
+    double *lam = fsci_malloc((size_t)n, sizeof *lam);
+    ASSERT_TRUE(x && lam);
+    for (size_t t = 0; t < sizeof lams / sizeof lams[0]; t++) {
+        double l = lams[t];
+        for (int64_t i = 0; i < n; i++) lam[i] = l;
+        int st = fsci_rng_fill_poisson(4000 + t, 9, lam, n, x, n, 2);
+        double sm = 0.0, s2 = 0.0;
+        int64_t neg = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double d = (double)x[i] - l;
+            sm += d;
+            s2 += d * d;
+            neg += x[i] < 0;
+        }
+        double dn = (double)n, mean = sm / dn, var = s2 / dn - mean * mean;
+        double zm = mean / sqrt(l / dn), zv = (var - l) / sqrt((l + 2.0 * l * l) / dn);
+        int64_t df = 0;
+        double p = l <= 1e6 ? poisson_gof(x, n, l, &df) : 1.0;
+        printf("  per element lam %-9g mean z %+.2f  var z %+.2f  chi2 p %.3f (df %lld)\n", l, zm, zv, p,
+               (long long)df);
+        /* expected total below 1: at most 2 events (P(more) < 5e-12 for n lam <= 3e-4) */
+        int tiny = l * dn < 1.0, fits = tiny ? sm + l * dn <= 2.0 : fabs(zm) < 4.0 && fabs(zv) < 4.0;
+        int ok = st == FSCI_OK && neg == 0 && fits && p > 1e-3 && (l > 1e6 || tiny || df >= 1);
+        if (!ok) {
+            fsci_free(x);
+            fsci_free(lam);
+            TESTKIT_FAIL("per-element lam %g: status %d, negatives %lld, mean z %g, var z %g, chi2 p %g", l,
+                         st, (long long)neg, zm, zv, p);
+        }
+    }
     fsci_free(x);
     fsci_free(lam);
-    ASSERT_EQ(bad, -1);
+}
+
+/* Randomised probability integral transform of a Poisson(lam) draw x:
+ * F(x - 1) + V P(x), uniform on (0, 1) for an exact sampler. F from the
+ * regularised incomplete gamma: F(x) = Q(x + 1, lam). */
+static double poisson_pit(int64_t x, double lam, double v)
+{
+    double Fm = x == 0 ? 0.0 : gamma_q((double)x, lam), F = gamma_q((double)x + 1.0, lam);
+    return Fm + v * (F - Fm);
+}
+
+/* The ptycho workload: one mean per pixel, as in a far-field pattern with
+ * 1e9 photons (14.5 % below 1e-3, 14.5 % in [1e-3, 1), 17 % in [1, 10), 31 %
+ * in [10, 1e3), 23 % above, up to 1.5e8), classes interleaved at random.
+ * Per class: mean and variance z-scores of the sums, and a chi-square of the
+ * randomised PIT over 20 bins (classes up to 1e5, where the incomplete gamma
+ * of the test is cheap). */
+TEST(poisson_diffraction_like_mix_per_class)
+{
+    enum { NC = 6, NB = 20 };
+    static const double lo[NC] = {1e-6, 1e-3, 1.0, 10.0, 1e3, 1e5},
+                        hi[NC] = {1e-3, 1.0, 10.0, 1e3, 1e5, 1.5e8};
+    static const double cum[NC] = {0.145, 0.29, 0.46, 0.77, 0.885, 1.0};
+    const int64_t n = 600000;
+    double *lam = fsci_malloc((size_t)n, sizeof *lam);
+    int64_t *x = fsci_malloc((size_t)n, sizeof *x);
+    uint8_t *cls = fsci_malloc((size_t)n, sizeof *cls);
+    ASSERT_TRUE(lam && x && cls);
+    uint64_t s = 314159;
+    for (int64_t i = 0; i < n; i++) {
+        double u = lcg_unit(&s);
+        int c = 0;
+        while (u >= cum[c]) c++;
+        cls[i] = (uint8_t)c;
+        lam[i] = log_uniform(&s, lo[c], hi[c]);
+    }
+    int st = fsci_rng_fill_poisson(77, 3, lam, n, x, n, 2);
+    double sd[NC] = {0}, sl[NC] = {0}, sv[NC] = {0}, svv[NC] = {0}, obs[NC][NB] = {{0}};
+    int64_t cnt[NC] = {0}, neg = 0;
+    fsci_rng r;
+    fsci_rng_init(&r, 1, 2, 3, 4);
+    for (int64_t i = 0; i < n; i++) {
+        int c = cls[i];
+        double l = lam[i], d = (double)x[i] - l;
+        sd[c] += d;
+        sl[c] += l;
+        sv[c] += d * d - l;
+        svv[c] += l + 2.0 * l * l;
+        cnt[c]++;
+        neg += x[i] < 0;
+        if (c < NC - 1 && x[i] >= 0) {
+            int b = (int)(poisson_pit(x[i], l, fsci_rng_uniform(&r)) * NB);
+            obs[c][b < 0 ? 0 : b >= NB ? NB - 1 : b] += 1.0;
+        }
+    }
+    fsci_free(lam);
+    fsci_free(x);
+    fsci_free(cls);
+    ASSERT_OK(st);
+    ASSERT_EQ(neg, 0);
+    for (int c = 0; c < NC; c++) {
+        double zm = sd[c] / sqrt(sl[c]), zv = sv[c] / sqrt(svv[c]), p = 1.0;
+        int64_t df = 0;
+        if (c < NC - 1) {
+            double ex[NB];
+            for (int b = 0; b < NB; b++) ex[b] = (double)cnt[c] / NB;
+            p = chi2_pvalue(obs[c], ex, NB, &df);
+        }
+        printf("  class [%g, %g): %lld draws, mean z %+.2f  var z %+.2f", lo[c], hi[c], (long long)cnt[c], zm,
+               zv);
+        if (c < NC - 1) printf("  PIT chi2 p %.3f (df %lld)", p, (long long)df);
+        printf("\n");
+        ASSERT_TRUE(cnt[c] > 30000);
+        ASSERT_TRUE(fabs(zm) < 4.0);
+        ASSERT_TRUE(fabs(zv) < 4.0);
+        if (c < NC - 1) ASSERT_TRUE(df == NB - 1);
+        if (!(p > 1e-3)) TESTKIT_FAIL("class %d: PIT chi-square p = %g", c, p);
+    }
 }
 
 TEST(fills_identical_for_1_2_3_threads)
@@ -627,13 +969,17 @@ TEST(fills_identical_for_1_2_3_threads)
     int64_t *p[3] = {0};
     double *d[3] = {0}, *g[3] = {0};
     uint64_t *w[3] = {0};
-    double *lam = fsci_malloc((size_t)n, sizeof *lam);
+    double *lam = fsci_malloc((size_t)(2 * n), sizeof *lam);
     ASSERT_TRUE(lam);
-    for (int64_t i = 0; i < n; i++) lam[i] = 1e-2 * (double)(i % 5000);
+    uint64_t seed = 5;
+    for (int64_t i = 0; i < n; i++) {
+        lam[i] = 1e-2 * (double)(i % 5000);
+        lam[n + i] = log_uniform(&seed, 1e-6, 1e9); /* every class, PTRS retry levels */
+    }
     const double scal[3] = {0.5, 20.0, 1e4};
     int ok = 1;
     for (int t = 0; t < 3; t++) {
-        p[t] = fsci_malloc((size_t)(4 * n), sizeof *p[t]);
+        p[t] = fsci_malloc((size_t)(5 * n), sizeof *p[t]);
         d[t] = fsci_malloc((size_t)n, sizeof *d[t]);
         g[t] = fsci_malloc((size_t)n, sizeof *g[t]);
         w[t] = fsci_malloc((size_t)n, sizeof *w[t]);
@@ -642,12 +988,13 @@ TEST(fills_identical_for_1_2_3_threads)
         for (int s = 0; s < 3; s++)
             ok = ok && fsci_rng_fill_poisson(1, 2, &scal[s], 1, p[t] + s * n, n, t + 1) == FSCI_OK;
         ok = ok && fsci_rng_fill_poisson(1, 2, lam, n, p[t] + 3 * n, n, t + 1) == FSCI_OK;
+        ok = ok && fsci_rng_fill_poisson(1, 2, lam + n, n, p[t] + 4 * n, n, t + 1) == FSCI_OK;
         ok = ok && fsci_rng_fill_uniform(1, 2, d[t], n, t + 1) == FSCI_OK;
         ok = ok && fsci_rng_fill_normal(1, 2, g[t], n, t + 1) == FSCI_OK;
         ok = ok && fsci_rng_fill_u64(1, 2, w[t], n, t + 1) == FSCI_OK;
     }
     for (int t = 1; t < 3 && ok; t++) {
-        ok = memcmp(p[0], p[t], (size_t)(4 * n) * sizeof *p[0]) == 0 &&
+        ok = memcmp(p[0], p[t], (size_t)(5 * n) * sizeof *p[0]) == 0 &&
              memcmp(d[0], d[t], (size_t)n * sizeof *d[0]) == 0 &&
              memcmp(g[0], g[t], (size_t)n * sizeof *g[0]) == 0 &&
              memcmp(w[0], w[t], (size_t)n * sizeof *w[0]) == 0;

@@ -22,7 +22,8 @@
  *
  * Bulk fills (fsci_rng_fill_*) split the output in chunks of FSCI_RNG_CHUNK
  * elements. Chunk c = i / FSCI_RNG_CHUNK is drawn, in element order, from the
- * generator fsci_rng_init(&r, seed, stream, c, 0), i.e. counter {0, 0, c, 0}:
+ * generator fsci_rng_init(&r, seed, stream, c, 0), i.e. counter {0, 0, c, 0}
+ * (u64, uniform, normal; Poisson uses sub-streams (c, a): see fsci_rng_fill_poisson):
  *
  *     out[c * FSCI_RNG_CHUNK + j] = j-th draw of fsci_rng_<dist>(&r, ...)
  *
@@ -104,8 +105,13 @@ FSCI_API int fsci_rng_fill_uniform(uint64_t seed, uint64_t stream, double *out, 
 FSCI_API int fsci_rng_fill_normal(uint64_t seed, uint64_t stream, double *out, int64_t n,
                                   int nthreads) FSCI_WUR;
 
-/* Fill out[0..n) with Poisson draws: out[i] ~ Poisson(lam[nlam == 1 ? 0 : i]),
- * equal to fsci_rng_poisson on each chunk's sub-stream. lam has nlam entries,
+/* Fill out[0..n) with Poisson draws: out[i] ~ Poisson(lam[nlam == 1 ? 0 : i]).
+ * The kernel is fsci_rng_poisson's, but its attempts (one word each below
+ * FSCI_RNG_POISSON_SWITCH, two above) are laid out by level: attempt a of
+ * element i of chunk c reads the sub-stream fsci_rng_init(&r, seed, stream, c, a)
+ * right after attempt a of the chunk's earlier elements that needed one (see
+ * doc/rng.md). The first fill with nlam == n builds a 320 KiB static table,
+ * once per process (thread-safe). lam has nlam entries,
  * nlam == 1 (one mean for all, constants precomputed once) or nlam == n.
  * All of lam is validated before anything is written: a NaN, negative, infinite
  * or > FSCI_RNG_POISSON_MAX entry gives FSCI_EINVAL with a message naming its

@@ -130,8 +130,7 @@ int fsci_view_copy(const fsci_view *dst, const fsci_view *src)
     return FSCI_OK;
 }
 
-int fsci_array_create(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran,
-                      fsci_array **out)
+static int array_new(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran, bool zero, fsci_array **out)
 {
     int st = FSCI_OK;
     fsci_array *a = NULL;
@@ -140,7 +139,8 @@ int fsci_array_create(fsci_dtype dtype, int ndim, const int64_t *shape, bool for
     a = fsci_calloc(1, sizeof *a);
     FSCI_CHECK_GOTO(a, FSCI_ENOMEM, "array: out of memory");
     FSCI_TRY(fsci_view_init(&a->view, NULL, dtype, ndim, shape, fortran));
-    a->view.data = fsci_calloc((size_t)fsci_view_numel(&a->view), fsci_dtype_size(dtype));
+    size_t n = (size_t)fsci_view_numel(&a->view), es = fsci_dtype_size(dtype);
+    a->view.data = zero ? fsci_calloc(n, es) : fsci_malloc(n, es);
     FSCI_CHECK_GOTO(a->view.data, FSCI_ENOMEM, "array: out of memory for %lld bytes",
                     (long long)fsci_view_nbytes(&a->view));
     *out = a;
@@ -148,6 +148,16 @@ int fsci_array_create(fsci_dtype dtype, int ndim, const int64_t *shape, bool for
 fail:
     fsci_array_destroy(&a);
     return st;
+}
+
+int fsci_array_create(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran, fsci_array **out)
+{
+    return array_new(dtype, ndim, shape, fortran, true, out);
+}
+
+int fsci_array_alloc(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran, fsci_array **out)
+{
+    return array_new(dtype, ndim, shape, fortran, false, out);
 }
 
 void fsci_array_destroy(fsci_array **a)

@@ -73,7 +73,8 @@ int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, 
     member *m;
     int st = push(s, name, &m);
     if (st) return st;
-    st = fsci_array_create(dtype, ndim, shape, false, &m->array);
+    /* every byte is written before end() succeeds, so no zero fill */
+    st = fsci_array_alloc(dtype, ndim, shape, false, &m->array);
     if (st) {
         s->n--;
         return st;

@@ -73,6 +73,11 @@ FSCI_API int fsci_view_copy(const fsci_view *dst, const fsci_view *src) FSCI_WUR
 FSCI_API int fsci_array_create(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran,
                                fsci_array **out) FSCI_WUR;
 
+/* As fsci_array_create, but the data are left uninitialised: for arrays the
+ * caller fills completely (saves a pass over memory for large outputs). */
+FSCI_API int fsci_array_alloc(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran,
+                              fsci_array **out) FSCI_WUR;
+
 /* Release an array; accepts NULL and *a == NULL, clears *a. */
 FSCI_API void fsci_array_destroy(fsci_array **a);
 

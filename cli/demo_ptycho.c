@@ -149,7 +149,8 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
                   "Amplitude of the built-in 'lines' object (PtychoPINN's recipe: 400 random lines blurred at three "
                   "scales), side 3.5 N = 224 pixels.");
     report_figure(r, "ptycho_object_phase.png",
-                  "Its phase, &pi; tanh((A &minus; 1/2)/(3 mean A)): bright lines shift the phase by up to &pi;.");
+                  "Its phase, &pi; tanh((A &minus; 1/2)/(3 mean A)) (PtychoPINN's dummy_phi): it follows the amplitude, here "
+                  "between about &minus;0.2 and 0.7 rad.");
     if ((st = slice_image(probe->view.data, N, N, 2, 0, &img, &v)) ||
         (st = image(r, "ptycho_probe.png", &v, "Probe amplitude (low-pass disk)", "|P|", FSCI_CMAP_VIRIDIS, 0, 0)))
         goto done;

@@ -25,4 +25,151 @@ struct fsci_proton_physics {
     unsigned char *bethe; /* [n-1] 1: segment uses the analytic Bethe formula */
 };
 
+/* ---- transport internals (src/proton/transport*.c) ---- */
+
+/* Bounding box of the non-zero part of one (E, theta) plane: rows [z0, z1),
+ * columns [x0, x1). Empty when z0 >= z1. Memory outside the box is zero. */
+typedef struct fsci__pbox {
+    int32_t z0, z1, x0, x1;
+} fsci__pbox;
+
+/* Streaming stencil of one angle bin: displacement (iu + fu, iv + fv) cells,
+ * fractions quantised to multiples of 2^-24 so that (1 - f) + f == 1 exactly
+ * in float32. */
+typedef struct fsci__stencil {
+    int32_t iu, iv;
+    float fu, fv;
+} fsci__stencil;
+
+/* A run of equal material class along a row: columns [x0, x1). */
+typedef struct fsci__run {
+    int32_t x0, x1, c;
+} fsci__run;
+
+/* One source part of an energy transfer: weight w of source bin k. */
+typedef struct fsci__epart {
+    int32_t k;
+    float w;
+} fsci__epart;
+
+struct fsci_proton_plan {
+    fsci_proton_opts o; /* resolved copy (ds_mm, e_window set) */
+    fsci_proton_physics *ph;
+    fsci_proton_egrid *eg;
+    int64_t ne, nth, nz, nx, nw, plane; /* plane = nz * nx */
+    int nthreads;
+    double ds, dth;
+    double *theta;       /* [nth] bin centres (rad) */
+    double *value;       /* [ne] bin values edge[k + 1] (MeV) */
+    fsci__stencil *sten; /* [nth] */
+    /* materials */
+    int64_t nclass;
+    uint16_t *cls;                   /* [plane] class per cell, NULL when nclass == 1 */
+    double *c_rsp, *c_rscat, *c_rho; /* [nclass] */
+    fsci__run *runs;                 /* runs of each row */
+    int64_t *row_run;                /* [nz + 1] */
+    /* scattering: plain kernels, CSR over (class, bin) */
+    double *tbar;    /* [ne] mean T over the step in water (rad^2/mm) */
+    double *tcum;    /* [ne + 1] RANGE: int T dR from edge 0 to edge k (rad^2) */
+    int32_t *k_half; /* [nclass * ne] */
+    int64_t *k_off;  /* [nclass * ne] offset of tap -h */
+    float *k_w;
+    double *k_var;     /* [nclass * ne] target variance (bin^2) */
+    int64_t k_taps;    /* taps allocated */
+    int32_t *bin_half; /* [ne] max half over classes */
+    int64_t hmax_used, kernels_clamped;
+    /* energy transfer per (class, source bin): up to two targets (-1: cutoff) */
+    int32_t *e_tj; /* [nclass * ne * 2] */
+    float *e_tw;   /* [nclass * ne * 2] */
+    double *dep;   /* [nclass * ne] MeV deposited per unit weight (incl. nuclear local) */
+    double *cutf;  /* [nclass * ne] weight fraction reaching the cutoff */
+    double *nucw;  /* [nclass] removed fraction p (as applied: 1 - (float)(1 - p)) */
+    float *surv;   /* [nclass] survival 1 - p (float32, applied to psi) */
+    double *nuce;  /* [nclass * ne] escaping nuclear energy per unit weight */
+    /* gather lists per (class, target bin): parts [g_off[i], g_off[i + 1]) */
+    int64_t *g_off; /* [nclass * ne + 1] */
+    fsci__epart *g_part;
+    int32_t g_span_lo, g_span_hi; /* sources of target j lie in [j + lo, j + hi] */
+    bool water_shift;             /* RANGE grid, one class with rsp 1: A_E is a shift by one bin */
+    double *mass_g;               /* [plane] grams per cell (density x dx^2 dz) */
+    double mem_bytes;
+};
+
+/* Per-item counters filled by the parallel operators (summed in item order). */
+enum {
+    FSCI__P_LEAKW,
+    FSCI__P_LEAKE,
+    FSCI__P_REJW,
+    FSCI__P_REJE,
+    FSCI__P_PRUNW,
+    FSCI__P_PRUNE,
+    FSCI__P_OUTW,
+    FSCI__P_OUTE,
+    FSCI__P_CELLS,
+    FSCI__NP
+};
+
+/* Row partials of the energy accounting. */
+enum { FSCI__R_DEP, FSCI__R_CUTW, FSCI__R_NUCW, FSCI__R_NUCE, FSCI__NR };
+
+typedef struct fsci__item {
+    int32_t k;    /* logical source (scatter, stream) or target (energy) bin */
+    int32_t t;    /* angle bin (-1: a whole bin) */
+    int32_t kind; /* 0: compute, 1: clear the output plane */
+    int32_t pad;
+    int64_t cost;
+} fsci__item;
+
+struct fsci_proton_state {
+    const fsci_proton_plan *plan;
+    float *psi[2];
+    fsci__pbox *box[2]; /* [nw * nth] */
+    double *psum[2];    /* [nw * nth] weight per plane */
+    int cur;
+    int64_t klo, khi; /* occupied logical bins */
+    double *wsum;     /* [nw * plane] sum over theta after scattering */
+    fsci__pbox *wbox; /* [nw] */
+    int32_t *wbin;    /* [nw] logical bin held by wsum slot (-1: none) */
+    double *dose;     /* [plane] MeV (raw weight) */
+    double *stop;     /* [nz] cutoff weight per row */
+    int64_t steps;
+    double injected_w, injected_e, tau;
+    double run[2][8], stepb[2][8]; /* balances (raw), fields in fsci_proton_balance order */
+    double cells;                  /* cells processed */
+    /* scratch */
+    fsci__item *items;
+    int64_t items_cap;
+    double *part;     /* [items_cap * FSCI__NP] */
+    double *rowpart;  /* [nz * FSCI__NR] */
+    uint8_t *written; /* [nw * nth] */
+    float *trow;      /* per thread: 2 rows of nx + 4 floats */
+    int64_t trow_stride;
+    double *tplane; /* per thread, MUSCL: plane + 4 rows of nx + 4 doubles */
+    int64_t tplane_stride;
+    int64_t *bounds;   /* [nthreads + 1] item ranges of the partition */
+    uint8_t *cls_seen; /* [nclass] scratch of the energy-window check */
+    double last_bytes; /* bytes moved by the last operator (profiling) */
+    /* GENERALISED kernels of the current step (CSR like the plan's) */
+    int32_t *gk_half;
+    int64_t *gk_off;
+    float *gk_w;
+    int32_t *gk_bin_half; /* [ne] */
+    double *gk_tmp;       /* [2 kernel_half_max + 1] kernel-building scratch */
+};
+
+/* Operators (transport_ops.c). scatter: A_theta (want_wsum: also the sum over
+ * angles per cell and bin, for the dose accounting); wsum: that sum alone;
+ * energy: the dose accounting of A_E and (gather) the transfer to the target
+ * bins; energy_check: FSCI_ERANGE if A_E would overflow the energy window;
+ * stream: A_stream (shift: the fused water step, bin k to bin k - 1 with the
+ * nuclear survival factor). */
+int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool want_wsum);
+int fsci__proton_wsum(const fsci_proton_plan *p, fsci_proton_state *s);
+int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool gather);
+int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift);
+int fsci__proton_build_kernel(double v, int64_t hmax, float *w, double *tmp, int64_t *half, bool *clamped);
+void fsci__proton_window_update(const fsci_proton_plan *p, fsci_proton_state *s);
+void fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s);
+int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s);
+
 #endif

@@ -7,10 +7,12 @@
 /* Each engine adds its section here (defined in cli/demo_<engine>.c). */
 extern const demo_section demo_core;
 extern const demo_section demo_ptycho;
+extern const demo_section demo_proton;
 
 static const demo_section *const sections[] = {
     &demo_core,
     &demo_ptycho,
+    &demo_proton,
 };
 enum { NSECTIONS = sizeof sections / sizeof sections[0] };
 

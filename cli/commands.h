@@ -6,6 +6,7 @@
 
 extern const cli_command cmd_demo;
 extern const cli_command cmd_info;
+extern const cli_command cmd_proton;
 extern const cli_command cmd_ptycho;
 extern const cli_command cmd_random;
 extern const cli_command cmd_version;

@@ -8,6 +8,7 @@
 static const cli_command *const commands[] = {
     &cmd_demo,
     &cmd_info,
+    &cmd_proton,
     &cmd_ptycho,
     &cmd_random,
     &cmd_version,

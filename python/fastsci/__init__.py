@@ -20,9 +20,9 @@ from ._fastsci import (  # noqa: F401
     set_threads,
     version,
 )
-from . import io, ptycho, random  # noqa: F401
+from . import io, proton, ptycho, random  # noqa: F401
 
 __version__ = version()
-__all__ = ["io", "ptycho", "random", "version", "set_threads", "get_threads", "set_quiet", "Error",
+__all__ = ["io", "proton", "ptycho", "random", "version", "set_threads", "get_threads", "set_quiet", "Error",
            "FileError", "FormatError", "InvalidArgumentError", "OutOfMemoryError", "RangeError",
            "UnsupportedError"]

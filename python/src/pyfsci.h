@@ -33,5 +33,6 @@ PyObject *fsci_py_from_array(fsci_array *a);
 extern PyMethodDef fsci_py_random_methods[];
 extern PyMethodDef fsci_py_io_methods[];
 extern PyMethodDef fsci_py_ptycho_methods[];
+extern PyMethodDef fsci_py_proton_methods[];
 
 #endif

@@ -1,0 +1,45 @@
+"""Deterministic 2-D proton transport in water or a slab phantom, by fastsci's C engine.
+
+``run`` transports one or more beams to the end and returns the dose and range
+metrics per primary; ``csda_range`` and ``stopping_power`` give NIST PSTAR data
+of liquid water. Units: MeV, mm, degrees. Physics and accuracy: doc/proton.md.
+"""
+from . import _fastsci
+
+__all__ = ["run", "csda_range", "stopping_power", "PARAMS"]
+
+#: (name, type, default, help) of every run parameter; keywords use '_' for '-'.
+PARAMS = [(n.replace("-", "_"), t, d, h) for n, t, d, h in _fastsci.proton_params()]
+
+
+def run(*, threads=0, output=None, progress=False, **params):
+    """Transport the beams and return a dict. Keyword parameters (defaults in brackets):
+
+    {params}
+
+    ``energy`` may be a number or a sequence (one beam per energy, equal weights).
+    ``threads=0`` uses the default thread count; ``output="dir"`` also writes the
+    CLI's files there (dose.npy, dose_mev.npy, dose.mhd/raw, depth_dose.csv,
+    lateral.csv, summary.json). The GIL is released during the run.
+
+    Returns ``dose`` (Gy per primary, (nz, nx)), ``dose_mev`` (MeV per cell per
+    primary), ``depth_dose`` (MeV/mm per primary), axes ``z`` and ``x`` (mm, cell
+    centres), ``R80``, ``R90``, ``R50``, ``R20``, ``peak_depth``, ``d80_20`` (mm),
+    ``balance`` (weight: initial, deposited, leaked, rejected, cutoff, nuclear,
+    pruned, remaining, residual), ``energy_balance`` (the same in MeV), ``steps``
+    and ``seconds``. Invalid parameters raise fastsci errors naming the parameter.
+    """
+    return _fastsci.proton_run(threads=threads, output=output, progress=progress, **params)
+
+
+run.__doc__ = run.__doc__.format(params="\n    ".join(f"{n} ({t}) [{d}]: {h}" for n, t, d, h in PARAMS))
+
+
+def csda_range(energy):
+    """CSDA range (mm of water) of a proton of ``energy`` MeV, from NIST PSTAR."""
+    return _fastsci.proton_csda_range(float(energy))
+
+
+def stopping_power(energy):
+    """Total mass stopping power of water (MeV cm^2/g) at ``energy`` MeV, NIST PSTAR."""
+    return _fastsci.proton_stopping_power(float(energy))

@@ -1,0 +1,238 @@
+/* The proton engine's run parameters, described once for the CLI and Python,
+ * and their resolution into transport options, beams and materials. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastsci/fastsci.h"
+
+#define F(x) offsetof(fsci_proton_run_opts, x)
+
+const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS] = {
+    {"energy", FSCI_PARAM_DOUBLES, F(energy), "150", 1, 1e9, NULL,
+     "beam energies in MeV (comma-separated; one beam each, equal weights); at most 500 (PSTAR)"},
+    {"energy-spread", FSCI_PARAM_DOUBLE, F(energy_sigma), "0", 0, 50, NULL, "Gaussian energy sigma (MeV)"},
+    {"spot-sigma", FSCI_PARAM_DOUBLE, F(spot_sigma), "3", 0, 1000, NULL,
+     "pencil-beam lateral sigma (mm; 0: zero width)"},
+    {"x0", FSCI_PARAM_DOUBLE, F(x0), "0", -1e6, 1e6, NULL, "lateral beam centre (mm)"},
+    {"angle", FSCI_PARAM_DOUBLE, F(angle), "0", -90, 90, NULL, "beam direction from +z towards +x (degrees)"},
+    {"angle-sigma", FSCI_PARAM_DOUBLE, F(angle_sigma), "0", 0, 90, NULL, "angular sigma (degrees)"},
+    {"width", FSCI_PARAM_DOUBLE, F(width), "0", 0, 1e6, NULL,
+     "> 0: a broad beam of this full width (mm) instead of a pencil"},
+    {"phantom", FSCI_PARAM_STRING, F(phantom), "water", 0, -1, NULL,
+     "water | slab:bone:Z1:Z2 | slab:lung:Z1:Z2 (mm) | FILE.npz (rsp [, rscat, density], (nz, nx) float64)"},
+    {"nx", FSCI_PARAM_INT, F(nx), "80", 1, 1000000, NULL, "lateral cells"},
+    {"nz", FSCI_PARAM_INT, F(nz), "0", 0, 1000000, NULL, "depth cells; 0: 1.15 x the CSDA range + 10 mm"},
+    {"dx", FSCI_PARAM_DOUBLE, F(dx), "1", -1e9, 1e9, NULL, "lateral cell size (mm)"},
+    {"dz", FSCI_PARAM_DOUBLE, F(dz), "1", -1e9, 1e9, NULL, "depth cell size (mm)"},
+    {"ntheta", FSCI_PARAM_INT, F(ntheta), "121", 1, 100000, NULL, "angle bins"},
+    {"theta-max", FSCI_PARAM_DOUBLE, F(theta_max), "30.25", 0.001, 180, NULL,
+     "half-width of the angular cone (degrees, outer bin edge)"},
+    {"step", FSCI_PARAM_DOUBLE, F(ds), "0", 0, 1e6, NULL, "transport step (mm); 0: min(dx, dz)"},
+    {"egrid", FSCI_PARAM_CHOICE, F(egrid), "range", 0, -1, "range|uniform|log",
+     "energy grid: uniform in residual range (bin = step), in E or in ln E"},
+    {"ne", FSCI_PARAM_INT, F(ne), "200", 1, 100000000, NULL, "energy bins of uniform / log grids"},
+    {"stream", FSCI_PARAM_CHOICE, F(stream), "muscl", 0, -1, "muscl|bilinear",
+     "streaming: muscl (default: second order, accurate lateral spread at dx ~ 0.5-1 mm) or bilinear "
+     "(first order, diffusive; needs dx <= ~0.1 mm)"},
+    {"mcs", FSCI_PARAM_CHOICE, F(mcs), "plain", 0, -1, "plain|generalised",
+     "multiple scattering: plain Highland power or the generalised Highland form"},
+    {"nuclear", FSCI_PARAM_BOOL, F(nuclear), "true", 0, -1, NULL, "nuclear removal of primaries"},
+    {"sparse", FSCI_PARAM_BOOL, F(sparse), "true", 0, -1, NULL, "process only occupied bounding boxes"},
+};
+
+_Static_assert(sizeof fsci_proton_params / sizeof fsci_proton_params[0] == FSCI_PROTON_NPARAMS,
+               "FSCI_PROTON_NPARAMS");
+
+static int fin_pos(const char *flag, double v)
+{
+    FSCI_CHECK(isfinite(v), FSCI_EINVAL, "--%s: %g is not a finite number", flag, v);
+    FSCI_CHECK(v > 0, FSCI_EINVAL, "--%s: %g must be > 0", flag, v);
+    return FSCI_OK;
+}
+
+static int fin(const char *flag, double v)
+{
+    FSCI_CHECK(isfinite(v), FSCI_EINVAL, "--%s: %g is not a finite number", flag, v);
+    return FSCI_OK;
+}
+
+/* Read the material map members of an .npz into the setup's arrays. */
+static int load_map(const char *path, fsci_proton_setup *su)
+{
+    static const char *names[3] = {"rsp", "rscat", "density"};
+    int st = FSCI_OK;
+    fsci_npz *z = NULL;
+    fsci_array *a = NULL;
+    int64_t nz = su->opts.nz, nx = su->opts.nx;
+    double *dst[3] = {su->rsp, su->rscat, su->density};
+    FSCI_TRY(fsci_npz_open(path, &z));
+    FSCI_CHECK_GOTO(fsci_npz_has(z, "rsp"), FSCI_EINVAL, "--phantom %s: no member 'rsp'", path);
+    for (int k = 0; k < 3; k++) {
+        if (!fsci_npz_has(z, names[k])) {
+            for (int64_t i = 0; i < nz * nx; i++) dst[k][i] = 1.0;
+            continue;
+        }
+        FSCI_TRY(fsci_npz_read(z, names[k], &a));
+        FSCI_CHECK_GOTO(a->view.dtype == FSCI_F64 || a->view.dtype == FSCI_F32, FSCI_EINVAL,
+                        "--phantom %s: %s must be float64 or float32", path, names[k]);
+        FSCI_CHECK_GOTO(a->view.ndim == 2 && a->view.shape[0] == nz && a->view.shape[1] == nx, FSCI_EINVAL,
+                        "--phantom %s: %s has shape (%lld, %lld), the grid (nz, nx) is (%lld, %lld)", path,
+                        names[k], a->view.ndim >= 1 ? (long long)a->view.shape[0] : 0LL,
+                        a->view.ndim >= 2 ? (long long)a->view.shape[1] : 0LL, (long long)nz, (long long)nx);
+        fsci_view dv;
+        FSCI_TRY(fsci_view_init(&dv, dst[k], FSCI_F64, 2, (int64_t[2]){nz, nx}, false));
+        FSCI_TRY(fsci_view_copy(&dv, &a->view));
+        fsci_array_destroy(&a);
+    }
+fail:
+    fsci_array_destroy(&a);
+    fsci_npz_close(&z);
+    return st;
+}
+
+int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool progress, fsci_proton_setup **out)
+{
+    int st = FSCI_OK;
+    fsci_proton_setup *su = NULL;
+    fsci_proton_physics *ph = NULL;
+    FSCI_CHECK(r && out, FSCI_EINVAL, "fsci_proton_setup_create: NULL argument");
+    *out = NULL;
+    FSCI_CHECK(r->energy.n >= 1, FSCI_EINVAL, "--energy: at least one energy is required");
+    double emax = 0;
+    for (int i = 0; i < r->energy.n; i++) {
+        double e = r->energy.v[i];
+        FSCI_TRY(fin_pos("energy", e));
+        FSCI_CHECK(e <= FSCI_PROTON_EMAX_MEV, FSCI_ERANGE, "--energy: %g MeV is above the PSTAR table (%g MeV)", e,
+                   FSCI_PROTON_EMAX_MEV);
+        FSCI_CHECK(e > 1.5, FSCI_ERANGE, "--energy: %g MeV is below the cutoff (1 MeV)", e);
+        if (e > emax) emax = e;
+    }
+    FSCI_TRY(fin("energy-spread", r->energy_sigma));
+    FSCI_CHECK(r->energy_sigma >= 0, FSCI_EINVAL, "--energy-spread: %g must be >= 0", r->energy_sigma);
+    FSCI_TRY(fin("spot-sigma", r->spot_sigma));
+    FSCI_CHECK(r->spot_sigma >= 0, FSCI_EINVAL, "--spot-sigma: %g must be >= 0", r->spot_sigma);
+    FSCI_TRY(fin("x0", r->x0));
+    FSCI_TRY(fin("angle", r->angle));
+    FSCI_TRY(fin("angle-sigma", r->angle_sigma));
+    FSCI_TRY(fin("width", r->width));
+    FSCI_CHECK(r->width >= 0, FSCI_EINVAL, "--width: %g must be >= 0", r->width);
+    FSCI_TRY(fin_pos("dx", r->dx));
+    FSCI_TRY(fin_pos("dz", r->dz));
+    FSCI_CHECK(r->nx >= 1, FSCI_EINVAL, "--nx: %lld must be >= 1", (long long)r->nx);
+    FSCI_CHECK(r->nz >= 0, FSCI_EINVAL, "--nz: %lld must be >= 0", (long long)r->nz);
+    FSCI_CHECK(r->ntheta >= 1, FSCI_EINVAL, "--ntheta: %lld must be >= 1", (long long)r->ntheta);
+    FSCI_TRY(fin_pos("theta-max", r->theta_max));
+    FSCI_TRY(fin("step", r->ds));
+    FSCI_CHECK(r->ds >= 0, FSCI_EINVAL, "--step: %g must be >= 0", r->ds);
+
+    su = fsci_calloc(1, sizeof *su);
+    FSCI_CHECK_GOTO(su, FSCI_ENOMEM, "out of memory");
+    fsci_proton_opts *o = &su->opts;
+    fsci_proton_opts_default(o);
+    o->nx = r->nx;
+    o->dx_mm = r->dx;
+    o->dz_mm = r->dz;
+    o->ntheta = r->ntheta;
+    o->theta_max_deg = r->theta_max;
+    o->ds_mm = r->ds;
+    o->ne = r->ne;
+    o->nuclear = r->nuclear;
+    o->dense = !r->sparse;
+    o->nthreads = nthreads;
+    o->progress = progress;
+    o->egrid = strcmp(r->egrid, "uniform") == 0 ? FSCI_PROTON_EGRID_UNIFORM
+               : strcmp(r->egrid, "log") == 0   ? FSCI_PROTON_EGRID_LOG
+                                                : FSCI_PROTON_EGRID_RANGE;
+    o->stream = strcmp(r->stream, "bilinear") == 0 ? FSCI_PROTON_STREAM_BILINEAR : FSCI_PROTON_STREAM_MUSCL;
+    o->mcs = strcmp(r->mcs, "generalised") == 0 ? FSCI_PROTON_MCS_GENERALISED : FSCI_PROTON_MCS_PLAIN;
+    /* the grid's top must hold the highest energy plus its spread */
+    double etop = emax + 4 * r->energy_sigma;
+    if (etop > FSCI_PROTON_EMAX_MEV - 1) etop = FSCI_PROTON_EMAX_MEV - 1;
+    o->e_max_mev = etop > emax ? etop : emax;
+    if (o->e_max_mev > FSCI_PROTON_EMAX_MEV - 1) o->e_max_mev = FSCI_PROTON_EMAX_MEV - 1;
+    double rmax, rlow, emin = emax;
+    for (int i = 0; i < r->energy.n; i++)
+        if (r->energy.v[i] < emin) emin = r->energy.v[i];
+    emin -= 4 * r->energy_sigma;
+    if (emin < 1.5) emin = 1.5;
+    FSCI_TRY(fsci_proton_physics_create(NULL, &ph));
+    FSCI_TRY(fsci_proton_physics_range_mm(ph, o->e_max_mev, &rmax));
+    FSCI_TRY(fsci_proton_physics_range_mm(ph, emin, &rlow));
+    if (o->egrid == FSCI_PROTON_EGRID_RANGE && (r->energy.n > 1 || r->energy_sigma > 0)) {
+        /* the energy window must hold every beam's bins at once */
+        double ds = r->ds > 0 ? r->ds : (r->dx < r->dz ? r->dx : r->dz);
+        o->e_window = (int64_t)ceil((rmax - rlow) / ds) + 34;
+    }
+    if (r->nz > 0) {
+        o->nz = r->nz;
+    } else {
+        double rmm;
+        FSCI_TRY(fsci_proton_physics_range_mm(ph, emax, &rmm));
+        o->nz = (int64_t)ceil((1.15 * rmm + 10) / r->dz);
+    }
+    for (int i = 0; i < r->energy.n; i++) {
+        fsci_proton_beam *b = &su->beams[i];
+        fsci_proton_beam_default(b);
+        b->kind = r->width > 0 ? FSCI_PROTON_BEAM_BROAD : FSCI_PROTON_BEAM_PENCIL;
+        b->energy_mev = r->energy.v[i];
+        b->energy_sigma_mev = r->energy_sigma;
+        b->x_mm = r->x0;
+        b->sigma_x_mm = r->spot_sigma;
+        b->width_mm = r->width;
+        b->angle_deg = r->angle;
+        b->sigma_angle_deg = r->angle_sigma;
+        b->weight = 1.0;
+    }
+    su->nbeams = r->energy.n;
+
+    if (strcmp(r->phantom, "water") != 0) {
+        int64_t n = o->nz * o->nx;
+        su->has_materials = true;
+        su->mat.nz = o->nz;
+        su->mat.nx = o->nx;
+        double *rsp = fsci_malloc((size_t)n, sizeof(double));
+        double *rsc = fsci_malloc((size_t)n, sizeof(double));
+        double *den = fsci_malloc((size_t)n, sizeof(double));
+        su->mat.rsp = su->rsp = rsp;
+        su->mat.rscat = su->rscat = rsc;
+        su->mat.density = su->density = den;
+        FSCI_CHECK_GOTO(rsp && rsc && den, FSCI_ENOMEM, "out of memory for the material map");
+        if (strncmp(r->phantom, "slab:", 5) == 0) {
+            char kind[16];
+            double z1, z2;
+            char extra;
+            int got = sscanf(r->phantom + 5, "%15[a-z]:%lf:%lf%c", kind, &z1, &z2, &extra);
+            FSCI_CHECK_GOTO(got == 3 && (strcmp(kind, "bone") == 0 || strcmp(kind, "lung") == 0), FSCI_EINVAL,
+                            "--phantom: '%s' is not slab:bone:Z1:Z2 or slab:lung:Z1:Z2", r->phantom);
+            FSCI_CHECK_GOTO(isfinite(z1) && isfinite(z2) && z1 >= 0 && z1 < z2, FSCI_EINVAL,
+                            "--phantom: '%s' needs finite depths 0 <= Z1 < Z2", r->phantom);
+            FSCI_TRY(fsci_proton_slab_fill(o, kind[0] == 'b' ? FSCI_PROTON_SLAB_BONE : FSCI_PROTON_SLAB_LUNG, z1,
+                                           z2, rsp, rsc, den));
+        } else {
+            size_t len = strlen(r->phantom);
+            FSCI_CHECK_GOTO(len > 4 && strcmp(r->phantom + len - 4, ".npz") == 0, FSCI_EINVAL,
+                            "--phantom: '%s' is not water, slab:bone:Z1:Z2, slab:lung:Z1:Z2 or FILE.npz",
+                            r->phantom);
+            FSCI_TRY(load_map(r->phantom, su));
+        }
+    }
+    fsci_proton_physics_destroy(&ph);
+    *out = su;
+    return FSCI_OK;
+fail:
+    fsci_proton_physics_destroy(&ph);
+    fsci_proton_setup_destroy(&su);
+    return st;
+}
+
+void fsci_proton_setup_destroy(fsci_proton_setup **s)
+{
+    if (!s || !*s) return;
+    fsci_free((*s)->rsp);
+    fsci_free((*s)->rscat);
+    fsci_free((*s)->density);
+    fsci_free(*s);
+    *s = NULL;
+}

@@ -1,0 +1,106 @@
+"""Proton transport: fastsci's engine against a vectorised numpy implementation of the same operators.
+
+(a) The dense reference grid of doc/proton.md: 200 E x 72 theta (periodic) x 40 z x
+40 x = 23.04 M float32 cells, dense = true, prune = 0, bilinear streaming, RANGE
+grid of exactly 200 bins (ds = (R(230) - R(1)) / 200), a fixed pseudo-random psi
+(fastsci._fastsci.proton_bench_setup). Ours with 2 threads; the baseline is
+bench/proton_baseline.py (numpy, single-threaded, float32, driven by the same plan
+tables). Per operator and per step: median of 5 runs, each on the
+initial psi (ours: reset before each call, timed in C around the call); GB/s counts one read and one
+write of psi per operator (the fused step counts three operators). After 10 steps
+both phase spaces must agree to 1e-5 of max psi.
+(b) The full 150 MeV pencil beam on the default plan with sparsity on
+(fastsci.proton.run(energy=150), every default), total wall seconds against the
+2 s goal.
+"""
+import statistics
+
+import numpy as np
+
+import fastsci
+from fastsci import _fastsci as F
+from harness import Table, timeit
+from proton_baseline import NumpyProton
+
+DENSE = dict(ne=200, ntheta=72, nz=40, nx=40, threads=2)
+STEP_GOAL_MS, STEP_STRETCH_MS = 60.0, 25.0
+RATIO_GOAL, RATIO_STRETCH = 10.0, 30.0
+PENCIL_GOAL_S = 2.0
+VERIFY_STEPS = 10
+
+
+def time_op(h, op, repeat=5):
+    """Median seconds of one application of op to the initial psi (reset before each, not timed)."""
+    times = []
+    for _ in range(repeat + 1):  # the first is a warm-up
+        F.proton_bench_reset(h)
+        times.append(F.proton_bench_apply(h, op))
+    return statistics.median(times[1:])
+
+
+def verdict(ok, stretch):
+    return "PASS (stretch met)" if stretch else ("PASS" if ok else "FAIL")
+
+
+def main():
+    h = F.proton_bench_setup(**DENSE)
+    tab = F.proton_bench_tables(h)
+    base = NumpyProton(tab)
+    ncell = tab["ne"] * tab["ntheta"] * tab["nz"] * tab["nx"]
+    psi0 = F.proton_bench_psi(h, True)
+    print(f"  dense grid {tab['ne']} x {tab['ntheta']} x {tab['nz']} x {tab['nx']} = {ncell / 1e6:.2f} M cells, "
+          f"ds = {tab['ds_mm']:.4f} mm, state {tab['mem_bytes'] / 1e6:.0f} MB, {tab['nthreads']} threads", flush=True)
+
+    # correctness first: 10 steps of each
+    F.proton_bench_reset(h)
+    F.proton_bench_apply(h, "step", VERIFY_STEPS)
+    ours_psi = F.proton_bench_psi(h)
+    ref = psi0
+    for _ in range(VERIFY_STEPS):
+        ref = base.step(ref)
+    err = float(np.max(np.abs(ours_psi.astype(np.float64) - ref)) / np.max(ref))
+    agree = err <= 1e-5
+    print(f"  after {VERIFY_STEPS} steps: max|dpsi| / max psi = {err:.2e} (limit 1e-5): {'PASS' if agree else 'FAIL'}",
+          flush=True)
+
+    t = Table("proton: dense transport step and 150 MeV pencil beam",
+              f"Dense {tab['ne']} E x {tab['ntheta']} theta (periodic) x {tab['nz']} x {tab['nx']} "
+              f"({ncell / 1e6:.2f} M cells, prune 0, bilinear): fastsci with {tab['nthreads']} threads vs "
+              f"numpy (bench/proton_baseline.py); bytes = read + write of psi per operator. Pencil: "
+              f"fastsci.proton.run(energy=150) with default settings (sparse) against the {PENCIL_GOAL_S:g} s goal.")
+    psi_bytes = 4 * ncell
+    flops = {"scatter": 5 * ncell, "energy": ncell, "stream": 7 * ncell, "step": 13 * ncell}
+    times = {}
+    for op, nops in (("scatter", 1), ("energy", 1), ("stream", 1), ("step", 3)):
+        ours = time_op(h, op)
+        fn = getattr(base, op)
+        numpy_s, _ = timeit(lambda: fn(psi0), repeat=5)
+        times[op] = (ours, numpy_s)
+        t.add(f"dense {op}" if op != "step" else "dense step (3 operators)", ours, numpy_s, "numpy",
+              bytes_moved=2 * nops * psi_bytes, flops=flops[op])
+    step_ms = times["step"][0] * 1e3
+    ratio = times["step"][1] / times["step"][0]
+    print(f"  dense step {step_ms:.1f} ms (goal <= {STEP_GOAL_MS:g}, stretch {STEP_STRETCH_MS:g}): "
+          f"{verdict(step_ms <= STEP_GOAL_MS, step_ms <= STEP_STRETCH_MS)}")
+    print(f"  vs numpy {ratio:.1f}x (goal >= {RATIO_GOAL:g}x, stretch {RATIO_STRETCH:g}x): "
+          f"{verdict(ratio >= RATIO_GOAL, ratio >= RATIO_STRETCH)}")
+    del h, base, ref, ours_psi, psi0
+
+    res = {}
+
+    def pencil():
+        res["r"] = fastsci.proton.run(energy=150)
+
+    wall, _ = timeit(pencil, repeat=5)
+    r = res["r"]
+    t.add("150 MeV pencil, default plan", wall, PENCIL_GOAL_S, "goal")
+    print(f"  150 MeV pencil: {wall:.3f} s wall ({r['seconds']:.3f} s in the engine, {r['steps']} steps, "
+          f"R80 {r['R80']:.2f} mm) (goal <= {PENCIL_GOAL_S:g} s): {verdict(wall <= PENCIL_GOAL_S, False)}")
+    t.record(note=f"10-step agreement {err:.1e} of max psi ({'PASS' if agree else 'FAIL'} at 1e-5); "
+                  f"dense step {step_ms:.1f} ms, {ratio:.1f}x numpy; pencil {wall:.2f} s.")
+    if not agree:
+        raise SystemExit("bench proton: engine and numpy baseline disagree")
+
+
+if __name__ == "__main__":
+    main()

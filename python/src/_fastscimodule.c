@@ -93,6 +93,54 @@ int fsci_py_view(PyObject *obj, const char *what, fsci_view *view, PyObject **ke
     return 0;
 }
 
+PyObject *fsci_py_params_list(const fsci_param *table, int n)
+{
+    static const char *types[] = {"int", "float", "bool", "str", "choice", "floats"};
+    PyObject *list = PyList_New(n);
+    if (!list) return NULL;
+    for (int i = 0; i < n; i++) {
+        const fsci_param *p = &table[i];
+        PyObject *t = Py_BuildValue("(ssss)", p->name, types[p->type], p->defval ? p->defval : "",
+                                    p->help ? p->help : "");
+        if (!t) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, t);
+    }
+    return list;
+}
+
+int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap)
+{
+    if (PyBool_Check(val)) {
+        snprintf(buf, cap, "%s", val == Py_True ? "true" : "false");
+    } else if (PyLong_Check(val) || PyFloat_Check(val) || PyNumber_Check(val)) {
+        PyObject *fv = PyNumber_Float(val);
+        if (!fv) return -1;
+        PyObject *r = PyObject_Repr(fv);
+        Py_DECREF(fv);
+        if (!r) return -1;
+        snprintf(buf, cap, "%s", PyUnicode_AsUTF8(r));
+        Py_DECREF(r);
+        if (PyLong_Check(val)) { /* keep integers exact */
+            long long v = PyLong_AsLongLong(val);
+            if (PyErr_Occurred()) return -1;
+            snprintf(buf, cap, "%lld", v);
+        }
+    } else if (PyUnicode_Check(val) || PyBytes_Check(val) || PyObject_HasAttrString(val, "__fspath__")) {
+        PyObject *b = NULL;
+        if (!PyUnicode_FSConverter(val, &b)) return -1;
+        snprintf(buf, cap, "%s", PyBytes_AS_STRING(b));
+        Py_DECREF(b);
+    } else {
+        PyErr_Format(PyExc_TypeError, "%s: expected a number, bool or str, got %s", key, Py_TYPE(val)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+
 static void capsule_free(PyObject *cap)
 {
     fsci_array *a = PyCapsule_GetPointer(cap, "fastsci.array");

@@ -7,50 +7,7 @@ static PyObject *py_params(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    static const char *types[] = {"int", "float", "bool", "str", "choice", "floats"};
-    PyObject *list = PyList_New(FSCI_PROTON_NPARAMS);
-    if (!list) return NULL;
-    for (int i = 0; i < FSCI_PROTON_NPARAMS; i++) {
-        const fsci_param *p = &fsci_proton_params[i];
-        PyObject *t = Py_BuildValue("(ssss)", p->name, types[p->type], p->defval ? p->defval : "",
-                                    p->help ? p->help : "");
-        if (!t) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, i, t);
-    }
-    return list;
-}
-
-/* Append the text of one scalar (bool, int, float, str, path) to buf. */
-static int scalar_text(const char *key, PyObject *val, char *buf, size_t cap)
-{
-    if (PyBool_Check(val)) {
-        snprintf(buf, cap, "%s", val == Py_True ? "true" : "false");
-    } else if (PyLong_Check(val) || PyFloat_Check(val) || PyNumber_Check(val)) {
-        PyObject *fv = PyNumber_Float(val);
-        if (!fv) return -1;
-        PyObject *r = PyObject_Repr(fv);
-        Py_DECREF(fv);
-        if (!r) return -1;
-        snprintf(buf, cap, "%s", PyUnicode_AsUTF8(r));
-        Py_DECREF(r);
-        if (PyLong_Check(val)) { /* keep integers exact */
-            long long v = PyLong_AsLongLong(val);
-            if (PyErr_Occurred()) return -1;
-            snprintf(buf, cap, "%lld", v);
-        }
-    } else if (PyUnicode_Check(val) || PyBytes_Check(val) || PyObject_HasAttrString(val, "__fspath__")) {
-        PyObject *b = NULL;
-        if (!PyUnicode_FSConverter(val, &b)) return -1;
-        snprintf(buf, cap, "%s", PyBytes_AS_STRING(b));
-        Py_DECREF(b);
-    } else {
-        PyErr_Format(PyExc_TypeError, "%s: expected a number, bool or str, got %s", key, Py_TYPE(val)->tp_name);
-        return -1;
-    }
-    return 0;
+    return fsci_py_params_list(fsci_proton_params, FSCI_PROTON_NPARAMS);
 }
 
 static int set_param(fsci_proton_run_opts *o, const char *key, PyObject *val)
@@ -64,7 +21,7 @@ static int set_param(fsci_proton_run_opts *o, const char *key, PyObject *val)
         text[0] = '\0';
         for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
             char one[64];
-            if (scalar_text(key, PySequence_Fast_GET_ITEM(seq, i), one, sizeof one) < 0) {
+            if (fsci_py_param_text(key, PySequence_Fast_GET_ITEM(seq, i), one, sizeof one) < 0) {
                 Py_DECREF(seq);
                 return -1;
             }
@@ -73,7 +30,7 @@ static int set_param(fsci_proton_run_opts *o, const char *key, PyObject *val)
             len += (size_t)n;
         }
         Py_DECREF(seq);
-    } else if (scalar_text(key, val, text, sizeof text) < 0) {
+    } else if (fsci_py_param_text(key, val, text, sizeof text) < 0) {
         return -1;
     }
     int st = fsci_params_set(fsci_proton_params, FSCI_PROTON_NPARAMS, o, key, text);

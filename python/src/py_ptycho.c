@@ -3,47 +3,18 @@
 
 #include "pyfsci.h"
 
-/* Parameters as a list of (name, type, default, help), for docs and validation. */
 static PyObject *py_params(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    static const char *types[] = {"int", "float", "bool", "str", "choice", "floats"};
-    PyObject *list = PyList_New(FSCI_PTYCHO_NPARAMS);
-    if (!list) return NULL;
-    for (int i = 0; i < FSCI_PTYCHO_NPARAMS; i++) {
-        const fsci_param *p = &fsci_ptycho_params[i];
-        PyObject *t = Py_BuildValue("(ssss)", p->name, types[p->type], p->defval ? p->defval : "",
-                                    p->help ? p->help : "");
-        if (!t) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, i, t);
-    }
-    return list;
+    return fsci_py_params_list(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS);
 }
 
 /* Set one table parameter from a Python value (bool, int, float or str). */
 static int set_param(fsci_ptycho_opts *o, const char *key, PyObject *val)
 {
     char text[FSCI_PARAM_STRLEN];
-    if (PyBool_Check(val)) {
-        snprintf(text, sizeof text, "%s", val == Py_True ? "true" : "false");
-    } else if (PyLong_Check(val) || PyFloat_Check(val)) {
-        PyObject *r = PyObject_Repr(val);
-        if (!r) return -1;
-        snprintf(text, sizeof text, "%s", PyUnicode_AsUTF8(r));
-        Py_DECREF(r);
-    } else if (PyUnicode_Check(val) || PyBytes_Check(val) || PyObject_HasAttrString(val, "__fspath__")) {
-        PyObject *b = NULL;
-        if (!PyUnicode_FSConverter(val, &b)) return -1;
-        snprintf(text, sizeof text, "%s", PyBytes_AS_STRING(b));
-        Py_DECREF(b);
-    } else {
-        PyErr_Format(PyExc_TypeError, "%s: expected a number, bool or str, got %s", key, Py_TYPE(val)->tp_name);
-        return -1;
-    }
+    if (fsci_py_param_text(key, val, text, sizeof text) < 0) return -1;
     int st = fsci_params_set(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, o, key, text);
     if (st) {
         fsci_py_raise(st);

@@ -26,6 +26,13 @@ int fsci_py_dtype(int npy_type, fsci_dtype *out);
  * it when done with the view). Raises and returns -1 on failure. */
 int fsci_py_view(PyObject *obj, const char *what, fsci_view *view, PyObject **keep);
 
+/* A parameter table as a list of (name, type, default, help) tuples. */
+PyObject *fsci_py_params_list(const fsci_param *table, int n);
+
+/* The text of one scalar keyword value (bool, int, float, str or path) for
+ * fsci_params_set; raises TypeError naming `key` and returns -1 otherwise. */
+int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap);
+
 /* A numpy array that takes ownership of an fsci_array (no copy). */
 PyObject *fsci_py_from_array(fsci_array *a);
 

@@ -1,7 +1,6 @@
 /* proton physics data: PSTAR table, stopping power, CSDA range and inverse,
  * energy grids, Highland scattering power, Fermi-Eyges moments.
- * Reference numbers: ../shared/research/proton.md §2.1-2.4 (and
- * doc/proton_physics.md). */
+ * Reference numbers and their sources: doc/proton_physics.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
 /* proton transport: operators (conservation, positivity, double-precision
  * references), step balance, range and lateral spread against PSTAR and
  * Fermi-Eyges, angular variance, threads, sparsity, materials, inputs.
- * Reference numbers: ../shared/research/proton.md §2 and §5. */
+ * Reference numbers and their sources: doc/proton_physics.md, doc/proton.md.
+ * Speed is measured by bench/bench_proton.py; the run times printed here are
+ * for information only. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1219,7 +1221,7 @@ TEST(allocation_failures_are_reported)
 
 /* ---- run time --------------------------------------------------------------- */
 
-TEST(pencil_150_default_grid_run_time)
+TEST(pencil_150_default_grid_range)
 {
     /* the default plan (80 x 200 cells of 1 mm, 121 angles of 0.5 degrees,
      * 1-230 MeV in 1 mm range bins) and a 150 MeV pencil beam */
@@ -1250,7 +1252,6 @@ TEST(pencil_150_default_grid_run_time)
             scheme ? "muscl" : "bilinear", t0 - tc, (long long)in.steps, t1 - t0,
             (t1 - t0) / (double)in.steps * 1e3, in.cells_processed,
             in.cells_processed / (3 * dense * (double)in.steps), rm.r80_mm, m.info.mem_bytes / 1e6);
-        ASSERT_TRUE(t1 - t0 < 2.0);
         ASSERT_NEAR_REL(rm.r80_mm, 157.7, 0, 1.0);
         sim_close(&m);
     }
@@ -1258,7 +1259,7 @@ TEST(pencil_150_default_grid_run_time)
 
 /* ---- the reference dense grid ----------------------------------------------- */
 
-TEST(dense_reference_grid_step_time)
+TEST(dense_reference_grid_step_balance)
 {
     /* 200 E x 72 theta (periodic) x 40 z x 40 x = 23.04 M cells, every cell processed */
     fsci_proton_opts o;

@@ -62,10 +62,39 @@ def philox_long_stream():
     return ok, f"3 keys x {n} words identical to numpy"
 
 
-CHECKS = [poisson_large_samples, philox_long_stream]
+def ptycho_photon_statistics():
+    """ptycho: mean photons per pattern within 4 sigma of nphotons over 5 seeds x 20,000 patterns (1e9 and 1e4)."""
+    rows, ok = [], True
+    for nph in (1e9, 1e4):
+        for seed in range(1, 6):
+            d = fastsci.ptycho.simulate(n_images=5000, N=64, nphotons=nph, seed=seed, raw=False)
+            s = d["intensity_scale"]
+            totals = ((d["diffraction"].astype(np.float64) * s) ** 2).sum(axis=(1, 2)).ravel()
+            z = (totals.mean() - nph) / np.sqrt(nph / totals.size)
+            ok &= abs(z) < 4
+            rows.append(f"{nph:.0e}/seed {seed}: z={z:+.2f}")
+            del d
+    return ok, "; ".join(rows)
+
+
+def proton_ranges_fine_grid():
+    """proton: R80 against the PSTAR CSDA range at 70-230 MeV on a 0.5 mm depth grid (+-1 mm, +-0.5 % above 150 MeV)."""
+    rows, ok = [], True
+    for e in (70, 100, 150, 200, 230):
+        r = fastsci.proton.run(energy=e, dz=0.5, dx=1.0, spot_sigma=3)
+        rc = fastsci.proton.csda_range(float(e))
+        tol = 1.0 if e <= 150 else 0.005 * rc
+        d = r["R80"] - rc
+        ok &= abs(d) <= tol and abs(r["balance"]["residual"]) < 1e-6
+        rows.append(f"{e} MeV: R80 {r['R80']:.2f} mm vs {rc:.2f} ({d:+.2f}), balance {r['balance']['residual']:.1e}")
+    return ok, "; ".join(rows)
+
+
+CHECKS = [poisson_large_samples, philox_long_stream, ptycho_photon_statistics, proton_ranges_fine_grid]
 
 
 def main(argv):
+    fastsci.set_quiet(True)
     chosen = [c for c in CHECKS if not argv or any(a in c.__name__ for a in argv)]
     results = []
     for check in chosen:

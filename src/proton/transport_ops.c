@@ -278,6 +278,24 @@ static inline int64_t src_theta(int64_t t, int64_t d, int64_t nth, bool per)
     return (ts < 0 || ts >= nth) ? -1 : ts;
 }
 
+/* row[x] += sum_d w[d + h] * S[theta - d][z][x] over x in [lo, hi), taking only
+ * the source planes' occupied boxes (the general kernel path of A_theta). */
+static inline void add_taps(float *restrict row, const float *w, int64_t h, int64_t t, int64_t z, int64_t lo,
+                            int64_t hi, const float *S, const fsci__pbox *sb, int64_t nth, bool per, int64_t plane,
+                            int64_t nx)
+{
+    for (int64_t d = -h; d <= h; d++) {
+        const float wd = w[d + h];
+        int64_t ts = src_theta(t, d, nth, per);
+        if (ts < 0 || wd == 0) continue;
+        fsci__pbox b = sb[ts];
+        if (z < b.z0 || z >= b.z1) continue;
+        const float *restrict sp = S + ts * plane + z * nx;
+        int64_t xa = b.x0 > lo ? b.x0 : lo, xb = b.x1 < hi ? b.x1 : hi;
+        for (int64_t x = xa; x < xb; x++) row[x] += wd * sp[x];
+    }
+}
+
 static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const kernels *K, int64_t k,
                         bool want_wsum, double *part)
 {
@@ -365,17 +383,7 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
                     for (int64_t x = x0; x < x1; x++) o[x] = w0 * a[x] + w1 * b[x] + w2 * c[x];
                 } else {
                     memset(row + x0, 0, (size_t)(x1 - x0) * sizeof(float));
-                    for (int64_t d = -h; d <= h; d++) {
-                        const float wd = w[d + h];
-                        int64_t ts = src_theta(t, d, nth, per);
-                        if (ts < 0 || wd == 0) continue;
-                        fsci__pbox b = sb[ts];
-                        if (z < b.z0 || z >= b.z1) continue;
-                        const float *restrict sp = S + ts * plane + z * nx;
-                        float *restrict o = row;
-                        int64_t xa = b.x0 > x0 ? b.x0 : x0, xb = b.x1 < x1 ? b.x1 : x1;
-                        for (int64_t x = xa; x < xb; x++) o[x] += wd * sp[x];
-                    }
+                    add_taps(row, w, h, t, z, x0, x1, S, sb, nth, per, plane, nx);
                 }
             } else {
                 memset(row + x0, 0, (size_t)(x1 - x0) * sizeof(float));
@@ -385,17 +393,7 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
                     if (ra >= rb) continue;
                     const int64_t ci = (int64_t)ru->c * ne + k, h = K->half[ci];
                     const float *w = K->w + K->off[ci];
-                    for (int64_t d = -h; d <= h; d++) {
-                        const float wd = w[d + h];
-                        int64_t ts = src_theta(t, d, nth, per);
-                        if (ts < 0 || wd == 0) continue;
-                        fsci__pbox b = sb[ts];
-                        if (z < b.z0 || z >= b.z1) continue;
-                        const float *restrict sp = S + ts * plane + z * nx;
-                        float *restrict o = row;
-                        int64_t xa = b.x0 > ra ? b.x0 : ra, xb = b.x1 < rb ? b.x1 : rb;
-                        for (int64_t x = xa; x < xb; x++) o[x] += wd * sp[x];
-                    }
+                    add_taps(row, w, h, t, z, ra, rb, S, sb, nth, per, plane, nx);
                 }
             }
             if (!fullw) finish_row(Dt, z * nx + x0, z * nx + x1, tau, W, acc, pac);

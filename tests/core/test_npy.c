@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/io/npy_impl.h"
 #include "fastsci/core/alloc.h"
@@ -1252,6 +1253,41 @@ TEST(zip64_records_round_trip_in_c)
     ASSERT_TRUE(b && find_bytes(b, len, "PK\x06\x06", 4) && find_bytes(b, len, "PK\x06\x07", 4));
     /* EOCD holds the 0xFFFFFFFF sentinels; the real values are in the zip64 record. */
     ASSERT_EQ_U64(le32(b + len - 22 + 16), 0xFFFFFFFFu);
+    free(b);
+}
+
+TEST(crc32_equals_zlib_for_every_length_and_alignment)
+{
+    /* the folding path starts at 256 bytes and leaves a tail of up to 63 for
+     * zlib: every length to 1100 at all 16 alignments, continuation from a
+     * previous value, then a few large sizes; an error in a fold constant or
+     * in the handling of the initial value changes every CRC above 256 */
+    enum { LEN = 1100, BIG = (3 << 20) + 77 };
+    unsigned char *b = malloc(BIG + 16);
+    ASSERT_TRUE(b != NULL);
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (size_t i = 0; i < BIG + 16; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b[i] = (unsigned char)x;
+    }
+    int bad = 0;
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n <= LEN; n++) {
+            uint32_t want = (uint32_t)crc32(0L, b + off, (uInt)n);
+            bad += fsci__crc32(0, b + off, n) != want;
+            /* split in two calls: the second continues from the first's value */
+            uint32_t half = fsci__crc32(0, b + off, n / 3);
+            bad += fsci__crc32(half, b + off + n / 3, n - n / 3) != want;
+        }
+    ASSERT_EQ(bad, 0);
+    const size_t sizes[] = {4096, 65536 + 13, (1u << 20) - 1, BIG};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        ASSERT_EQ_U64(fsci__crc32(0x12345678u, b + 3, sizes[k]), crc32(0x12345678uL, b + 3, (uInt)sizes[k]));
+    /* all-zero and all-one data (the initial value matters most there) */
+    memset(b, 0, 4096);
+    ASSERT_EQ_U64(fsci__crc32(0, b, 4096), crc32(0L, b, 4096));
+    memset(b, 0xff, 4096);
+    ASSERT_EQ_U64(fsci__crc32(0, b, 4096), crc32(0L, b, 4096));
     free(b);
 }
 

@@ -269,7 +269,7 @@ static void rd_crc(fsci__rd *r, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         uInt chunk = (uInt)(n < IO_CHUNK ? n : IO_CHUNK);
-        r->crc = (uint32_t)crc32(r->crc, p, chunk);
+        r->crc = fsci__crc32(r->crc, p, chunk);
         p += chunk;
         n -= chunk;
     }

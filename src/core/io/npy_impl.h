@@ -142,6 +142,10 @@ void fsci__afile_abort(fsci__afile *a);
 void *fsci__zalloc(void *opaque, unsigned items, unsigned size);
 void fsci__zfree(void *opaque, void *p);
 
+/* CRC-32 as zlib's crc32 (pass the previous value, 0 to start) of n bytes,
+ * any n: carry-less-multiply folding where the CPU has it. */
+uint32_t fsci__crc32(uint32_t crc, const void *data, size_t n);
+
 /* Test hook: sizes and offsets >= limit get zip64 records (default
  * 0xFFFFFFFF). Process-wide, not thread-safe; for tests only. */
 void fsci__npz_set_zip64_limit(uint64_t limit);

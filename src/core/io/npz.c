@@ -778,13 +778,13 @@ fail:
 static uint32_t crc_update(uint32_t crc, const unsigned char *p, uInt n)
 {
     enum { PIECES = 16 };
-    if (n < ((uInt)8 << 20)) return (uint32_t)crc32(crc, p, n);
+    if (n < ((uInt)8 << 20)) return fsci__crc32(crc, p, n);
     uLong part[PIECES];
     uInt len = n / PIECES;
     int nt = fsci_parallel_threads();
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int i = 0; i < PIECES; i++)
-        part[i] = crc32(0L, p + (size_t)i * len, i == PIECES - 1 ? n - (PIECES - 1) * len : len);
+        part[i] = fsci__crc32(0, p + (size_t)i * len, i == PIECES - 1 ? n - (PIECES - 1) * len : len);
     for (int i = 0; i < PIECES; i++)
         crc = (uint32_t)crc32_combine(crc, part[i], (z_off_t)(i == PIECES - 1 ? n - (PIECES - 1) * len : len));
     return crc;

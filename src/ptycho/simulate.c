@@ -542,15 +542,13 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     }
     t = fsci_clock();
     FSCI_TRY(sink_array(sink, "diffraction", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3, diff));
-    float norm = (float)r.xfull_norm;
-    FSCI_TRY(fsci_sink_begin(sink, "X_full", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3));
-    int64_t chunk = gblk * C * n2 * 2;
-    for (int64_t i0 = 0; i0 < P * n2; i0 += chunk) {
-        int64_t i1 = i0 + chunk < P * n2 ? i0 + chunk : P * n2;
-        for (int64_t i = i0; i < i1; i++) buf[i - i0] = norm * diff[i];
-        FSCI_TRY(fsci_sink_write(sink, buf, (size_t)(i1 - i0) * sizeof(float)));
-    }
-    FSCI_TRY(fsci_sink_end(sink));
+    /* the diffraction is in the sink: scale it in place (no second buffer) and
+     * hand it over whole, so that the sink can write it on every thread */
+    const float norm = (float)r.xfull_norm;
+    const int64_t total = P * n2;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < total; i++) diff[i] *= norm;
+    FSCI_TRY(sink_array(sink, "X_full", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3, diff));
 
     /* coordinates and inputs */
     FSCI_TRY(sink_array(sink, "coords_offsets", FSCI_F64, 4, (int64_t[4]){B, 1, 2, 1}, offs));

@@ -412,8 +412,8 @@ FSCI_API int fsci_proton_plan_stencil(const fsci_proton_plan *p, int64_t it, int
                                       int64_t *iv, double *fv) FSCI_WUR;
 
 /* Energy transfer A_E of bin ie in material class ic, for one step: the
- * surviving weight (fraction *survival, float32 as applied; 1 - survival is
- * removed by nuclear interactions) goes to bins target[q] with weights
+ * surviving weight (fraction *survival as applied, a multiple of 2^-24 in
+ * every build; 1 - survival is removed by nuclear interactions) goes to bins target[q] with weights
  * weight[q] (summing to 1; target -1: the cutoff, -2: unused part), and
  * *deposit MeV is deposited per unit of weight (energy differences to the
  * targets, all of it at the cutoff, plus nuclear_local of the removed
@@ -469,7 +469,7 @@ FSCI_API void fsci_proton_state_reset(fsci_proton_state *s);
  * lowest to bin 0). Angles split the same way over bin centres (ABSORB: the
  * beam's direction must lie inside the cone; Gaussian parts outside it are
  * dropped before normalisation). The beam's weight is renormalised to the
- * stored float32 values, which define the injected weight and energy.
+ * stored phase-space values, which define the injected weight and energy.
  * FSCI_EINVAL / FSCI_ERANGE naming the field for a bad beam (energy above the
  * top bin value, x outside the grid, NaN, weight <= 0, ...); FSCI_ERANGE if
  * the occupied energy bins would exceed the window. May be called after steps
@@ -485,6 +485,25 @@ FSCI_API int fsci_proton_state_set_psi(fsci_proton_state *s, const float *psi) F
 
 /* Copy the phase space into psi (ne*ntheta*nz*nx float32, C order). */
 FSCI_API int fsci_proton_state_get_psi(const fsci_proton_state *s, float *psi) FSCI_WUR;
+
+/* As fsci_proton_state_set_psi, from float64 values (ne*ntheta*nz*nx, C
+ * order, finite, >= 0 and representable in the engine's element type). The
+ * float64 test build (fsci_proton_psi_bytes() == 8) stores them exactly; the
+ * normal float32 build rounds each to the nearest float32, and the stored
+ * values define the injected weight. FSCI_EINVAL naming the first bad element,
+ * FSCI_ERANGE as set_psi. */
+FSCI_API int fsci_proton_state_set_psi64(fsci_proton_state *s, const double *psi) FSCI_WUR;
+
+/* Copy the phase space into psi (ne*ntheta*nz*nx float64, C order): an exact
+ * copy in the float64 test build, exact widening in the float32 build.
+ * FSCI_EINVAL for NULL arguments. */
+FSCI_API int fsci_proton_state_get_psi64(const fsci_proton_state *s, double *psi) FSCI_WUR;
+
+/* Bytes per phase-space element of this build of the engine: 4 (float32, the
+ * library, CLI and Python module) or 8 (the float64 test build compiled with
+ * -DFSCI_PROTON_F64, in which every operator computes on psi in double). Lets
+ * tests choose tolerances. Thread-safe. */
+FSCI_API int fsci_proton_psi_bytes(void);
 
 /* One transport step: psi <- A_stream(A_E(A_theta(psi))), dose scored where
  * the energy is lost (before streaming: the middle of the step's path for a

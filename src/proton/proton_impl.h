@@ -2,7 +2,24 @@
 #ifndef FASTSCI_PROTON_IMPL_H
 #define FASTSCI_PROTON_IMPL_H
 
+#include <float.h>
+
 #include "fastsci/proton.h"
+
+/* Element type of the phase space psi and of everything the operators
+ * multiply it with (kernel taps, energy-transfer weights, survival factors,
+ * stencil fractions, row buffers). float32 by default; compiling the proton
+ * sources with -DFSCI_PROTON_F64 makes it double (a test build in which each
+ * operator conserves to rounding in double, tests/CMakeLists.txt). All these
+ * weights are multiples of 2^-24 in [0, 1], so they have the same values in
+ * both builds; the public API keeps float32 for psi and kernel taps. */
+#ifdef FSCI_PROTON_F64
+typedef double fsci__psi_t;
+#define FSCI__PSI_MAX DBL_MAX
+#else
+typedef float fsci__psi_t;
+#define FSCI__PSI_MAX FLT_MAX
+#endif
 
 /* NIST PSTAR, liquid water: rows {E (MeV), S_total (MeV cm^2/g), R_CSDA (g/cm^2)}
  * (src/proton/pstar_data.c, mirrored by data/pstar_water.tsv). */
@@ -38,7 +55,7 @@ typedef struct fsci__pbox {
  * in float32. */
 typedef struct fsci__stencil {
     int32_t iu, iv;
-    float fu, fv;
+    fsci__psi_t fu, fv;
 } fsci__stencil;
 
 /* A run of equal material class along a row: columns [x0, x1). */
@@ -49,7 +66,7 @@ typedef struct fsci__run {
 /* One source part of an energy transfer: weight w of source bin k. */
 typedef struct fsci__epart {
     int32_t k;
-    float w;
+    fsci__psi_t w;
 } fsci__epart;
 
 struct fsci_proton_plan {
@@ -73,19 +90,22 @@ struct fsci_proton_plan {
     double *tcum;    /* [ne + 1] RANGE: int T dR from edge 0 to edge k (rad^2) */
     int32_t *k_half; /* [nclass * ne] */
     int64_t *k_off;  /* [nclass * ne] offset of tap -h */
-    float *k_w;
+    fsci__psi_t *k_w;
+#ifdef FSCI_PROTON_F64
+    float *k_w32; /* float32 copy of k_w (exact) for fsci_proton_plan_kernel */
+#endif
     double *k_var;     /* [nclass * ne] target variance (bin^2) */
     int64_t k_taps;    /* taps allocated */
     int32_t *bin_half; /* [ne] max half over classes */
     int64_t hmax_used, kernels_clamped;
     /* energy transfer per (class, source bin): up to two targets (-1: cutoff) */
-    int32_t *e_tj; /* [nclass * ne * 2] */
-    float *e_tw;   /* [nclass * ne * 2] */
-    double *dep;   /* [nclass * ne] MeV deposited per unit weight (incl. nuclear local) */
-    double *cutf;  /* [nclass * ne] weight fraction reaching the cutoff */
-    double *nucw;  /* [nclass] removed fraction p (as applied: 1 - (float)(1 - p)) */
-    float *surv;   /* [nclass] survival 1 - p (float32, applied to psi) */
-    double *nuce;  /* [nclass * ne] escaping nuclear energy per unit weight */
+    int32_t *e_tj;     /* [nclass * ne * 2] */
+    fsci__psi_t *e_tw; /* [nclass * ne * 2] */
+    double *dep;       /* [nclass * ne] MeV deposited per unit weight (incl. nuclear local) */
+    double *cutf;      /* [nclass * ne] weight fraction reaching the cutoff */
+    double *nucw;      /* [nclass] removed fraction p (as applied: rounded to 2^-24) */
+    fsci__psi_t *surv; /* [nclass] survival 1 - p (applied to psi) */
+    double *nuce;      /* [nclass * ne] escaping nuclear energy per unit weight */
     /* gather lists per (class, target bin): parts [g_off[i], g_off[i + 1]) */
     int64_t *g_off; /* [nclass * ne + 1] */
     fsci__epart *g_part;
@@ -122,7 +142,7 @@ typedef struct fsci__item {
 
 struct fsci_proton_state {
     const fsci_proton_plan *plan;
-    float *psi[2];
+    fsci__psi_t *psi[2];
     fsci__pbox *box[2]; /* [nw * nth] */
     double *psum[2];    /* [nw * nth] weight per plane */
     int cur;
@@ -139,10 +159,10 @@ struct fsci_proton_state {
     /* scratch */
     fsci__item *items;
     int64_t items_cap;
-    double *part;     /* [items_cap * FSCI__NP] */
-    double *rowpart;  /* [nz * FSCI__NR] */
-    uint8_t *written; /* [nw * nth] */
-    float *trow;      /* per thread: 2 rows of nx + 4 floats */
+    double *part;      /* [items_cap * FSCI__NP] */
+    double *rowpart;   /* [nz * FSCI__NR] */
+    uint8_t *written;  /* [nw * nth] */
+    fsci__psi_t *trow; /* per thread: 2 rows of nx + 16 elements */
     int64_t trow_stride;
     double *tplane; /* per thread, MUSCL: plane + 4 rows of nx + 4 doubles */
     int64_t tplane_stride;
@@ -152,7 +172,7 @@ struct fsci_proton_state {
     /* GENERALISED kernels of the current step (CSR like the plan's) */
     int32_t *gk_half;
     int64_t *gk_off;
-    float *gk_w;
+    fsci__psi_t *gk_w;
     int32_t *gk_bin_half; /* [ne] */
     double *gk_tmp;       /* [2 kernel_half_max + 1] kernel-building scratch */
 };
@@ -167,7 +187,8 @@ int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool w
 int fsci__proton_wsum(const fsci_proton_plan *p, fsci_proton_state *s);
 int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool gather);
 int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift);
-int fsci__proton_build_kernel(double v, int64_t hmax, float *w, double *tmp, int64_t *half, bool *clamped);
+int fsci__proton_build_kernel(double v, int64_t hmax, fsci__psi_t *w, double *tmp, int64_t *half,
+                              bool *clamped);
 void fsci__proton_window_update(const fsci_proton_plan *p, fsci_proton_state *s);
 void fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s);
 int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s);

@@ -341,7 +341,8 @@ static int t_integral(const fsci_proton_physics *ph, double r0, double r1, doubl
  * Side taps are rounded to multiples of 2^-24 and the centre tap is 1 minus
  * their sum, so the taps sum to exactly 1 in float32. w has room for
  * 2 hmax + 1 taps, tmp (scratch) too. */
-int fsci__proton_build_kernel(double v, int64_t hmax, float *w, double *tmp, int64_t *half, bool *clamped)
+int fsci__proton_build_kernel(double v, int64_t hmax, fsci__psi_t *w, double *tmp, int64_t *half,
+                              bool *clamped)
 {
     *clamped = false;
     if (!(v > 0)) {
@@ -410,8 +411,8 @@ int fsci__proton_build_kernel(double v, int64_t hmax, float *w, double *tmp, int
         }
     }
     for (int64_t t = -h; t <= h; t++)
-        if (t != 0) w[t + h] = (float)tmp[t + h];
-    w[h] = (float)(1 - side);
+        if (t != 0) w[t + h] = (fsci__psi_t)tmp[t + h];
+    w[h] = (fsci__psi_t)(1 - side);
     *half = h;
     return FSCI_OK;
 }
@@ -419,7 +420,7 @@ int fsci__proton_build_kernel(double v, int64_t hmax, float *w, double *tmp, int
 /* Energy transfer of source bin k in a material of relative stopping power r:
  * up to two targets tj[0..1] (-1: cutoff; weight 0: unused) with weights
  * summing to exactly 1 in float32. */
-static int energy_targets(const fsci_proton_plan *p, int64_t k, double r, int32_t *tj, float *tw)
+static int energy_targets(const fsci_proton_plan *p, int64_t k, double r, int32_t *tj, fsci__psi_t *tw)
 {
     tj[0] = tj[1] = -1;
     tw[0] = 1;
@@ -433,9 +434,9 @@ static int energy_targets(const fsci_proton_plan *p, int64_t k, double r, int32_
         }
         int64_t ja = k - (int64_t)m, jb = ja - 1;
         tj[0] = (int32_t)(ja < 0 ? -1 : ja);
-        tw[0] = (float)(1 - f);
+        tw[0] = (fsci__psi_t)(1 - f);
         tj[1] = (int32_t)(jb < 0 ? -1 : jb);
-        tw[1] = (float)f;
+        tw[1] = (fsci__psi_t)f;
         return FSCI_OK;
     }
     /* UNIFORM / LOG: E' = E(R(v_k) - r ds), split linearly in energy between
@@ -464,9 +465,9 @@ static int energy_targets(const fsci_proton_plan *p, int64_t k, double r, int32_
     /* e1 in [edge[lo], edge[lo + 1]]: value of bin lo is edge[lo + 1], of bin lo - 1 edge[lo] */
     double f = q24((e1 - edge[lo]) / (edge[lo + 1] - edge[lo]));
     tj[0] = (int32_t)lo;
-    tw[0] = (float)f;
+    tw[0] = (fsci__psi_t)f;
     tj[1] = (int32_t)(lo - 1 < 0 ? -1 : lo - 1);
-    tw[1] = (float)(1 - f);
+    tw[1] = (fsci__psi_t)(1 - f);
     return FSCI_OK;
 }
 
@@ -481,12 +482,12 @@ static int build_energy_tables(fsci_proton_plan *p)
     const int64_t nc = p->nclass, ne = p->ne;
     const double gam = p->o.nuclear_local;
     p->e_tj = fsci_malloc((size_t)(nc * ne * 2), sizeof(int32_t));
-    p->e_tw = fsci_malloc((size_t)(nc * ne * 2), sizeof(float));
+    p->e_tw = fsci_malloc((size_t)(nc * ne * 2), sizeof(fsci__psi_t));
     p->dep = fsci_malloc((size_t)(nc * ne), sizeof(double));
     p->cutf = fsci_malloc((size_t)(nc * ne), sizeof(double));
     p->nuce = fsci_malloc((size_t)(nc * ne), sizeof(double));
     p->nucw = fsci_malloc((size_t)nc, sizeof(double));
-    p->surv = fsci_malloc((size_t)nc, sizeof(float));
+    p->surv = fsci_malloc((size_t)nc, sizeof(fsci__psi_t));
     p->g_off = fsci_calloc((size_t)(nc * ne + 1), sizeof(int64_t));
     FSCI_CHECK_GOTO(p->e_tj && p->e_tw && p->dep && p->cutf && p->nuce && p->nucw && p->surv && p->g_off,
                     FSCI_ENOMEM, "plan: out of memory for the energy tables");
@@ -494,12 +495,12 @@ static int build_energy_tables(fsci_proton_plan *p)
     for (int64_t c = 0; c < nc; c++) {
         double pr = p->o.nuclear ? 1 - exp(-p->o.nuclear_mu_per_mm * p->c_rho[c] * p->ds) : 0;
         double sv = 1 - q24(pr);
-        p->surv[c] = (float)sv;
+        p->surv[c] = (fsci__psi_t)sv;
         p->nucw[c] = 1 - sv; /* the removal actually applied to psi */
         const double pn = p->nucw[c];
         for (int64_t k = 0; k < ne; k++) {
             int32_t *tj = p->e_tj + 2 * (c * ne + k);
-            float *tw = p->e_tw + 2 * (c * ne + k);
+            fsci__psi_t *tw = p->e_tw + 2 * (c * ne + k);
             FSCI_TRY(energy_targets(p, k, p->c_rsp[c], tj, tw));
             const double vk = p->value[k];
             double dep = 0, cut = 0;
@@ -534,7 +535,7 @@ static int build_energy_tables(fsci_proton_plan *p)
             for (int64_t k = 0; k < ne; k++)
                 for (int i = 0; i < 2; i++) {
                     int32_t j = p->e_tj[2 * (c * ne + k) + i];
-                    float w = p->e_tw[2 * (c * ne + k) + i];
+                    fsci__psi_t w = p->e_tw[2 * (c * ne + k) + i];
                     if (w == 0 || j < 0) continue;
                     fsci__epart *e = &p->g_part[fill[c * ne + j]++];
                     e->k = (int32_t)k;
@@ -551,7 +552,7 @@ static int build_kernels(fsci_proton_plan *p)
 {
     int st = FSCI_OK;
     const int64_t nc = p->nclass, ne = p->ne, hmax = p->o.kernel_half_max;
-    float *w = NULL;
+    fsci__psi_t *w = NULL;
     double *tmp = fsci_malloc((size_t)(2 * hmax + 1), sizeof(double));
     p->tbar = fsci_malloc((size_t)ne, sizeof(double));
     p->tcum = fsci_malloc((size_t)ne + 1, sizeof(double));
@@ -559,7 +560,7 @@ static int build_kernels(fsci_proton_plan *p)
     p->k_off = fsci_malloc((size_t)(nc * ne), sizeof(int64_t));
     p->k_var = fsci_malloc((size_t)(nc * ne), sizeof(double));
     p->bin_half = fsci_calloc((size_t)ne, sizeof(int32_t));
-    w = fsci_malloc((size_t)(2 * hmax + 1), sizeof(float));
+    w = fsci_malloc((size_t)(2 * hmax + 1), sizeof(fsci__psi_t));
     FSCI_CHECK_GOTO(p->tbar && p->tcum && p->k_half && p->k_off && p->k_var && p->bin_half && w && tmp,
                     FSCI_ENOMEM, "plan: out of memory for the scattering kernels");
     /* mean scattering power over the step of each bin, in water */
@@ -581,8 +582,12 @@ static int build_kernels(fsci_proton_plan *p)
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
             p->k_taps = taps;
-            p->k_w = fsci_malloc((size_t)taps, sizeof(float));
+            p->k_w = fsci_malloc((size_t)taps, sizeof(fsci__psi_t));
             FSCI_CHECK_GOTO(p->k_w, FSCI_ENOMEM, "plan: out of memory for the scattering kernels");
+#ifdef FSCI_PROTON_F64
+            p->k_w32 = fsci_malloc((size_t)taps, sizeof(float));
+            FSCI_CHECK_GOTO(p->k_w32, FSCI_ENOMEM, "plan: out of memory for the scattering kernels");
+#endif
             taps = 0;
         }
         for (int64_t c = 0; c < nc; c++)
@@ -596,7 +601,11 @@ static int build_kernels(fsci_proton_plan *p)
                     p->k_half[i] = (int32_t)h;
                     p->k_off[i] = taps;
                     p->k_var[i] = v;
-                    memcpy(p->k_w + taps, w, (size_t)(2 * h + 1) * sizeof(float));
+                    memcpy(p->k_w + taps, w, (size_t)(2 * h + 1) * sizeof(fsci__psi_t));
+#ifdef FSCI_PROTON_F64
+                    for (int64_t d = 0; d <= 2 * h; d++)
+                        p->k_w32[taps + d] = (float)w[d]; /* exact: 2^-24 steps */
+#endif
                     if (h > p->bin_half[k]) p->bin_half[k] = (int32_t)h;
                     if (h > p->hmax_used) p->hmax_used = h;
                     p->kernels_clamped += cl;
@@ -679,8 +688,8 @@ int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materia
                         "opts.ds_mm = %g: the step spans too many cells", p->ds);
         p->sten[t].iu = (int32_t)iu;
         p->sten[t].iv = (int32_t)iv;
-        p->sten[t].fu = (float)fu;
-        p->sten[t].fv = (float)fv;
+        p->sten[t].fu = (fsci__psi_t)fu;
+        p->sten[t].fv = (fsci__psi_t)fv;
     }
 
     /* energy window */
@@ -701,11 +710,13 @@ int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materia
             "plan: the phase space (%lld energy bins held x %lld angles x %lld x %lld cells) has %.3g "
             "cells per buffer; reduce the grid or opts.e_window",
             (long long)p->nw, (long long)p->nth, (long long)p->nz, (long long)p->nx, cells);
-        double mem = 2 * cells * 4 + (double)p->nw * (double)p->plane * 8 + (double)p->plane * 8;
+        double mem = 2 * cells * (double)sizeof(fsci__psi_t) + (double)p->nw * (double)p->plane * 8 +
+                     (double)p->plane * 8;
         mem += 2 * (double)p->nw * (double)p->nth * (sizeof(fsci__pbox) + 8);
         if (o->stream == FSCI_PROTON_STREAM_MUSCL) mem += (double)p->nthreads * (double)p->plane * 8;
         if (o->mcs == FSCI_PROTON_MCS_GENERALISED)
-            mem += (double)p->nclass * (double)p->ne * (double)(2 * o->kernel_half_max + 1) * 4;
+            mem += (double)p->nclass * (double)p->ne * (double)(2 * o->kernel_half_max + 1) *
+                   (double)sizeof(fsci__psi_t);
         p->mem_bytes = mem;
     }
     if (fsci_profile_register("proton.scatter", &ev_scatter) < 0 ||
@@ -731,6 +742,9 @@ void fsci_proton_plan_destroy(fsci_proton_plan **pp)
                     p->k_var, p->bin_half, p->e_tj,  p->e_tw,   p->dep,    p->cutf,    p->nucw,
                     p->surv,  p->nuce,     p->g_off, p->g_part, p->mass_g};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) fsci_free(bufs[i]);
+#ifdef FSCI_PROTON_F64
+    fsci_free(p->k_w32);
+#endif
     fsci_free(p);
     *pp = NULL;
 }
@@ -774,7 +788,11 @@ int fsci_proton_plan_kernel(const fsci_proton_plan *p, int64_t ie, int64_t ic, i
                (long long)ic, (long long)p->nclass);
     const int64_t i = ic * p->ne + ie;
     *half = p->k_half[i];
+#ifdef FSCI_PROTON_F64
+    *w = p->k_w32 + p->k_off[i];
+#else
     *w = p->k_w + p->k_off[i];
+#endif
     if (variance) *variance = p->k_var[i];
     return FSCI_OK;
 }
@@ -839,7 +857,7 @@ static void state_clear(fsci_proton_state *s, bool all)
     const fsci_proton_plan *p = s->plan;
     const int64_t np = p->nw * p->nth;
     if (all || p->o.dense) {
-        for (int b = 0; b < 2; b++) memset(s->psi[b], 0, (size_t)(np * p->plane) * sizeof(float));
+        for (int b = 0; b < 2; b++) memset(s->psi[b], 0, (size_t)(np * p->plane) * sizeof(fsci__psi_t));
         memset(s->wsum, 0, (size_t)(p->nw * p->plane) * sizeof(double));
     } else {
         for (int b = 0; b < 2; b++)
@@ -847,7 +865,7 @@ static void state_clear(fsci_proton_state *s, bool all)
                 const fsci__pbox bx = s->box[b][i];
                 for (int64_t z = bx.z0; z < bx.z1; z++)
                     memset(s->psi[b] + i * p->plane + z * p->nx + bx.x0, 0,
-                           (size_t)(bx.x1 - bx.x0) * sizeof(float));
+                           (size_t)(bx.x1 - bx.x0) * sizeof(fsci__psi_t));
             }
         for (int64_t i = 0; i < p->nw; i++) {
             const fsci__pbox bx = s->wbox[i];
@@ -897,11 +915,12 @@ int fsci_proton_state_create(const fsci_proton_plan *p, fsci_proton_state **out)
     const int64_t np = p->nw * p->nth;
     const size_t cells = (size_t)np * (size_t)p->plane;
     for (int b = 0; b < 2; b++) {
-        s->psi[b] = fsci_malloc(cells, sizeof(float));
+        s->psi[b] = fsci_malloc(cells, sizeof(fsci__psi_t));
         s->box[b] = fsci_malloc((size_t)np, sizeof(fsci__pbox));
         s->psum[b] = fsci_malloc((size_t)np, sizeof(double));
         FSCI_CHECK_GOTO(s->psi[b] && s->box[b] && s->psum[b], FSCI_ENOMEM,
-                        "state: out of memory for the phase space (2 x %.3g GB)", (double)cells * 4e-9);
+                        "state: out of memory for the phase space (2 x %.3g GB)",
+                        (double)cells * ((double)sizeof(fsci__psi_t) * 1e-9));
     }
     s->wsum = fsci_malloc((size_t)(p->nw * p->plane), sizeof(double));
     s->wbox = fsci_malloc((size_t)p->nw, sizeof(fsci__pbox));
@@ -915,7 +934,7 @@ int fsci_proton_state_create(const fsci_proton_plan *p, fsci_proton_state **out)
     s->written = fsci_malloc((size_t)np, 1);
     s->bounds = fsci_malloc((size_t)p->nthreads + 1, sizeof(int64_t));
     s->trow_stride = 2 * (p->nx + 16);
-    s->trow = fsci_malloc((size_t)(p->nthreads * s->trow_stride), sizeof(float));
+    s->trow = fsci_malloc((size_t)(p->nthreads * s->trow_stride), sizeof(fsci__psi_t));
     FSCI_CHECK_GOTO(s->wsum && s->wbox && s->wbin && s->dose && s->stop && s->items && s->part &&
                         s->rowpart && s->written && s->bounds && s->trow,
                     FSCI_ENOMEM, "state: out of memory");
@@ -933,7 +952,7 @@ int fsci_proton_state_create(const fsci_proton_plan *p, fsci_proton_state **out)
         s->gk_half = fsci_malloc((size_t)nk, sizeof(int32_t));
         s->gk_off = fsci_malloc((size_t)nk, sizeof(int64_t));
         s->gk_bin_half = fsci_malloc((size_t)p->ne, sizeof(int32_t));
-        s->gk_w = fsci_malloc((size_t)(nk * (2 * p->o.kernel_half_max + 1)), sizeof(float));
+        s->gk_w = fsci_malloc((size_t)(nk * (2 * p->o.kernel_half_max + 1)), sizeof(fsci__psi_t));
         s->gk_tmp = fsci_malloc((size_t)(2 * p->o.kernel_half_max + 1), sizeof(double));
         FSCI_CHECK_GOTO(s->gk_half && s->gk_off && s->gk_w && s->gk_bin_half && s->gk_tmp, FSCI_ENOMEM,
                         "state: out of memory for the scattering kernels");
@@ -1171,18 +1190,18 @@ int fsci_proton_state_add_beam(fsci_proton_state *s, const fsci_proton_beam *b)
         }
     }
     /* deposit into row 0 of the current buffer */
-    float *psi = s->psi[s->cur];
+    fsci__psi_t *psi = s->psi[s->cur];
     for (int64_t k = blo; k <= bhi; k++) {
         if (we[k] <= 0) continue;
         const int64_t slot = k % p->nw;
         for (int64_t t = 0; t < nth; t++) {
             if (wt[t] <= 0) continue;
             const int64_t pl = slot * nth + t;
-            float *row = psi + pl * p->plane; /* z = 0 */
+            fsci__psi_t *row = psi + pl * p->plane; /* z = 0 */
             double before = 0, after = 0;
             for (int64_t i = xlo; i <= xhi; i++) before += (double)row[i];
             for (int64_t i = xlo; i <= xhi; i++)
-                if (wx[i] > 0) row[i] += (float)(b->weight * we[k] * wt[t] * wx[i]);
+                if (wx[i] > 0) row[i] += (fsci__psi_t)(b->weight * we[k] * wt[t] * wx[i]);
             for (int64_t i = xlo; i <= xhi; i++) after += (double)row[i];
             s->psum[s->cur][pl] += after - before;
             s->injected_w += after - before;
@@ -1210,12 +1229,12 @@ fail:
 }
 
 /* Tight box of a plane (sparse mode). */
-static fsci__pbox tight_box(const fsci_proton_plan *p, const float *pl)
+static fsci__pbox tight_box(const fsci_proton_plan *p, const fsci__psi_t *pl)
 {
     fsci__pbox b = {0, 0, 0, 0};
     int32_t z0 = -1, z1 = -1, x0 = INT32_MAX, x1 = -1;
     for (int64_t z = 0; z < p->nz; z++) {
-        const float *r = pl + z * p->nx;
+        const fsci__psi_t *r = pl + z * p->nx;
         int64_t a = 0, e = p->nx - 1;
         while (a < p->nx && r[a] == 0) a++;
         if (a == p->nx) continue;
@@ -1229,21 +1248,60 @@ static fsci__pbox tight_box(const fsci_proton_plan *p, const float *pl)
     return b;
 }
 
-int fsci_proton_state_set_psi(fsci_proton_state *s, const float *psi)
+/* Copies between the phase space and the public float32 / float64 arrays:
+ * plain copies when the types match, else widening or (inputs checked to be
+ * <= FSCI__PSI_MAX) narrowing with round-to-nearest. */
+static void psi_from32(fsci__psi_t *restrict d, const float *restrict a, int64_t n)
 {
-    FSCI_CHECK(s && psi, FSCI_EINVAL, "set_psi: NULL argument");
+#ifdef FSCI_PROTON_F64
+    for (int64_t i = 0; i < n; i++) d[i] = (double)a[i];
+#else
+    memcpy(d, a, (size_t)n * sizeof(float));
+#endif
+}
+
+static void psi_from64(fsci__psi_t *restrict d, const double *restrict a, int64_t n)
+{
+#ifdef FSCI_PROTON_F64
+    memcpy(d, a, (size_t)n * sizeof(double));
+#else
+    for (int64_t i = 0; i < n; i++) d[i] = (float)a[i];
+#endif
+}
+
+static void psi_to32(float *restrict d, const fsci__psi_t *restrict a, int64_t n)
+{
+#ifdef FSCI_PROTON_F64
+    for (int64_t i = 0; i < n; i++) d[i] = a[i] <= (double)FLT_MAX ? (float)a[i] : HUGE_VALF;
+#else
+    memcpy(d, a, (size_t)n * sizeof(float));
+#endif
+}
+
+static void psi_to64(double *restrict d, const fsci__psi_t *restrict a, int64_t n)
+{
+#ifdef FSCI_PROTON_F64
+    memcpy(d, a, (size_t)n * sizeof(double));
+#else
+    for (int64_t i = 0; i < n; i++) d[i] = (double)a[i];
+#endif
+}
+
+/* fsci_proton_state_set_psi and _set_psi64: exactly one of a32, a64 is set. */
+static int set_psi_any(fsci_proton_state *s, const float *a32, const double *a64)
+{
+    const char *fn = a32 ? "set_psi" : "set_psi64";
     const fsci_proton_plan *p = s->plan;
     const int64_t per_bin = p->nth * p->plane;
     int64_t blo = -1, bhi = -1;
     for (int64_t k = 0; k < p->ne; k++) {
-        const float *a = psi + k * per_bin;
         bool any = false;
         for (int64_t i = 0; i < per_bin; i++) {
-            float v = a[i];
-            FSCI_CHECK(isfinite(v) && v >= 0, FSCI_EINVAL,
-                       "set_psi: psi[%lld, %lld, %lld, %lld] = %g: must be finite and >= 0", (long long)k,
-                       (long long)(i / p->plane), (long long)(i % p->plane / p->nx), (long long)(i % p->nx),
-                       (double)v);
+            const double v = a32 ? (double)a32[k * per_bin + i] : a64[k * per_bin + i];
+            FSCI_CHECK(isfinite(v) && v >= 0 && v <= (double)FSCI__PSI_MAX, FSCI_EINVAL,
+                       "%s: psi[%lld, %lld, %lld, %lld] = %g: must be finite, >= 0 and <= %g", fn,
+                       (long long)k, (long long)(i / p->plane), (long long)(i % p->plane / p->nx),
+                       (long long)(i % p->nx), v, (double)FSCI__PSI_MAX);
             any |= v != 0;
         }
         if (any) {
@@ -1253,11 +1311,11 @@ int fsci_proton_state_set_psi(fsci_proton_state *s, const float *psi)
     }
     if (blo >= 0)
         FSCI_CHECK(bhi - blo + 1 <= p->nw, FSCI_ERANGE,
-                   "set_psi: the occupied energy bins %lld..%lld span more than opts.e_window = %lld bins",
+                   "%s: the occupied energy bins %lld..%lld span more than opts.e_window = %lld bins", fn,
                    (long long)blo, (long long)bhi, (long long)p->nw);
     /* replace: clear the current buffer and copy the bins in */
     const int c = s->cur;
-    memset(s->psi[c], 0, (size_t)(p->nw * per_bin) * sizeof(float));
+    memset(s->psi[c], 0, (size_t)(p->nw * per_bin) * sizeof(fsci__psi_t));
     for (int64_t i = 0; i < p->nw * p->nth; i++) {
         if (p->o.dense)
             full_box(p, &s->box[c][i]);
@@ -1274,10 +1332,13 @@ int fsci_proton_state_set_psi(fsci_proton_state *s, const float *psi)
     }
     for (int64_t k = blo; blo >= 0 && k <= bhi; k++) {
         const int64_t slot = k % p->nw;
-        memcpy(s->psi[c] + slot * per_bin, psi + k * per_bin, (size_t)per_bin * sizeof(float));
+        if (a32)
+            psi_from32(s->psi[c] + slot * per_bin, a32 + k * per_bin, per_bin);
+        else
+            psi_from64(s->psi[c] + slot * per_bin, a64 + k * per_bin, per_bin);
         for (int64_t t = 0; t < p->nth; t++) {
             const int64_t pl = slot * p->nth + t;
-            const float *a = s->psi[c] + pl * p->plane;
+            const fsci__psi_t *a = s->psi[c] + pl * p->plane;
             double sum = 0;
             for (int64_t i = 0; i < p->plane; i++) sum += (double)a[i];
             s->psum[c][pl] = sum;
@@ -1292,6 +1353,18 @@ int fsci_proton_state_set_psi(fsci_proton_state *s, const float *psi)
     return FSCI_OK;
 }
 
+int fsci_proton_state_set_psi(fsci_proton_state *s, const float *psi)
+{
+    FSCI_CHECK(s && psi, FSCI_EINVAL, "set_psi: NULL argument");
+    return set_psi_any(s, psi, NULL);
+}
+
+int fsci_proton_state_set_psi64(fsci_proton_state *s, const double *psi)
+{
+    FSCI_CHECK(s && psi, FSCI_EINVAL, "set_psi64: NULL argument");
+    return set_psi_any(s, NULL, psi);
+}
+
 int fsci_proton_state_get_psi(const fsci_proton_state *s, float *psi)
 {
     FSCI_CHECK(s && psi, FSCI_EINVAL, "get_psi: NULL argument");
@@ -1299,8 +1372,24 @@ int fsci_proton_state_get_psi(const fsci_proton_state *s, float *psi)
     const int64_t per_bin = p->nth * p->plane;
     memset(psi, 0, (size_t)(p->ne * per_bin) * sizeof(float));
     for (int64_t k = s->klo; k <= s->khi; k++)
-        memcpy(psi + k * per_bin, s->psi[s->cur] + (k % p->nw) * per_bin, (size_t)per_bin * sizeof(float));
+        psi_to32(psi + k * per_bin, s->psi[s->cur] + (k % p->nw) * per_bin, per_bin);
     return FSCI_OK;
+}
+
+int fsci_proton_state_get_psi64(const fsci_proton_state *s, double *psi)
+{
+    FSCI_CHECK(s && psi, FSCI_EINVAL, "get_psi64: NULL argument");
+    const fsci_proton_plan *p = s->plan;
+    const int64_t per_bin = p->nth * p->plane;
+    memset(psi, 0, (size_t)(p->ne * per_bin) * sizeof(double));
+    for (int64_t k = s->klo; k <= s->khi; k++)
+        psi_to64(psi + k * per_bin, s->psi[s->cur] + (k % p->nw) * per_bin, per_bin);
+    return FSCI_OK;
+}
+
+int fsci_proton_psi_bytes(void)
+{
+    return (int)sizeof(fsci__psi_t);
 }
 
 /* ---- stepping ------------------------------------------------------------- */

@@ -21,6 +21,8 @@
 #include "proton/proton_impl.h"
 
 #define EMPTY(b) ((b).z0 >= (b).z1)
+/* Bytes of psi read and written per cell processed (profiling). */
+#define PSI_RW_BYTES (2 * (double)sizeof(fsci__psi_t))
 
 static fsci__pbox box_union(fsci__pbox a, fsci__pbox b)
 {
@@ -46,34 +48,35 @@ static double sum8(const double a[8])
 }
 
 /* Zero the rectangle b of plane P. */
-static void zero_box(float *P, int64_t nx, fsci__pbox b)
+static void zero_box(fsci__psi_t *P, int64_t nx, fsci__pbox b)
 {
     if (EMPTY(b)) return;
-    for (int64_t z = b.z0; z < b.z1; z++) memset(P + z * nx + b.x0, 0, (size_t)(b.x1 - b.x0) * sizeof(float));
+    for (int64_t z = b.z0; z < b.z1; z++)
+        memset(P + z * nx + b.x0, 0, (size_t)(b.x1 - b.x0) * sizeof(fsci__psi_t));
 }
 
 /* Zero the part of rectangle `old` outside rectangle `keep`. */
-static void zero_outside(float *P, int64_t nx, fsci__pbox old, fsci__pbox keep)
+static void zero_outside(fsci__psi_t *P, int64_t nx, fsci__pbox old, fsci__pbox keep)
 {
     if (EMPTY(old)) return;
     for (int64_t z = old.z0; z < old.z1; z++) {
-        float *r = P + z * nx;
+        fsci__psi_t *r = P + z * nx;
         if (z < keep.z0 || z >= keep.z1) {
-            memset(r + old.x0, 0, (size_t)(old.x1 - old.x0) * sizeof(float));
+            memset(r + old.x0, 0, (size_t)(old.x1 - old.x0) * sizeof(fsci__psi_t));
             continue;
         }
         int32_t a = old.x1 < keep.x0 ? old.x1 : keep.x0;
-        if (a > old.x0) memset(r + old.x0, 0, (size_t)(a - old.x0) * sizeof(float));
+        if (a > old.x0) memset(r + old.x0, 0, (size_t)(a - old.x0) * sizeof(fsci__psi_t));
         int32_t b = old.x0 > keep.x1 ? old.x0 : keep.x1;
-        if (old.x1 > b) memset(r + b, 0, (size_t)(old.x1 - b) * sizeof(float));
+        if (old.x1 > b) memset(r + b, 0, (size_t)(old.x1 - b) * sizeof(fsci__psi_t));
     }
 }
 
 /* Empty an output plane. Dense mode keeps full boxes (and zero memory). */
-static void clear_plane(const fsci_proton_plan *p, float *P, fsci__pbox *b, double *sum)
+static void clear_plane(const fsci_proton_plan *p, fsci__psi_t *P, fsci__pbox *b, double *sum)
 {
     if (p->o.dense) {
-        memset(P, 0, (size_t)p->plane * sizeof(float));
+        memset(P, 0, (size_t)p->plane * sizeof(fsci__psi_t));
         *b = full_box(p);
     } else {
         zero_box(P, p->nx, *b);
@@ -86,28 +89,28 @@ static void clear_plane(const fsci_proton_plan *p, float *P, fsci__pbox *b, doub
  * them to W if not NULL, over the flat plane indices [x0, x1) of row (a
  * plane pointer). Lanes by flat index mod 8, so row-wise and whole-plane
  * calls give the same sums. */
-static void finish_row(float *restrict row, int64_t x0, int64_t x1, float tau, double *restrict W,
+static void finish_row(fsci__psi_t *restrict row, int64_t x0, int64_t x1, fsci__psi_t tau, double *restrict W,
                        double *restrict acc_io, double *restrict pac_io)
 {
     /* three simple passes over a segment that is in L1 (each vectorises) */
     if (tau > 0) {
-        float pl[16] = {0}; /* pruned values are below tau: float lanes suffice */
+        fsci__psi_t pl[16] = {0}; /* pruned values are below tau: lanes of the psi type suffice */
         int64_t x = x0;
         for (; x < x1 && (x & 15); x++) {
-            float v = row[x], k = v >= tau ? v : 0.0f;
+            fsci__psi_t v = row[x], k = v >= tau ? v : (fsci__psi_t)0;
             pl[x & 15] += v - k;
             row[x] = k;
         }
         for (; x + 16 <= x1; x += 16) {
-            float *restrict r = row + x;
+            fsci__psi_t *restrict r = row + x;
             for (int j = 0; j < 16; j++) {
-                float v = r[j], k = v >= tau ? v : 0.0f;
+                fsci__psi_t v = r[j], k = v >= tau ? v : (fsci__psi_t)0;
                 pl[j] += v - k;
                 r[j] = k;
             }
         }
         for (; x < x1; x++) {
-            float v = row[x], k = v >= tau ? v : 0.0f;
+            fsci__psi_t v = row[x], k = v >= tau ? v : (fsci__psi_t)0;
             pl[x & 15] += v - k;
             row[x] = k;
         }
@@ -136,7 +139,7 @@ static void sum_row_d(const double *r, int64_t x0, int64_t x1, double acc[8])
 }
 
 /* Grow the tight box with the non-zero cells of row z in [x0, x1). */
-static void tight_row(const float *row, int64_t z, int64_t x0, int64_t x1, fsci__pbox *tb)
+static void tight_row(const fsci__psi_t *row, int64_t z, int64_t x0, int64_t x1, fsci__pbox *tb)
 {
     int64_t a = x0, e = x1 - 1;
     while (a < x1 && row[a] == 0) a++;
@@ -245,7 +248,7 @@ static void add_counters(fsci_proton_state *s, int field_w, int field_e, double 
 typedef struct {
     const int32_t *half;
     const int64_t *off;
-    const float *w;
+    const fsci__psi_t *w;
     const int32_t *bin_half;
 } kernels;
 
@@ -280,17 +283,17 @@ static inline int64_t src_theta(int64_t t, int64_t d, int64_t nth, bool per)
 
 /* row[x] += sum_d w[d + h] * S[theta - d][z][x] over x in [lo, hi), taking only
  * the source planes' occupied boxes (the general kernel path of A_theta). */
-static inline void add_taps(float *restrict row, const float *w, int64_t h, int64_t t, int64_t z, int64_t lo,
-                            int64_t hi, const float *S, const fsci__pbox *sb, int64_t nth, bool per, int64_t plane,
-                            int64_t nx)
+static inline void add_taps(fsci__psi_t *restrict row, const fsci__psi_t *w, int64_t h, int64_t t, int64_t z,
+                            int64_t lo, int64_t hi, const fsci__psi_t *S, const fsci__pbox *sb, int64_t nth,
+                            bool per, int64_t plane, int64_t nx)
 {
     for (int64_t d = -h; d <= h; d++) {
-        const float wd = w[d + h];
+        const fsci__psi_t wd = w[d + h];
         int64_t ts = src_theta(t, d, nth, per);
         if (ts < 0 || wd == 0) continue;
         fsci__pbox b = sb[ts];
         if (z < b.z0 || z >= b.z1) continue;
-        const float *restrict sp = S + ts * plane + z * nx;
+        const fsci__psi_t *restrict sp = S + ts * plane + z * nx;
         int64_t xa = b.x0 > lo ? b.x0 : lo, xb = b.x1 < hi ? b.x1 : hi;
         for (int64_t x = xa; x < xb; x++) row[x] += wd * sp[x];
     }
@@ -301,14 +304,14 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
 {
     const int64_t nth = p->nth, nx = p->nx, plane = p->plane, ne = p->ne, slot = k % p->nw;
     const int src = s->cur, dst = 1 - src;
-    const float *S = s->psi[src] + slot * nth * plane;
-    float *D = s->psi[dst] + slot * nth * plane;
+    const fsci__psi_t *S = s->psi[src] + slot * nth * plane;
+    fsci__psi_t *D = s->psi[dst] + slot * nth * plane;
     const fsci__pbox *sb = s->box[src] + slot * nth;
     fsci__pbox *db = s->box[dst] + slot * nth;
     const double *ssum = s->psum[src] + slot * nth;
     double *dsum = s->psum[dst] + slot * nth;
     const bool per = p->o.theta_bc == FSCI_PROTON_THETA_PERIODIC, dense = p->o.dense;
-    const float tau = (float)s->tau;
+    const fsci__psi_t tau = (fsci__psi_t)s->tau;
     const int64_t hb = K->bin_half[k];
     const bool single = p->nclass == 1;
     double *W = NULL;
@@ -329,7 +332,7 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
             int64_t ts = src_theta(t, d, nth, per);
             if (ts >= 0) ub = box_union(ub, sb[ts]);
         }
-        float *Dt = D + t * plane;
+        fsci__psi_t *Dt = D + t * plane;
         if (EMPTY(ub)) {
             clear_plane(p, Dt, &db[t], &dsum[t]);
             continue;
@@ -340,7 +343,7 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
         const int64_t x0 = ub.x0, x1 = ub.x1;
         const bool fullw = x0 == 0 && x1 == nx;
         bool flat = fullw && single && K->half[k] == 1;
-        const float *fs[3] = {NULL, NULL, NULL};
+        const fsci__psi_t *fs[3] = {NULL, NULL, NULL};
         for (int64_t d = -1; flat && d <= 1; d++) {
             int64_t ts = src_theta(t, d, nth, per);
             if (ts < 0) {
@@ -353,19 +356,19 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
         }
         if (flat) {
             /* whole rows of all three sources: one loop over the plane */
-            const float *w = K->w + K->off[k];
-            const float w0 = w[0], w1 = w[1], w2 = w[2];
-            const float *restrict a = fs[0], *restrict b = fs[1], *restrict c = fs[2];
-            float *restrict o = Dt;
+            const fsci__psi_t *w = K->w + K->off[k];
+            const fsci__psi_t w0 = w[0], w1 = w[1], w2 = w[2];
+            const fsci__psi_t *restrict a = fs[0], *restrict b = fs[1], *restrict c = fs[2];
+            fsci__psi_t *restrict o = Dt;
             for (int64_t i = ub.z0 * nx; i < ub.z1 * nx; i++) o[i] = w0 * a[i] + w1 * b[i] + w2 * c[i];
         }
         for (int64_t z = ub.z0; z < ub.z1 && !flat; z++) {
-            float *row = Dt + z * nx;
+            fsci__psi_t *row = Dt + z * nx;
             if (single) {
                 const int64_t h = K->half[k];
-                const float *w = K->w + K->off[k];
+                const fsci__psi_t *w = K->w + K->off[k];
                 bool fast = h == 1;
-                const float *sr[3] = {NULL, NULL, NULL};
+                const fsci__psi_t *sr[3] = {NULL, NULL, NULL};
                 for (int64_t d = -1; fast && d <= 1; d++) {
                     int64_t ts = src_theta(t, d, nth, per);
                     if (ts < 0) {
@@ -377,22 +380,22 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
                     sr[d + 1] = S + ts * plane + z * nx;
                 }
                 if (fast) {
-                    const float w0 = w[0], w1 = w[1], w2 = w[2];
-                    const float *restrict a = sr[0], *restrict b = sr[1], *restrict c = sr[2];
-                    float *restrict o = row;
+                    const fsci__psi_t w0 = w[0], w1 = w[1], w2 = w[2];
+                    const fsci__psi_t *restrict a = sr[0], *restrict b = sr[1], *restrict c = sr[2];
+                    fsci__psi_t *restrict o = row;
                     for (int64_t x = x0; x < x1; x++) o[x] = w0 * a[x] + w1 * b[x] + w2 * c[x];
                 } else {
-                    memset(row + x0, 0, (size_t)(x1 - x0) * sizeof(float));
+                    memset(row + x0, 0, (size_t)(x1 - x0) * sizeof(fsci__psi_t));
                     add_taps(row, w, h, t, z, x0, x1, S, sb, nth, per, plane, nx);
                 }
             } else {
-                memset(row + x0, 0, (size_t)(x1 - x0) * sizeof(float));
+                memset(row + x0, 0, (size_t)(x1 - x0) * sizeof(fsci__psi_t));
                 for (int64_t r = p->row_run[z]; r < p->row_run[z + 1]; r++) {
                     const fsci__run *ru = &p->runs[r];
                     int64_t ra = ru->x0 > x0 ? ru->x0 : x0, rb = ru->x1 < x1 ? ru->x1 : x1;
                     if (ra >= rb) continue;
                     const int64_t ci = (int64_t)ru->c * ne + k, h = K->half[ci];
-                    const float *w = K->w + K->off[ci];
+                    const fsci__psi_t *w = K->w + K->off[ci];
                     add_taps(row, w, h, t, z, ra, rb, S, sb, nth, per, plane, nx);
                 }
             }
@@ -415,7 +418,7 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
             if (EMPTY(sb[ts])) continue;
             if (single) {
                 const int64_t h = K->half[k];
-                const float *w = K->w + K->off[k];
+                const fsci__psi_t *w = K->w + K->off[k];
                 double f = 0;
                 for (int64_t d = -h; d <= h; d++)
                     if (ts + d < 0 || ts + d >= nth) f += (double)w[d + h];
@@ -423,13 +426,13 @@ static void scatter_bin(const fsci_proton_plan *p, fsci_proton_state *s, const k
             } else {
                 const fsci__pbox b = sb[ts];
                 for (int64_t z = b.z0; z < b.z1; z++) {
-                    const float *sp = S + ts * plane + z * nx;
+                    const fsci__psi_t *sp = S + ts * plane + z * nx;
                     for (int64_t r = p->row_run[z]; r < p->row_run[z + 1]; r++) {
                         const fsci__run *ru = &p->runs[r];
                         int64_t ra = ru->x0 > b.x0 ? ru->x0 : b.x0, rb = ru->x1 < b.x1 ? ru->x1 : b.x1;
                         if (ra >= rb) continue;
                         const int64_t ci = (int64_t)ru->c * ne + k, h = K->half[ci];
-                        const float *w = K->w + K->off[ci];
+                        const fsci__psi_t *w = K->w + K->off[ci];
                         double f = 0, a = 0;
                         for (int64_t d = -h; d <= h; d++)
                             if (ts + d < 0 || ts + d >= nth) f += (double)w[d + h];
@@ -492,7 +495,7 @@ int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool w
     add_counters(s, 3, 3, tot[FSCI__P_REJW], tot[FSCI__P_REJE]);
     add_counters(s, 6, 6, tot[FSCI__P_PRUNW], tot[FSCI__P_PRUNE]);
     s->cells += tot[FSCI__P_CELLS];
-    s->last_bytes = 8 * tot[FSCI__P_CELLS];
+    s->last_bytes = PSI_RW_BYTES * tot[FSCI__P_CELLS];
     s->cur = 1 - s->cur;
     fsci__proton_window_update(p, s);
     return FSCI_OK;
@@ -543,7 +546,7 @@ void fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_sta
 static void wsum_bin(const fsci_proton_plan *p, fsci_proton_state *s, int64_t k)
 {
     const int64_t nth = p->nth, nx = p->nx, plane = p->plane, slot = k % p->nw;
-    const float *S = s->psi[s->cur] + slot * nth * plane;
+    const fsci__psi_t *S = s->psi[s->cur] + slot * nth * plane;
     const fsci__pbox *sb = s->box[s->cur] + slot * nth;
     double *W = s->wsum + slot * plane;
     fsci__pbox wb = {0, 0, 0, 0};
@@ -554,7 +557,7 @@ static void wsum_bin(const fsci_proton_plan *p, fsci_proton_state *s, int64_t k)
     for (int64_t t = 0; t < nth; t++) {
         fsci__pbox b = sb[t];
         for (int64_t z = b.z0; z < b.z1; z++) {
-            const float *sp = S + t * plane + z * nx;
+            const fsci__psi_t *sp = S + t * plane + z * nx;
             double *w = W + z * nx;
             for (int64_t x = b.x0; x < b.x1; x++) w[x] += (double)sp[x];
         }
@@ -681,7 +684,7 @@ static void gather_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     const int64_t nth = p->nth, nx = p->nx, plane = p->plane, ne = p->ne;
     const int src = s->cur, dst = 1 - src;
     const int64_t pl = (j % p->nw) * nth + t;
-    float *D = s->psi[dst] + pl * plane;
+    fsci__psi_t *D = s->psi[dst] + pl * plane;
     fsci__pbox ub = {0, 0, 0, 0};
     for (int64_t k = j + p->g_span_lo; k <= j + p->g_span_hi; k++) {
         if (k < s->klo || k > s->khi) continue;
@@ -696,8 +699,8 @@ static void gather_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     double acc[8] = {0}, pac[8] = {0};
     fsci__pbox tb = {0, 0, 0, 0};
     for (int64_t z = ub.z0; z < ub.z1; z++) {
-        float *row = D + z * nx;
-        memset(row + ub.x0, 0, (size_t)(ub.x1 - ub.x0) * sizeof(float));
+        fsci__psi_t *row = D + z * nx;
+        memset(row + ub.x0, 0, (size_t)(ub.x1 - ub.x0) * sizeof(fsci__psi_t));
         for (int64_t r = p->row_run[z]; r < p->row_run[z + 1]; r++) {
             const fsci__run *ru = &p->runs[r];
             int64_t ra = ru->x0 > ub.x0 ? ru->x0 : ub.x0, rb = ru->x1 < ub.x1 ? ru->x1 : ub.x1;
@@ -705,23 +708,23 @@ static void gather_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
             const int64_t ci = (int64_t)ru->c * ne + j;
             for (int64_t q = p->g_off[ci]; q < p->g_off[ci + 1]; q++) {
                 const int64_t k = p->g_part[q].k;
-                const float w = p->g_part[q].w;
+                const fsci__psi_t w = p->g_part[q].w;
                 if (k < s->klo || k > s->khi) continue;
                 const int64_t sp = (k % p->nw) * nth + t;
                 const fsci__pbox b = s->box[src][sp];
                 if (z < b.z0 || z >= b.z1) continue;
-                const float *restrict sr = s->psi[src] + sp * plane + z * nx;
-                float *restrict o = row;
+                const fsci__psi_t *restrict sr = s->psi[src] + sp * plane + z * nx;
+                fsci__psi_t *restrict o = row;
                 int64_t xa = b.x0 > ra ? b.x0 : ra, xb = b.x1 < rb ? b.x1 : rb;
                 for (int64_t x = xa; x < xb; x++) o[x] += w * sr[x];
             }
-            const float g = p->surv[ru->c];
-            if (g != 1.0f) {
-                float *restrict o = row;
+            const fsci__psi_t g = p->surv[ru->c];
+            if (g != (fsci__psi_t)1) {
+                fsci__psi_t *restrict o = row;
                 for (int64_t x = ra; x < rb; x++) o[x] *= g;
             }
         }
-        finish_row(D, z * nx + ub.x0, z * nx + ub.x1, 0.0f, NULL, acc, pac);
+        finish_row(D, z * nx + ub.x0, z * nx + ub.x1, (fsci__psi_t)0, NULL, acc, pac);
         if (!p->o.dense) tight_row(row, z, ub.x0, ub.x1, &tb);
     }
     s->psum[dst][pl] = sum8(acc);
@@ -807,7 +810,7 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
         double tot[FSCI__NP];
         reduce_items(s, n, tot);
         s->cells += tot[FSCI__P_CELLS];
-        s->last_bytes += 8 * tot[FSCI__P_CELLS];
+        s->last_bytes += PSI_RW_BYTES * tot[FSCI__P_CELLS];
         s->cur = 1 - s->cur;
         if (p->o.dense) {
             s->klo = 0;
@@ -831,7 +834,8 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
  * ax, az the fractions of a source column / row that land inside:
  * sum over edge rows of (1 - az) x row sum, plus sum over edge columns of
  * (1 - ax) x sum over rows of az psi. */
-static double stream_leak(const fsci_proton_plan *p, const float *S, fsci__pbox B, const fsci__stencil *st)
+static double stream_leak(const fsci_proton_plan *p, const fsci__psi_t *S, fsci__pbox B,
+                          const fsci__stencil *st)
 {
     const int64_t nx = p->nx, nz = p->nz, iu = st->iu, iv = st->iv;
     const int hx = st->fu > 0, hz = st->fv > 0;
@@ -868,7 +872,7 @@ static double stream_leak(const fsci_proton_plan *p, const float *S, fsci__pbox 
     }
     double leak = 0, racc[8] = {0};
     for (int64_t zs = B.z0; zs < B.z1; zs++) {
-        const float *sr = S + zs * nx;
+        const fsci__psi_t *sr = S + zs * nx;
         double az = 1;
         if (zs < zi0 || zs >= zi1) {
             az = 0;
@@ -936,14 +940,14 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     const int64_t nth = p->nth, nx = p->nx, nz = p->nz, plane = p->plane;
     const int src = s->cur, dst = 1 - src;
     const int64_t sp = (k % p->nw) * nth + t, j = shift ? k - 1 : k, dp = (j % p->nw) * nth + t;
-    const float *S = s->psi[src] + sp * plane;
-    float *D = s->psi[dst] + dp * plane;
+    const fsci__psi_t *S = s->psi[src] + sp * plane;
+    fsci__psi_t *D = s->psi[dst] + dp * plane;
     const fsci__pbox B = s->box[src][sp];
     const fsci__stencil st = p->sten[t];
     const int64_t iu = st.iu, iv = st.iv;
     const int hx = st.fu > 0, hz = st.fv > 0;
-    const float g = shift ? p->surv[0] : 1.0f;
-    const float tau = (float)s->tau;
+    const fsci__psi_t g = shift ? p->surv[0] : (fsci__psi_t)1;
+    const fsci__psi_t tau = (fsci__psi_t)s->tau;
     const bool dense = p->o.dense;
     memset(part, 0, FSCI__NP * sizeof(double));
 
@@ -973,9 +977,10 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
          * T = wz0 S(r - iv) + wz1 S(r - iv - 1), evaluated in registers; the
          * at most two edge columns whose taps leave the source box use a
          * zero-padded copy of T */
-        const float wx0 = 1.0f - st.fu, wx1 = st.fu, wz0 = 1.0f - st.fv, wz1 = st.fv;
-        float *tmp = s->trow + (int64_t)tid * s->trow_stride;
-        float *tm = tmp + 1 - B.x0; /* tm[x] for x in [B.x0 - 1, B.x1] */
+        const fsci__psi_t wx0 = (fsci__psi_t)1 - st.fu, wx1 = st.fu, wz0 = (fsci__psi_t)1 - st.fv,
+                          wz1 = st.fv;
+        fsci__psi_t *tmp = s->trow + (int64_t)tid * s->trow_stride;
+        fsci__psi_t *tm = tmp + 1 - B.x0; /* tm[x] for x in [B.x0 - 1, B.x1] */
         /* target columns whose taps all lie in [B.x0, B.x1) */
         int64_t ia = B.x0 + iu + hx, ib = B.x1 + iu;
         if (ia < tx0) ia = tx0;
@@ -984,9 +989,9 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
         for (int64_t r = tz0; r < tz1; r++) {
             const int64_t s0 = r - iv, s1 = r - iv - 1;
             const bool v0 = s0 >= B.z0 && s0 < B.z1, v1 = hz && s1 >= B.z0 && s1 < B.z1;
-            const float *restrict a = S + (v0 ? s0 : s1) * nx, *restrict b = S + (v1 ? s1 : s0) * nx;
-            const float za = v0 ? wz0 : wz1, zb = v0 && v1 ? wz1 : 0.0f;
-            float *restrict o = D + r * nx;
+            const fsci__psi_t *restrict a = S + (v0 ? s0 : s1) * nx, *restrict b = S + (v1 ? s1 : s0) * nx;
+            const fsci__psi_t za = v0 ? wz0 : wz1, zb = v0 && v1 ? wz1 : (fsci__psi_t)0;
+            fsci__psi_t *restrict o = D + r * nx;
             if (hx) {
                 for (int64_t x = ia; x < ib; x++)
                     o[x] = g * (wx0 * (za * a[x - iu] + zb * b[x - iu]) +
@@ -995,7 +1000,7 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
                 for (int64_t x = ia; x < ib; x++) o[x] = g * (za * a[x - iu] + zb * b[x - iu]);
             }
             if (tx0 < ia || ib < tx1) { /* edge columns */
-                const float *A = a, *Bb = b;
+                const fsci__psi_t *A = a, *Bb = b;
                 tmp[0] = 0;
                 tmp[B.x1 - B.x0 + 1] = 0;
                 for (int64_t x = B.x0; x < B.x0 + 1 && x < B.x1; x++) tm[x] = za * A[x] + zb * Bb[x];
@@ -1020,7 +1025,7 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
         const double cx = (double)st.fu, cz = (double)st.fv;
         const int64_t nrow = B.z1 - B.z0;
         for (int64_t zs = B.z0; zs < B.z1; zs++) {
-            const float *sr = S + zs * nx;
+            const fsci__psi_t *sr = S + zs * nx;
             double *qq = q + 2 - B.x0; /* qq[i] for i in [B.x0 - 2, B.x1 + 2) */
             qq[B.x0 - 2] = qq[B.x0 - 1] = qq[B.x1] = qq[B.x1 + 1] = 0;
             for (int64_t i = B.x0; i < B.x1; i++) qq[i] = (double)sr[i];
@@ -1068,8 +1073,8 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
                 for (int64_t x = tx0; x < tx1; x++) leak += nr[x];
                 continue;
             }
-            float *o = D + tr * nx;
-            for (int64_t x = tx0; x < tx1; x++) o[x] = g * (float)nr[x];
+            fsci__psi_t *o = D + tr * nx;
+            for (int64_t x = tx0; x < tx1; x++) o[x] = g * (fsci__psi_t)nr[x];
             finish_row(D, tr * nx + (fullrow ? 0 : tx0), tr * nx + (fullrow ? nx : tx1), tau, NULL, acc, pac);
             if (!dense) tight_row(o, tr, tx0, tx1, &tb);
         }
@@ -1122,7 +1127,7 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
     add_counters(s, 2, 2, tot[FSCI__P_LEAKW], tot[FSCI__P_LEAKE]);
     add_counters(s, 6, 6, tot[FSCI__P_PRUNW], tot[FSCI__P_PRUNE]);
     s->cells += tot[FSCI__P_CELLS];
-    s->last_bytes = 8 * tot[FSCI__P_CELLS];
+    s->last_bytes = PSI_RW_BYTES * tot[FSCI__P_CELLS];
     s->cur = 1 - s->cur;
     if (shift && !p->o.dense) {
         s->klo = s->klo > 0 ? s->klo - 1 : 0;

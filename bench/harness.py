@@ -15,12 +15,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "RESULTS.md")
 
 
-def timeit(fn, repeat=5, warmup=1):
-    """Median and minimum wall time of fn() over `repeat` runs after `warmup` runs."""
+def timeit(fn, repeat=5, warmup=1, setup=None):
+    """Median and minimum wall time of fn() over `repeat` runs after `warmup` runs; setup(),
+    if given, runs untimed before every call."""
     for _ in range(warmup):
+        if setup:
+            setup()
         fn()
     times = []
     for _ in range(repeat):
+        if setup:
+            setup()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)

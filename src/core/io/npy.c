@@ -886,51 +886,15 @@ int fsci__afile_create(fsci__afile *a, const char *path)
     return FSCI_OK;
 }
 
-/* Large writes go out as pieces written by every core at their own offsets:
- * the kernel's copy into the page cache (and its page allocation) is then
- * shared between the cores. The stream position ends where one fwrite would
- * have left it. Returns 0 or an errno value. */
-static int afile_write_parallel(fsci__afile *a, const void *p, size_t n)
-{
-    enum { PIECES = 8 };
-    if (fflush(a->fp) != 0) return errno ? errno : EIO;
-    off_t off = ftello(a->fp);
-    if (off < 0) return errno ? errno : EIO;
-    int fd = fileno(a->fp), err = 0;
-    size_t len = n / PIECES;
-    int nt = fsci_parallel_threads();
-#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : err)
-    for (int i = 0; i < PIECES; i++) {
-        const char *q = (const char *)p + (size_t)i * len;
-        size_t left = i == PIECES - 1 ? n - (size_t)(PIECES - 1) * len : len;
-        off_t at = off + (off_t)((size_t)i * len);
-        while (left > 0) {
-            ssize_t w = pwrite(fd, q, left, at);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) {
-                err = w < 0 ? errno : EIO;
-                break;
-            }
-            q += w;
-            at += w;
-            left -= (size_t)w;
-        }
-    }
-    if (err) return err;
-    if (fseeko(a->fp, off + (off_t)n, SEEK_SET) != 0) return errno ? errno : EIO;
-    return 0;
-}
-
+/* One stream of writes, also for large buffers: buffered writes into one file
+ * are serialised by the kernel (the inode lock), so writing pieces from every
+ * core at their own offsets only adds lock spinning (measured: same wall time,
+ * 1.7x the system time for a 1.3 GB archive in tmpfs). */
 int fsci__afile_write(fsci__afile *a, const void *p, size_t n)
 {
     char eb[128];
     if (n == 0) return FSCI_OK;
     errno = 0;
-    if (n >= ((size_t)16 << 20)) {
-        int e = afile_write_parallel(a, p, n);
-        if (e == 0) return FSCI_OK;
-        return FSCI__IOERR(FSCI_EIO, a->path, NULL, "write to %s failed: %s", a->tmp, errstr(e, eb, sizeof eb));
-    }
     if (fwrite(p, 1, n, a->fp) != n) {
         int e = errno ? errno : EIO;
         return FSCI__IOERR(FSCI_EIO, a->path, NULL, "write to %s failed: %s", a->tmp, errstr(e, eb, sizeof eb));

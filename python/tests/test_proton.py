@@ -92,3 +92,35 @@ def test_bad_map_shape(tmp_path):
 def test_unknown_keyword():
     with pytest.raises(TypeError, match="nosuch"):
         fastsci.proton.run(nosuch=1)
+
+
+# sigma_x of a zero-width pencil beam, Fermi-Eyges with the generalised Highland power
+# (doc/proton_physics.md): (R/2, 0.98 R) in mm. 70-150 MeV are checked in C
+# (tests/proton/test_transport.c); these are the high energies, on a 0.5 mm lateral grid.
+FERMI_EYGES = {200: (1.74, 5.60), 230: (2.21, 7.11)}
+
+
+def lateral_sigma(r, z):
+    """Second moment of the lateral dose profile at depth z (rows interpolated linearly)."""
+    zc, x, d = r["z"], r["x"], r["dose_mev"]
+    i = int(np.searchsorted(zc, z)) - 1
+    f = (z - zc[i]) / (zc[i + 1] - zc[i])
+    p = (1 - f) * d[i] + f * d[i + 1]
+    m = (p * x).sum() / p.sum()
+    return float(np.sqrt((p * (x - m) ** 2).sum() / p.sum()))
+
+
+@pytest.mark.parametrize("energy", [200, 230])
+@pytest.mark.parametrize("mcs", ["generalised", "plain"])
+def test_lateral_spread_high_energy(energy, mcs):
+    R = fastsci.proton.csda_range(float(energy))
+    nx = int(2 * math.ceil(5 * 0.0225 * R / 0.5) + 1)  # +-5 sigma of the widest profile
+    r = fastsci.proton.run(energy=energy, spot_sigma=0, dx=0.5, nx=nx, mcs=mcs, ntheta=61, theta_max=15.25)
+    want50, want98 = FERMI_EYGES[energy]
+    s50, s98 = lateral_sigma(r, 0.5 * R), lateral_sigma(r, 0.98 * R)
+    # the issue's tolerances: +-15 % at R/2, +-10 % at 0.98 R (measured: -5..+2 %)
+    assert abs(s50 / want50 - 1) <= 0.15, (s50, want50)
+    assert abs(s98 / want98 - 1) <= 0.10, (s98, want98)
+    # the spread grows with depth as Fermi-Eyges says: sigma(0.98 R) / sigma(R/2) = 3.2
+    assert 2.9 <= s98 / s50 <= 3.5, s98 / s50
+    assert abs(r["balance"]["residual"]) < 1e-6

@@ -543,7 +543,7 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     t = fsci_clock();
     FSCI_TRY(sink_array(sink, "diffraction", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3, diff));
     /* the diffraction is in the sink: scale it in place (no second buffer) and
-     * hand it over whole, so that the sink can write it on every thread */
+     * hand it over whole, so that its CRC-32 is computed on every thread */
     const float norm = (float)r.xfull_norm;
     const int64_t total = P * n2;
 #pragma omp parallel for num_threads(nt) schedule(static)

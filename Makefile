@@ -6,7 +6,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DFSCI_WERROR=ON
 endif
 
-.PHONY: all deps build test demo bench validate test-sanitize fuzz format clean
+.PHONY: all deps build test demo bench validate test-sanitize fuzz format format-check clean
 
 all: build
 
@@ -42,6 +42,10 @@ fuzz: deps
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails (and names the files) when any tracked C file differs from .clang-format's layout.
+format-check: deps
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	@rm -rf $(BUILD) build-sanitize build-fuzz report

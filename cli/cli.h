@@ -12,7 +12,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 /* Options every subcommand shares, defined once (opts.c). */
 typedef struct cli_common {
-    int threads;        /* 0: default (FSCI_NUM_THREADS or all cores) */
+    int threads; /* 0: default (FSCI_NUM_THREADS or all cores) */
     uint64_t seed;
     bool seed_set;
     bool profile;
@@ -41,8 +41,8 @@ typedef struct cli_args {
  * the command's parameters into *obj, the rest into *pos. Returns CLI_OK, or
  * CLI_USAGE after printing one line and the usage; sets *help_shown when
  * --help was given (the caller then returns CLI_OK). */
-int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_common *common,
-              cli_args *pos, bool *help_shown);
+int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_common *common, cli_args *pos,
+              bool *help_shown);
 
 /* Print the full help of a command (usage, shared options, parameters). */
 void cli_help(const cli_command *cmd, FILE *f);

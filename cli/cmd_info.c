@@ -45,8 +45,10 @@ static int info_one(const char *path)
     if (st) return st;
     printf("%s: npy, %s ", path, fsci_dtype_name(a->view.dtype));
     print_shape(a->view.ndim, a->view.shape);
-    printf("%s\n", a->view.ndim > 1 && fsci_view_is_f_contiguous(&a->view) && !fsci_view_is_c_contiguous(&a->view)
-                       ? ", Fortran order" : "");
+    printf("%s\n",
+           a->view.ndim > 1 && fsci_view_is_f_contiguous(&a->view) && !fsci_view_is_c_contiguous(&a->view)
+               ? ", Fortran order"
+               : "");
     fsci_array_destroy(&a);
     return FSCI_OK;
 }

@@ -24,10 +24,11 @@ static int setup_fail(int st)
 static void print_balance(const char *what, const fsci_proton_balance *b)
 {
     fprintf(stdout,
-            "balance %-6s initial %.6g = deposited %.6g + leaked %.6g + rejected %.6g + cutoff %.6g + nuclear %.6g"
+            "balance %-6s initial %.6g = deposited %.6g + leaked %.6g + rejected %.6g + cutoff %.6g + "
+            "nuclear %.6g"
             " + pruned %.3g + remaining %.3g (residual %.2e)\n",
-            what, b->initial, b->deposited, b->leaked, b->rejected, b->cutoff, b->nuclear, b->pruned, b->remaining,
-            b->residual);
+            what, b->initial, b->deposited, b->leaked, b->rejected, b->cutoff, b->nuclear, b->pruned,
+            b->remaining, b->residual);
 }
 
 static int run(int argc, char **argv, cli_common *common)
@@ -103,7 +104,8 @@ static int pdd(int argc, char **argv, cli_common *common)
     if (st) return cli_fail(st);
     printf("%10s %14s %10s %12s %10s\n", "E_MeV", "CSDA_PSTAR_mm", "R80_mm", "R80-CSDA_mm", "peak_mm");
     for (int i = 0; i < n; i++)
-        printf("%10.3f %14.3f %10.3f %12.3f %10.3f\n", rows[i][0], rows[i][1], rows[i][2], rows[i][3], rows[i][4]);
+        printf("%10.3f %14.3f %10.3f %12.3f %10.3f\n", rows[i][0], rows[i][1], rows[i][2], rows[i][3],
+               rows[i][4]);
     if (common->output) {
         char tmp[4096];
         int len = snprintf(tmp, sizeof tmp, "%s.tmp", common->output);
@@ -114,7 +116,8 @@ static int pdd(int argc, char **argv, cli_common *common)
         }
         fprintf(f, "energy_mev,csda_pstar_mm,r80_mm,r80_minus_csda_mm,peak_mm\n");
         for (int i = 0; i < n; i++)
-            fprintf(f, "%.6g,%.9g,%.9g,%.9g,%.9g\n", rows[i][0], rows[i][1], rows[i][2], rows[i][3], rows[i][4]);
+            fprintf(f, "%.6g,%.9g,%.9g,%.9g,%.9g\n", rows[i][0], rows[i][1], rows[i][2], rows[i][3],
+                    rows[i][4]);
         bool bad = ferror(f) != 0;
         if (fclose(f) != 0) bad = true;
         if (bad || rename(tmp, common->output) != 0) {
@@ -143,15 +146,19 @@ const cli_command cmd_proton = {
     .name = "proton",
     .run = run_proton,
     .summary = "deterministic 2-D proton transport (pencil or broad beams) in water or a slab phantom",
-    .usage = "fastsci proton run --energy E [options] [-o DIR] | fastsci proton pdd --energy E1,E2,... [-o FILE.csv]",
+    .usage = "fastsci proton run --energy E [options] [-o DIR] | fastsci proton pdd --energy E1,E2,... [-o "
+             "FILE.csv]",
     .params = fsci_proton_params,
     .nparams = FSCI_PROTON_NPARAMS,
     .details =
         "run: transport the beams to the end; prints R80, R90, peak depth, d80-20 and the weight and energy\n"
-        "  balance. With -o DIR writes dose.npy (Gy per primary, float64 (nz, nx)), dose_mev.npy, dose.mhd +\n"
-        "  dose.raw (MetaImage, MET_DOUBLE), depth_dose.csv (MeV/mm per primary), lateral.csv and summary.json.\n"
+        "  balance. With -o DIR writes dose.npy (Gy per primary, float64 (nz, nx)), dose_mev.npy, dose.mhd "
+        "+\n"
+        "  dose.raw (MetaImage, MET_DOUBLE), depth_dose.csv (MeV/mm per primary), lateral.csv and "
+        "summary.json.\n"
         "pdd: one run per energy; a table of energy, PSTAR CSDA range, R80, R80 - CSDA and peak depth\n"
         "  (-o FILE.csv also writes it as CSV).\n"
-        "Streaming defaults to muscl (second order): lateral spread within ~1 % of Fermi-Eyges at dx = 0.5 mm;\n"
+        "Streaming defaults to muscl (second order): lateral spread within ~1 % of Fermi-Eyges at dx = 0.5 "
+        "mm;\n"
         "bilinear is cheaper but diffusive. Physics and accuracy: doc/proton.md.\n",
 };

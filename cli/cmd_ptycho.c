@@ -69,13 +69,17 @@ static int group(int argc, char **argv, cli_common *common)
     if (!st) st = fsci_npz_read(z, "ycoords", &ay);
     if (!st && (ax->view.dtype != FSCI_F64 || ay->view.dtype != FSCI_F64 || ax->view.ndim != 1 ||
                 ay->view.ndim != 1 || ax->view.shape[0] != ay->view.shape[0]))
-        st = fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                            "%s: xcoords and ycoords must be float64 1-D arrays of equal length", o.positions);
+        st =
+            fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
+                           "%s: xcoords and ycoords must be float64 1-D arrays of equal length", o.positions);
     if (!st) {
         fsci_ptycho_group_opts go = {.nsamples = o.n_groups > 0 ? o.n_groups : ax->view.shape[0],
-                                     .K = (int)o.K, .gridsize = (int)o.gridsize,
-                                     .seed = common->seed_set ? common->seed : 42, .oversampling = o.oversampling,
-                                     .pool_size = (int)o.pool_size, .nthreads = common->threads};
+                                     .K = (int)o.K,
+                                     .gridsize = (int)o.gridsize,
+                                     .seed = common->seed_set ? common->seed : 42,
+                                     .oversampling = o.oversampling,
+                                     .pool_size = (int)o.pool_size,
+                                     .nthreads = common->threads};
         st = fsci_ptycho_group(ax->view.data, ay->view.data, ax->view.shape[0], &go, &nn, &seeds, &B);
     }
     double dt = fsci_clock() - t0;
@@ -95,8 +99,8 @@ static int group(int argc, char **argv, cli_common *common)
     fsci_free(seeds);
     if (st) return cli_fail(st);
     if (!common->quiet)
-        fprintf(stderr, "ptycho group: %lld groups of %lld in %.1f ms; wrote %s\n", (long long)B, (long long)C,
-                1e3 * dt, common->output);
+        fprintf(stderr, "ptycho group: %lld groups of %lld in %.1f ms; wrote %s\n", (long long)B,
+                (long long)C, 1e3 * dt, common->output);
     cli_finish(common);
     return CLI_OK;
 }
@@ -117,14 +121,17 @@ const cli_command cmd_ptycho = {
     .name = "ptycho",
     .run = run_ptycho,
     .summary = "simulate PtychoPINN ptychography training data (NPZ), or group scan positions",
-    .usage = "fastsci ptycho simulate [options] -o data.npz | fastsci ptycho group --positions FILE.npz [options] "
-             "-o groups.npz",
+    .usage =
+        "fastsci ptycho simulate [options] -o data.npz | fastsci ptycho group --positions FILE.npz [options] "
+        "-o groups.npz",
     .params = fsci_ptycho_params,
     .nparams = FSCI_PTYCHO_NPARAMS,
     .details =
-        "simulate: scan positions (random or --positions), gridsize^2 nearest-neighbour groups, bilinear patches\n"
+        "simulate: scan positions (random or --positions), gridsize^2 nearest-neighbour groups, bilinear "
+        "patches\n"
         "  of the object, exit wave s * patch * probe, |FFT2|^2 / N^2 with fftshift, Poisson photon counts;\n"
         "  writes PtychoPINN's NPZ keys (diff3d, xcoords, ycoords, probeGuess, objectGuess, diffraction, Y,\n"
         "  X_full, coords_offsets, coords_relative, nn_indices, _metadata). Seed default 42.\n"
-        "group: PtychoPINN's sample-then-group rule on xcoords/ycoords from --positions; writes nn_indices.\n",
+        "group: PtychoPINN's sample-then-group rule on xcoords/ycoords from --positions; writes "
+        "nn_indices.\n",
 };

@@ -68,10 +68,12 @@ const cli_command cmd_random = {
     .name = "random",
     .run = run_random,
     .summary = "draw random numbers (Philox4x64-10) into a .npy file",
-    .usage = "fastsci random poisson|uniform|normal|raw [--n N] [--lam X] [--seed S] [--stream K] -o FILE.npy",
+    .usage =
+        "fastsci random poisson|uniform|normal|raw [--n N] [--lam X] [--seed S] [--stream K] -o FILE.npy",
     .params = random_params,
     .nparams = sizeof random_params / sizeof random_params[0],
     .details = "poisson: int64 counts, exact for every lam; uniform: float64 in [0,1); normal: float64;\n"
-               "raw: the generator's 64-bit words (as int64 bits), equal to numpy.random.Philox(key=[seed, stream]).\n"
+               "raw: the generator's 64-bit words (as int64 bits), equal to numpy.random.Philox(key=[seed, "
+               "stream]).\n"
                "The output does not depend on --threads.\n",
 };

@@ -33,14 +33,22 @@ static int poisson_pmf_figure(report *r, const cli_common *c, int64_t n)
     for (int j = 0; j < 3; j++) {
         snprintf(lab[2 * j], sizeof lab[0], "exact pmf, lambda = %g", lams[j]);
         snprintf(lab[2 * j + 1], sizeof lab[0], "fastsci, %lld draws", (long long)n);
-        s[2 * j] = (fsci_plot_series){.x = k, .y = pmf[j], .n = KMAX, .label = lab[2 * j],
-                                      .style = FSCI_PLOT_LINE, .color = j + 1};
-        s[2 * j + 1] = (fsci_plot_series){.x = k, .y = emp[j], .n = KMAX, .label = j == 0 ? lab[2 * j + 1] : NULL,
-                                          .style = FSCI_PLOT_MARKERS, .color = j + 1};
+        s[2 * j] = (fsci_plot_series){
+            .x = k, .y = pmf[j], .n = KMAX, .label = lab[2 * j], .style = FSCI_PLOT_LINE, .color = j + 1};
+        s[2 * j + 1] = (fsci_plot_series){.x = k,
+                                          .y = emp[j],
+                                          .n = KMAX,
+                                          .label = j == 0 ? lab[2 * j + 1] : NULL,
+                                          .style = FSCI_PLOT_MARKERS,
+                                          .color = j + 1};
     }
     fsci_plot_opts o = {.title = "Poisson sampler against the exact distribution",
-                        .xlabel = "count k", .ylabel = "probability P(k)", .logy = 1,
-                        .ymin = 1e-6, .ymax = 1, .legend = FSCI_LEGEND_TOP_RIGHT};
+                        .xlabel = "count k",
+                        .ylabel = "probability P(k)",
+                        .logy = 1,
+                        .ymin = 1e-6,
+                        .ymax = 1,
+                        .legend = FSCI_LEGEND_TOP_RIGHT};
     char path[4200];
     report_path(r, "core_poisson_pmf.png", path, sizeof path);
     int st = fsci_plot_lines(path, s, 6, &o);
@@ -73,8 +81,12 @@ static int photon_image_figure(report *r, const cli_common *c)
     char path[4200];
     report_path(r, "core_photon_counts.png", path, sizeof path);
     fsci_plot_image_opts o = {.title = "Poisson photon counts, mean from 0.01 to 1000 per pixel",
-                              .xlabel = "x (pixel)", .ylabel = "y (pixel)", .cbar_label = "counts",
-                              .equal_aspect = 1, .width = 900, .height = 470,
+                              .xlabel = "x (pixel)",
+                              .ylabel = "y (pixel)",
+                              .cbar_label = "counts",
+                              .equal_aspect = 1,
+                              .width = 900,
+                              .height = 470,
                               .map = {.cmap = FSCI_CMAP_VIRIDIS, .log10 = 1, .log_floor = 0.5}};
     if (!st) st = fsci_plot_image(path, &v, &o);
     fsci_free(lam);

@@ -74,7 +74,8 @@ fail:
     return st;
 }
 
-static int depth_dose_figure(report *r, const double *z, int64_t nz, run_result res[NBEAM], const double rcsda[NBEAM])
+static int depth_dose_figure(report *r, const double *z, int64_t nz, run_result res[NBEAM],
+                             const double rcsda[NBEAM])
 {
     double *norm[NBEAM] = {0};
     char lab[NBEAM][64], vlab[NBEAM][48];
@@ -96,9 +97,17 @@ static int depth_dose_figure(report *r, const double *z, int64_t nz, run_result 
     char path[4200];
     report_path(r, "proton_depth_dose.png", path, sizeof path);
     fsci_plot_opts o = {.title = "Pencil beams in water: laterally integrated depth dose",
-                        .xlabel = "depth z (mm)", .ylabel = "dose / peak dose", .xmin = 0, .xmax = 280,
-                        .ymin = 0, .ymax = 1.1, .vlines = vl, .nvlines = NBEAM,
-                        .legend = FSCI_LEGEND_OUTSIDE_RIGHT, .width = 1000, .height = 560};
+                        .xlabel = "depth z (mm)",
+                        .ylabel = "dose / peak dose",
+                        .xmin = 0,
+                        .xmax = 280,
+                        .ymin = 0,
+                        .ymax = 1.1,
+                        .vlines = vl,
+                        .nvlines = NBEAM,
+                        .legend = FSCI_LEGEND_OUTSIDE_RIGHT,
+                        .width = 1000,
+                        .height = 560};
     st = fsci_plot_lines(path, s, NBEAM, &o);
 fail:
     for (int j = 0; j < NBEAM; j++) fsci_free(norm[j]);
@@ -106,10 +115,11 @@ fail:
 }
 
 /* The 150 MeV dose transposed (depth along x, lateral along y) and cropped. */
-static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *dose, double zmax, double xhalf,
-                           double vmax)
+static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *dose, double zmax,
+                           double xhalf, double vmax)
 {
-    int64_t nzc = (int64_t)lround(zmax / o->dz_mm), c0 = (int64_t)lround((double)o->nx / 2.0 - xhalf / o->dx_mm);
+    int64_t nzc = (int64_t)lround(zmax / o->dz_mm),
+            c0 = (int64_t)lround((double)o->nx / 2.0 - xhalf / o->dx_mm);
     if (nzc > o->nz) nzc = o->nz;
     if (c0 < 0) c0 = 0;
     int64_t nxc = o->nx - 2 * c0;
@@ -122,13 +132,20 @@ static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *d
     double xe = ((double)nxc / 2.0) * o->dx_mm;
     char path[4200];
     report_path(r, "proton_dose_150.png", path, sizeof path);
-    fsci_plot_image_opts po = {.title = "150 MeV pencil beam in water: dose (log scale)",
-                               .xlabel = "depth z (mm)", .ylabel = "lateral x (mm)",
-                               .cbar_label = "Gy per primary", .x0 = 0, .x1 = (double)nzc * o->dz_mm,
-                               .y0 = -xe, .y1 = xe, .origin_lower = 1, .equal_aspect = 1,
-                               .width = 1000, .height = 480,
-                               .map = {.log10 = 1, .log_floor = vmax * 1e-4, .fixed_range = 1,
-                                       .vmin = vmax * 1e-4, .vmax = vmax}};
+    fsci_plot_image_opts po = {
+        .title = "150 MeV pencil beam in water: dose (log scale)",
+        .xlabel = "depth z (mm)",
+        .ylabel = "lateral x (mm)",
+        .cbar_label = "Gy per primary",
+        .x0 = 0,
+        .x1 = (double)nzc * o->dz_mm,
+        .y0 = -xe,
+        .y1 = xe,
+        .origin_lower = 1,
+        .equal_aspect = 1,
+        .width = 1000,
+        .height = 480,
+        .map = {.log10 = 1, .log_floor = vmax * 1e-4, .fixed_range = 1, .vmin = vmax * 1e-4, .vmax = vmax}};
     if (!st) st = fsci_plot_image(path, &v, &po);
     fsci_free(img);
     return st;
@@ -137,13 +154,20 @@ static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *d
 static int slab_figure(report *r, const double *z, int64_t nz, double *const dd[3], const char *const lab[3])
 {
     fsci_plot_series s[3];
-    for (int j = 0; j < 3; j++) s[j] = (fsci_plot_series){.x = z, .y = dd[j], .n = nz, .label = lab[j], .color = j + 1};
+    for (int j = 0; j < 3; j++)
+        s[j] = (fsci_plot_series){.x = z, .y = dd[j], .n = nz, .label = lab[j], .color = j + 1};
     fsci_plot_vline vl[2] = {{.x = 30.0, .label = "slab"}, {.x = 50.0, .label = NULL}};
     char path[4200];
     report_path(r, "proton_slabs.png", path, sizeof path);
     fsci_plot_opts o = {.title = "150 MeV pencil beam: 20 mm slab at 30-50 mm depth",
-                        .xlabel = "depth z (mm)", .ylabel = "depth dose (MeV/mm per primary)", .xmin = 0,
-                        .xmax = 200, .vlines = vl, .nvlines = 2, .legend = FSCI_LEGEND_OUTSIDE_RIGHT, .width = 1100,
+                        .xlabel = "depth z (mm)",
+                        .ylabel = "depth dose (MeV/mm per primary)",
+                        .xmin = 0,
+                        .xmax = 200,
+                        .vlines = vl,
+                        .nvlines = 2,
+                        .legend = FSCI_LEGEND_OUTSIDE_RIGHT,
+                        .width = 1100,
                         .height = 560};
     return fsci_plot_lines(path, s, 3, &o);
 }
@@ -156,12 +180,13 @@ static void balance_row(report *r, const char *name, double w, double e, double 
 
 static int run_demo_proton(report *r, const cli_common *c, bool quick)
 {
-    report_section(r, "proton", "proton: deterministic proton transport in water",
-                   "The phase-space density &psi;[E][&theta;][z][x] of protons is transported step by step (one "
-                   "path length ds per step): multiple Coulomb scattering (Highland scattering power), continuous "
-                   "energy loss on a residual-range grid (NIST PSTAR stopping power of water), nuclear removal "
-                   "(1.2 %/cm) and MUSCL streaming in space. Beams are zero-width and monoenergetic; there is no "
-                   "range-straggling model, so the Bragg peaks are as sharp as the grid (see doc/proton.md).");
+    report_section(
+        r, "proton", "proton: deterministic proton transport in water",
+        "The phase-space density &psi;[E][&theta;][z][x] of protons is transported step by step (one "
+        "path length ds per step): multiple Coulomb scattering (Highland scattering power), continuous "
+        "energy loss on a residual-range grid (NIST PSTAR stopping power of water), nuclear removal "
+        "(1.2 %/cm) and MUSCL streaming in space. Beams are zero-width and monoenergetic; there is no "
+        "range-straggling model, so the Bragg peaks are as sharp as the grid (see doc/proton.md).");
     fsci_proton_opts o;
     grid_opts(&o, c, quick);
     fsci_proton_plan *plan = NULL, *splan = NULL;
@@ -201,21 +226,23 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
     /* 1. Bragg curves */
     FSCI_TRY(depth_dose_figure(r, z, nz, res, rcsda));
     char cap[2048];
-    int n = snprintf(cap, sizeof cap,
-                     "Laterally integrated depth dose of zero-width pencil beams in water, each normalised to its "
-                     "peak (grid %g mm, ds = %g mm). The dashed lines mark the CSDA ranges of NIST PSTAR (labelled "
-                     "in mm); look for "
-                     "the distal 80 %% point (R80) of each curve falling on its line. Measured R80 &minus; "
-                     "R<sub>CSDA</sub>:",
-                     o.dz_mm, info.ds_mm);
+    int n = snprintf(
+        cap, sizeof cap,
+        "Laterally integrated depth dose of zero-width pencil beams in water, each normalised to its "
+        "peak (grid %g mm, ds = %g mm). The dashed lines mark the CSDA ranges of NIST PSTAR (labelled "
+        "in mm); look for "
+        "the distal 80 %% point (R80) of each curve falling on its line. Measured R80 &minus; "
+        "R<sub>CSDA</sub>:",
+        o.dz_mm, info.ds_mm);
     for (int j = 0; j < NBEAM && n > 0 && (size_t)n < sizeof cap; j++)
         n += snprintf(cap + n, sizeof cap - (size_t)n, "%s %g MeV: %.2f mm (R80 %.2f, R<sub>CSDA</sub> %.2f)",
                       j ? ";" : "", beam_e[j], res[j].m.r80_mm - rcsda[j], res[j].m.r80_mm, rcsda[j]);
     if (n > 0 && (size_t)n < sizeof cap)
-        snprintf(cap + n, sizeof cap - (size_t)n,
-                 ". Entrance-to-peak ratios %.2f, %.2f, %.2f and %.2f (with no straggling the peak height depends "
-                 "on how the sharp peak falls on the grid rows).",
-                 res[0].m.entrance, res[1].m.entrance, res[2].m.entrance, res[3].m.entrance);
+        snprintf(
+            cap + n, sizeof cap - (size_t)n,
+            ". Entrance-to-peak ratios %.2f, %.2f, %.2f and %.2f (with no straggling the peak height depends "
+            "on how the sharp peak falls on the grid rows).",
+            res[0].m.entrance, res[1].m.entrance, res[2].m.entrance, res[3].m.entrance);
     report_figure(r, "proton_depth_dose.png", cap);
 
     /* 2. the 150 MeV dose map */
@@ -232,14 +259,16 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
     FSCI_TRY(fsci_proton_profile_moments(prof, nx, o.dx_mm, &mean, &sig_half));
     fsci_proton_fe fe_half;
     FSCI_TRY(fsci_proton_physics_fermi_eyges(ph, 150.0, 0.5 * rcsda[2], false, &fe_half));
-    snprintf(cap, sizeof cap,
-             "Dose of a zero-width 150 MeV pencil beam in water (Gy per primary in a slice dy = dx = %g mm thick; "
-             "log colour scale over four decades, floor = 10<sup>&minus;4</sup> of the maximum %.3g Gy). The beam "
-             "enters at x = 0 from the left; look for the widening of the beam with depth by multiple scattering "
-             "and the Bragg peak at its end. Peak depth %.2f mm (R<sub>CSDA</sub> %.2f mm). Lateral &sigma; of the "
-             "dose profile: %.2f mm at %.1f mm depth (Fermi-Eyges with the same scattering power: %.2f mm) and "
-             "%.2f mm at %.1f mm = R/2 (Fermi-Eyges %.2f mm).",
-             o.dx_mm, vmax, zpk, rcsda[2], sig, zsig, fe.sigma_x, sig_half, 0.5 * rcsda[2], fe_half.sigma_x);
+    snprintf(
+        cap, sizeof cap,
+        "Dose of a zero-width 150 MeV pencil beam in water (Gy per primary in a slice dy = dx = %g mm thick; "
+        "log colour scale over four decades, floor = 10<sup>&minus;4</sup> of the maximum %.3g Gy). The beam "
+        "enters at x = 0 from the left; look for the widening of the beam with depth by multiple scattering "
+        "and the Bragg peak at its end. Peak depth %.2f mm (R<sub>CSDA</sub> %.2f mm). Lateral &sigma; of "
+        "the "
+        "dose profile: %.2f mm at %.1f mm depth (Fermi-Eyges with the same scattering power: %.2f mm) and "
+        "%.2f mm at %.1f mm = R/2 (Fermi-Eyges %.2f mm).",
+        o.dx_mm, vmax, zpk, rcsda[2], sig, zsig, fe.sigma_x, sig_half, 0.5 * rcsda[2], fe_half.sigma_x);
     report_figure(r, "proton_dose_150.png", cap);
 
     /* 3. slab phantoms: 20 mm of bone or lung at 30-50 mm, and water, on one 1 mm grid in both
@@ -278,19 +307,20 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
         FSCI_TRY(slab_figure(r, zs, snz, dd3, lab3));
         double shift[3];
         for (int j = 1; j < 3; j++) shift[j] = slab[j].m.r80_mm - slab[0].m.r80_mm;
-        snprintf(cap, sizeof cap,
-                 "150 MeV pencil beam through 20 mm of bone-like (RSP 1.6, relative scattering power 2.2, "
-                 "1.85 g/cm&sup3;) or lung-like (RSP 0.3, 0.3, 0.3 g/cm&sup3;) material at 30&ndash;50 mm depth, "
-                 "against plain water (1 mm grid; depth dose in MeV/mm per primary: inside the slab the dose "
-                 "per mm follows the stopping power per mm, higher in bone, lower in lung). Look for the shift "
-                 "of the distal edge. Range shift of R80: bone %+.2f mm (expected (1 &minus; %.1f) &times; 20 = "
-                 "%+.1f mm), lung %+.2f mm (expected %+.1f mm); R80 %.2f / %.2f / %.2f mm (water / bone / lung). "
-                 "The peaks behind the slabs are lower and wider because an RSP &ne; 1 splits the weight between "
-                 "two residual-range bins at every step in the slab (a numerical range spread of about 2 mm, "
-                 "comparable to the physical straggling the transport does not model); the integral of the "
-                 "curves is unchanged.",
-                 shift[1], rsp_slab[1], (1.0 - rsp_slab[1]) * 20.0, shift[2], (1.0 - rsp_slab[2]) * 20.0,
-                 slab[0].m.r80_mm, slab[1].m.r80_mm, slab[2].m.r80_mm);
+        snprintf(
+            cap, sizeof cap,
+            "150 MeV pencil beam through 20 mm of bone-like (RSP 1.6, relative scattering power 2.2, "
+            "1.85 g/cm&sup3;) or lung-like (RSP 0.3, 0.3, 0.3 g/cm&sup3;) material at 30&ndash;50 mm depth, "
+            "against plain water (1 mm grid; depth dose in MeV/mm per primary: inside the slab the dose "
+            "per mm follows the stopping power per mm, higher in bone, lower in lung). Look for the shift "
+            "of the distal edge. Range shift of R80: bone %+.2f mm (expected (1 &minus; %.1f) &times; 20 = "
+            "%+.1f mm), lung %+.2f mm (expected %+.1f mm); R80 %.2f / %.2f / %.2f mm (water / bone / lung). "
+            "The peaks behind the slabs are lower and wider because an RSP &ne; 1 splits the weight between "
+            "two residual-range bins at every step in the slab (a numerical range spread of about 2 mm, "
+            "comparable to the physical straggling the transport does not model); the integral of the "
+            "curves is unchanged.",
+            shift[1], rsp_slab[1], (1.0 - rsp_slab[1]) * 20.0, shift[2], (1.0 - rsp_slab[2]) * 20.0,
+            slab[0].m.r80_mm, slab[1].m.r80_mm, slab[2].m.r80_mm);
         report_figure(r, "proton_slabs.png", cap);
     }
 
@@ -308,25 +338,29 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
         balance_row(r, "nuclear removal (energy: the escaping 40 %)", w->nuclear, e->nuclear, e0);
         balance_row(r, "pruned (below 10<sup>&minus;10</sup>)", w->pruned, e->pruned, e0);
         balance_row(r, "remaining in the phase space", w->remaining, e->remaining, e0);
-        report_html(r, "<tr><td>relative residual (initial &minus; sum) / initial</td><td>%.2e</td><td>%.2e</td>"
-                       "<td></td></tr>\n</table>\n",
+        report_html(r,
+                    "<tr><td>relative residual (initial &minus; sum) / initial</td><td>%.2e</td><td>%.2e</td>"
+                    "<td></td></tr>\n</table>\n",
                     w->residual, e->residual);
         double t_all = fsci_clock() - t_section;
-        report_html(r, "<table><tr><th>timing</th><th>value</th></tr>\n"
-                       "<tr><td>grid (E &times; &theta; &times; z &times; x)</td><td>%lld &times; %lld &times; %lld "
-                       "&times; %lld (%d threads)</td></tr>\n"
-                       "<tr><td>plan + state set-up</td><td>%.3f s</td></tr>\n"
-                       "<tr><td>150 MeV run: steps</td><td>%lld</td></tr>\n"
-                       "<tr><td>150 MeV run: time per step</td><td>%.3f ms</td></tr>\n"
-                       "<tr><td>150 MeV run: total</td><td>%.3f s</td></tr>\n"
-                       "<tr><td>whole section (7 runs, 4 plans, figures)</td><td>%.2f s</td></tr>\n</table>\n",
-                    (long long)info.ne, (long long)info.ntheta, (long long)info.nz, (long long)info.nx,
-                    info.nthreads, t_setup, (long long)r150->steps,
-                    r150->steps > 0 ? 1e3 * r150->seconds / (double)r150->steps : 0.0, r150->seconds, t_all);
-        report_html(r, "<p>Every term of the balance is counted independently from the source side, so the "
-                       "residual checks the bookkeeping; for protons nothing is deposited (the weight ends at the "
-                       "cutoff, in nuclear removal, or outside), for energy the cutoff protons' energy is part of "
-                       "the deposit.</p>\n");
+        report_html(
+            r,
+            "<table><tr><th>timing</th><th>value</th></tr>\n"
+            "<tr><td>grid (E &times; &theta; &times; z &times; x)</td><td>%lld &times; %lld &times; %lld "
+            "&times; %lld (%d threads)</td></tr>\n"
+            "<tr><td>plan + state set-up</td><td>%.3f s</td></tr>\n"
+            "<tr><td>150 MeV run: steps</td><td>%lld</td></tr>\n"
+            "<tr><td>150 MeV run: time per step</td><td>%.3f ms</td></tr>\n"
+            "<tr><td>150 MeV run: total</td><td>%.3f s</td></tr>\n"
+            "<tr><td>whole section (7 runs, 4 plans, figures)</td><td>%.2f s</td></tr>\n</table>\n",
+            (long long)info.ne, (long long)info.ntheta, (long long)info.nz, (long long)info.nx, info.nthreads,
+            t_setup, (long long)r150->steps,
+            r150->steps > 0 ? 1e3 * r150->seconds / (double)r150->steps : 0.0, r150->seconds, t_all);
+        report_html(
+            r, "<p>Every term of the balance is counted independently from the source side, so the "
+               "residual checks the bookkeeping; for protons nothing is deposited (the weight ends at the "
+               "cutoff, in nuclear removal, or outside), for energy the cutoff protons' energy is part of "
+               "the deposit.</p>\n");
     }
 fail:
     for (int j = 0; j < NBEAM; j++) run_result_free(&res[j]);

@@ -6,12 +6,7 @@
 #include "commands.h"
 
 static const cli_command *const commands[] = {
-    &cmd_demo,
-    &cmd_info,
-    &cmd_proton,
-    &cmd_ptycho,
-    &cmd_random,
-    &cmd_version,
+    &cmd_demo, &cmd_info, &cmd_proton, &cmd_ptycho, &cmd_random, &cmd_version,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -24,10 +19,11 @@ const cli_command *cli_find(const char *name)
 
 static void main_help(FILE *f)
 {
-    fprintf(f, "usage: fastsci <command> [options]\n\n"
-               "fastsci %s: fast scientific pipelines (ptychography simulation, proton transport,\n"
-               "Kirchhoff migration, N2V2 denoising, quantum-dot tuning) from one C library.\n\n"
-               "commands:\n",
+    fprintf(f,
+            "usage: fastsci <command> [options]\n\n"
+            "fastsci %s: fast scientific pipelines (ptychography simulation, proton transport,\n"
+            "Kirchhoff migration, N2V2 denoising, quantum-dot tuning) from one C library.\n\n"
+            "commands:\n",
             fsci_version());
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(f, "  %-12s %s\n\n", "help", "help on a command: fastsci help <command>");

@@ -37,8 +37,8 @@ static int usage_error(const cli_command *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
-int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_common *common,
-              cli_args *pos, bool *help_shown)
+int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_common *common, cli_args *pos,
+              bool *help_shown)
 {
     *help_shown = false;
     pos->n = 0;

@@ -33,7 +33,7 @@ void report_abort(report **r);
 
 /* One engine's part of the demo. */
 typedef struct demo_section {
-    const char *name;  /* for --only */
+    const char *name; /* for --only */
     const char *title;
     int (*run)(report *r, const cli_common *common, bool quick);
 } demo_section;

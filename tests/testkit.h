@@ -35,61 +35,57 @@ static inline void testkit_register(const char *name, testkit_fn fn)
     }
 }
 
-#define TEST(name)                                                                   \
-    static void test_##name(int *testkit_failed);                                   \
-    __attribute__((constructor)) static void testkit_reg_##name(void)               \
-    {                                                                                \
-        testkit_register(#name, test_##name);                                       \
-    }                                                                                \
+#define TEST(name)                                                                                           \
+    static void test_##name(int *testkit_failed);                                                            \
+    __attribute__((constructor)) static void testkit_reg_##name(void)                                        \
+    {                                                                                                        \
+        testkit_register(#name, test_##name);                                                                \
+    }                                                                                                        \
     static void test_##name(int *testkit_failed)
 
-#define TESTKIT_FAIL(...)                                                            \
-    do {                                                                             \
-        fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                           \
-        fprintf(stderr, __VA_ARGS__);                                                \
-        fprintf(stderr, "\n");                                                       \
-        *testkit_failed = 1;                                                         \
-        return;                                                                      \
+#define TESTKIT_FAIL(...)                                                                                    \
+    do {                                                                                                     \
+        fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                                    \
+        fprintf(stderr, __VA_ARGS__);                                                                        \
+        fprintf(stderr, "\n");                                                                               \
+        *testkit_failed = 1;                                                                                 \
+        return;                                                                                              \
     } while (0)
 
-#define ASSERT_TRUE(c)                                                               \
-    do {                                                                             \
-        if (!(c)) TESTKIT_FAIL("expected true: %s", #c);                            \
+#define ASSERT_TRUE(c)                                                                                       \
+    do {                                                                                                     \
+        if (!(c)) TESTKIT_FAIL("expected true: %s", #c);                                                     \
     } while (0)
 
-#define ASSERT_EQ(a, b)                                                              \
-    do {                                                                             \
-        long long testkit_a = (long long)(a), testkit_b = (long long)(b);            \
-        if (testkit_a != testkit_b)                                                  \
-            TESTKIT_FAIL("%s == %s: %lld != %lld", #a, #b, testkit_a, testkit_b);   \
+#define ASSERT_EQ(a, b)                                                                                      \
+    do {                                                                                                     \
+        long long testkit_a = (long long)(a), testkit_b = (long long)(b);                                    \
+        if (testkit_a != testkit_b) TESTKIT_FAIL("%s == %s: %lld != %lld", #a, #b, testkit_a, testkit_b);    \
     } while (0)
 
-#define ASSERT_EQ_U64(a, b)                                                          \
-    do {                                                                             \
-        uint64_t testkit_a = (uint64_t)(a), testkit_b = (uint64_t)(b);               \
-        if (testkit_a != testkit_b)                                                  \
-            TESTKIT_FAIL("%s == %s: 0x%016" PRIx64 " != 0x%016" PRIx64, #a, #b,      \
-                         testkit_a, testkit_b);                                      \
+#define ASSERT_EQ_U64(a, b)                                                                                  \
+    do {                                                                                                     \
+        uint64_t testkit_a = (uint64_t)(a), testkit_b = (uint64_t)(b);                                       \
+        if (testkit_a != testkit_b)                                                                          \
+            TESTKIT_FAIL("%s == %s: 0x%016" PRIx64 " != 0x%016" PRIx64, #a, #b, testkit_a, testkit_b);       \
     } while (0)
 
-#define ASSERT_STREQ(a, b)                                                           \
-    do {                                                                             \
-        const char *testkit_a = (a), *testkit_b = (b);                               \
-        if (!testkit_a || !testkit_b || strcmp(testkit_a, testkit_b) != 0)           \
-            TESTKIT_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b,                      \
-                         testkit_a ? testkit_a : "(null)",                           \
-                         testkit_b ? testkit_b : "(null)");                          \
+#define ASSERT_STREQ(a, b)                                                                                   \
+    do {                                                                                                     \
+        const char *testkit_a = (a), *testkit_b = (b);                                                       \
+        if (!testkit_a || !testkit_b || strcmp(testkit_a, testkit_b) != 0)                                   \
+            TESTKIT_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, testkit_a ? testkit_a : "(null)",             \
+                         testkit_b ? testkit_b : "(null)");                                                  \
     } while (0)
 
 /* |a - b| <= atol + rtol * |b| */
-#define ASSERT_NEAR_REL(a, b, rtol, atol)                                            \
-    do {                                                                             \
-        double testkit_a = (double)(a), testkit_b = (double)(b);                     \
-        double testkit_tol = (double)(atol) + (double)(rtol) * fabs(testkit_b);      \
-        if (!(fabs(testkit_a - testkit_b) <= testkit_tol))                           \
-            TESTKIT_FAIL("%s ~ %s: %.17g vs %.17g (|diff| %.3g > tol %.3g)", #a, #b, \
-                         testkit_a, testkit_b, fabs(testkit_a - testkit_b),          \
-                         testkit_tol);                                               \
+#define ASSERT_NEAR_REL(a, b, rtol, atol)                                                                    \
+    do {                                                                                                     \
+        double testkit_a = (double)(a), testkit_b = (double)(b);                                             \
+        double testkit_tol = (double)(atol) + (double)(rtol)*fabs(testkit_b);                                \
+        if (!(fabs(testkit_a - testkit_b) <= testkit_tol))                                                   \
+            TESTKIT_FAIL("%s ~ %s: %.17g vs %.17g (|diff| %.3g > tol %.3g)", #a, #b, testkit_a, testkit_b,   \
+                         fabs(testkit_a - testkit_b), testkit_tol);                                          \
     } while (0)
 
 static inline int64_t testkit_ulp_distance(double a, double b)
@@ -113,43 +109,41 @@ static inline int32_t testkit_ulp_distance_f(float a, float b)
 }
 
 /* Doubles at most `maxulp` units in the last place apart. */
-#define ASSERT_ULP(a, b, maxulp)                                                     \
-    do {                                                                             \
-        double testkit_a = (double)(a), testkit_b = (double)(b);                     \
-        int64_t testkit_d = testkit_ulp_distance(testkit_a, testkit_b);              \
-        if (isnan(testkit_a) || isnan(testkit_b) || testkit_d > (int64_t)(maxulp))   \
-            TESTKIT_FAIL("%s ~ %s: %.17g vs %.17g (%" PRId64 " ulp > %lld)", #a, #b, \
-                         testkit_a, testkit_b, testkit_d, (long long)(maxulp));      \
+#define ASSERT_ULP(a, b, maxulp)                                                                             \
+    do {                                                                                                     \
+        double testkit_a = (double)(a), testkit_b = (double)(b);                                             \
+        int64_t testkit_d = testkit_ulp_distance(testkit_a, testkit_b);                                      \
+        if (isnan(testkit_a) || isnan(testkit_b) || testkit_d > (int64_t)(maxulp))                           \
+            TESTKIT_FAIL("%s ~ %s: %.17g vs %.17g (%" PRId64 " ulp > %lld)", #a, #b, testkit_a, testkit_b,   \
+                         testkit_d, (long long)(maxulp));                                                    \
     } while (0)
 
 /* Floats at most `maxulp` float ulps apart. */
-#define ASSERT_ULP_F(a, b, maxulp)                                                   \
-    do {                                                                             \
-        float testkit_a = (float)(a), testkit_b = (float)(b);                        \
-        int32_t testkit_d = testkit_ulp_distance_f(testkit_a, testkit_b);            \
-        if (isnan(testkit_a) || isnan(testkit_b) || testkit_d > (int32_t)(maxulp))   \
-            TESTKIT_FAIL("%s ~ %s: %.9g vs %.9g (%d ulp > %d)", #a, #b,              \
-                         (double)testkit_a, (double)testkit_b, (int)testkit_d,       \
-                         (int)(maxulp));                                             \
+#define ASSERT_ULP_F(a, b, maxulp)                                                                           \
+    do {                                                                                                     \
+        float testkit_a = (float)(a), testkit_b = (float)(b);                                                \
+        int32_t testkit_d = testkit_ulp_distance_f(testkit_a, testkit_b);                                    \
+        if (isnan(testkit_a) || isnan(testkit_b) || testkit_d > (int32_t)(maxulp))                           \
+            TESTKIT_FAIL("%s ~ %s: %.9g vs %.9g (%d ulp > %d)", #a, #b, (double)testkit_a,                   \
+                         (double)testkit_b, (int)testkit_d, (int)(maxulp));                                  \
     } while (0)
 
 /* A call that must return FSCI_OK; prints the library's message otherwise. */
-#define ASSERT_OK(expr)                                                              \
-    do {                                                                             \
-        int testkit_st = (expr);                                                     \
-        if (testkit_st != 0)                                                         \
-            TESTKIT_FAIL("%s returned %d (%s): %s", #expr, testkit_st,               \
-                         fsci_strerror(testkit_st), fsci_error_message());           \
+#define ASSERT_OK(expr)                                                                                      \
+    do {                                                                                                     \
+        int testkit_st = (expr);                                                                             \
+        if (testkit_st != 0)                                                                                 \
+            TESTKIT_FAIL("%s returned %d (%s): %s", #expr, testkit_st, fsci_strerror(testkit_st),            \
+                         fsci_error_message());                                                              \
     } while (0)
 
 /* A call that must fail with `code`. */
-#define ASSERT_STATUS(expr, code)                                                    \
-    do {                                                                             \
-        int testkit_st = (expr);                                                     \
-        if (testkit_st != (code))                                                    \
-            TESTKIT_FAIL("%s returned %d (%s), expected %d (%s); message: %s",       \
-                         #expr, testkit_st, fsci_strerror(testkit_st), (int)(code),  \
-                         fsci_strerror(code), fsci_error_message());                 \
+#define ASSERT_STATUS(expr, code)                                                                            \
+    do {                                                                                                     \
+        int testkit_st = (expr);                                                                             \
+        if (testkit_st != (code))                                                                            \
+            TESTKIT_FAIL("%s returned %d (%s), expected %d (%s); message: %s", #expr, testkit_st,            \
+                         fsci_strerror(testkit_st), (int)(code), fsci_strerror(code), fsci_error_message()); \
     } while (0)
 
 static inline int testkit_run(int argc, char **argv)
@@ -172,7 +166,10 @@ static inline int testkit_run(int argc, char **argv)
     return failed ? 1 : (passed ? 0 : 1);
 }
 
-#define TESTKIT_MAIN()                                                               \
-    int main(int argc, char **argv) { return testkit_run(argc, argv); }
+#define TESTKIT_MAIN()                                                                                       \
+    int main(int argc, char **argv)                                                                          \
+    {                                                                                                        \
+        return testkit_run(argc, argv);                                                                      \
+    }
 
 #endif

@@ -637,14 +637,14 @@ typedef struct fsci_proton_run_opts {
     int64_t nx, nz;                  /* grid (nz 0: deep enough for the highest energy) */
     double dx, dz;
     int64_t ntheta;
-    double theta_max;                /* half-width of the angular cone */
-    double ds;                       /* step; 0: min(dx, dz) */
-    char egrid[FSCI_PARAM_STRLEN];   /* range | uniform | log */
-    int64_t ne;                      /* uniform / log grids: bins */
-    char stream[FSCI_PARAM_STRLEN];  /* muscl | bilinear */
-    char mcs[FSCI_PARAM_STRLEN];     /* plain | generalised */
+    double theta_max;               /* half-width of the angular cone */
+    double ds;                      /* step; 0: min(dx, dz) */
+    char egrid[FSCI_PARAM_STRLEN];  /* range | uniform | log */
+    int64_t ne;                     /* uniform / log grids: bins */
+    char stream[FSCI_PARAM_STRLEN]; /* muscl | bilinear */
+    char mcs[FSCI_PARAM_STRLEN];    /* plain | generalised */
     bool nuclear;
-    bool sparse;                     /* bounding boxes (false: dense) */
+    bool sparse; /* bounding boxes (false: dense) */
 } fsci_proton_run_opts;
 
 #define FSCI_PROTON_NPARAMS 21
@@ -656,7 +656,7 @@ typedef struct fsci_proton_setup {
     int nbeams;
     fsci_proton_beam beams[FSCI_PARAM_LISTLEN];
     bool has_materials;
-    fsci_proton_materials mat; /* points at the arrays below */
+    fsci_proton_materials mat;     /* points at the arrays below */
     double *rsp, *rscat, *density; /* (nz, nx) owned, NULL for water */
 } fsci_proton_setup;
 

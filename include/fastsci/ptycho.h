@@ -29,8 +29,8 @@ FSCI_API int fsci_ptycho_kdtree_create(const double *x, const double *y, int64_t
  * equal distances, by increasing index: idx[0..k) and squared distances
  * d2[0..k) (d2 may be NULL). k is clamped to the number of points; the number
  * found is returned in *found. Thread-safe on a const tree; allocates nothing. */
-FSCI_API int fsci_ptycho_kdtree_knn(const fsci_ptycho_kdtree *t, double qx, double qy, int k,
-                                    int64_t *idx, double *d2, int *found) FSCI_WUR;
+FSCI_API int fsci_ptycho_kdtree_knn(const fsci_ptycho_kdtree *t, double qx, double qy, int k, int64_t *idx,
+                                    double *d2, int *found) FSCI_WUR;
 
 /* Release; accepts NULL and *t == NULL, clears *t. */
 FSCI_API void fsci_ptycho_kdtree_destroy(fsci_ptycho_kdtree **t);
@@ -38,9 +38,9 @@ FSCI_API void fsci_ptycho_kdtree_destroy(fsci_ptycho_kdtree **t);
 /* ---- grouping (PtychoPINN's sample-then-group rule) ----------------------- */
 
 typedef struct fsci_ptycho_group_opts {
-    int64_t nsamples;  /* number of groups requested (PtychoPINN's nsamples / n_groups) */
-    int K;             /* neighbour pool size; K >= C = gridsize^2 */
-    int gridsize;      /* C = gridsize^2 positions per group */
+    int64_t nsamples; /* number of groups requested (PtychoPINN's nsamples / n_groups) */
+    int K;            /* neighbour pool size; K >= C = gridsize^2 */
+    int gridsize;     /* C = gridsize^2 positions per group */
     uint64_t seed;
     bool oversampling; /* allow nsamples > npoints when C > 1 (K-choose-C pool) */
     int pool_size;     /* neighbour pool for oversampling (neighbor_pool_size); 0 means K */
@@ -59,15 +59,15 @@ typedef struct fsci_ptycho_group_opts {
  * count is capped at npoints with a warning (fsci_warn). Results do not depend
  * on nthreads. */
 FSCI_API int fsci_ptycho_group(const double *x, const double *y, int64_t npoints,
-                               const fsci_ptycho_group_opts *o, int32_t **nn_out,
-                               int64_t **seeds_out, int64_t *ngroups_out) FSCI_WUR;
+                               const fsci_ptycho_group_opts *o, int32_t **nn_out, int64_t **seeds_out,
+                               int64_t *ngroups_out) FSCI_WUR;
 
 /* RNG streams used by the engine (key = {seed, stream}). */
 enum {
-    FSCI_PTYCHO_STREAM_SEEDS = 0x70740001,   /* choice of the seed points */
-    FSCI_PTYCHO_STREAM_CHOICE = 0x70740002,  /* choice of C of K neighbours, index = group */
-    FSCI_PTYCHO_STREAM_POOL = 0x70740003,    /* oversampling pool draws */
-    FSCI_PTYCHO_STREAM_OBJECT = 0x70740004,  /* synthetic objects */
+    FSCI_PTYCHO_STREAM_SEEDS = 0x70740001,     /* choice of the seed points */
+    FSCI_PTYCHO_STREAM_CHOICE = 0x70740002,    /* choice of C of K neighbours, index = group */
+    FSCI_PTYCHO_STREAM_POOL = 0x70740003,      /* oversampling pool draws */
+    FSCI_PTYCHO_STREAM_OBJECT = 0x70740004,    /* synthetic objects */
     FSCI_PTYCHO_STREAM_POSITIONS = 0x70740005, /* random scan positions */
     FSCI_PTYCHO_STREAM_NOISE_RAW = 0x70740006, /* Poisson noise, index = position */
     FSCI_PTYCHO_STREAM_NOISE = 0x70740007      /* Poisson noise, index = flat pattern b*C + c */
@@ -93,8 +93,8 @@ FSCI_API int fsci_ptycho_probe_disk(int64_t n, double scale, fsci_array **out) F
  * (r, s) = bilinear(obj, y = r + cy[p] - n/2, x = s + cx[p] - n/2), zero
  * outside the object (integer n/2). out: (npatch, n, n) complex64 (interleaved
  * float pairs), C order. Integer centres give exact crops. */
-FSCI_API int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const double *cy,
-                                 int64_t npatch, int64_t n, float *out, int nthreads) FSCI_WUR;
+FSCI_API int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const double *cy, int64_t npatch,
+                                 int64_t n, float *out, int nthreads) FSCI_WUR;
 
 /* Far-field amplitudes of npatch exit waves scale * patch * probe:
  * A = sqrt(counts) / scale with counts ~ Poisson(|FFT2|^2 / n^2) (fftshifted),
@@ -102,32 +102,31 @@ FSCI_API int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const d
  * complex64; probe: complex64 (n, n) view; amp: (npatch, n, n) float32. The
  * noise of pattern p is keyed by (seed, stream, first_index + p). sumsq (may
  * be NULL) receives sum(A^2) per pattern. */
-FSCI_API int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n,
-                                  const fsci_view *probe, double scale, bool noise, uint64_t seed,
-                                  uint64_t stream, int64_t first_index, float *amp, double *sumsq,
-                                  int nthreads) FSCI_WUR;
+FSCI_API int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const fsci_view *probe,
+                                  double scale, bool noise, uint64_t seed, uint64_t stream,
+                                  int64_t first_index, float *amp, double *sumsq, int nthreads) FSCI_WUR;
 
 /* ---- the simulation ------------------------------------------------------- */
 
 /* Options, described once in fsci_ptycho_params (CLI flags and Python keywords). */
 typedef struct fsci_ptycho_opts {
-    int64_t n_images;   /* scan positions (and groups unless n_groups is set) */
-    int64_t n_groups;   /* groups B (PtychoPINN's nsamples); 0: n_images */
-    int64_t gridsize;   /* C = gridsize^2 patterns per group */
-    int64_t K;          /* neighbour pool */
-    int64_t N;          /* patch / pattern side */
-    double nphotons;    /* mean expected photons per pattern */
+    int64_t n_images;                  /* scan positions (and groups unless n_groups is set) */
+    int64_t n_groups;                  /* groups B (PtychoPINN's nsamples); 0: n_images */
+    int64_t gridsize;                  /* C = gridsize^2 patterns per group */
+    int64_t K;                         /* neighbour pool */
+    int64_t N;                         /* patch / pattern side */
+    double nphotons;                   /* mean expected photons per pattern */
     char object[FSCI_PARAM_STRLEN];    /* lines | star | FILE.npy | FILE.npz (objectGuess) */
     char probe[FSCI_PARAM_STRLEN];     /* disk | FILE.npy | FILE.npz (probeGuess) */
     char positions[FSCI_PARAM_STRLEN]; /* random | FILE.npz (xcoords, ycoords) */
     int64_t object_size;               /* side of a built-in object; 0: round(3.5 N) */
     double probe_scale;                /* disk probe low-pass scale */
     bool noise;
-    bool raw;           /* also simulate diff3d at every scan position */
+    bool raw; /* also simulate diff3d at every scan position */
     bool oversampling;
     int64_t pool_size;
-    char layout[FSCI_PARAM_STRLEN];    /* channel (B,N,N,C) | flat (B*C,N,N) */
-    bool compress;      /* deflate the .npz members */
+    char layout[FSCI_PARAM_STRLEN]; /* channel (B,N,N,C) | flat (B*C,N,N) */
+    bool compress;                  /* deflate the .npz members */
 } fsci_ptycho_opts;
 
 #define FSCI_PTYCHO_NPARAMS 17
@@ -135,8 +134,8 @@ FSCI_API extern const fsci_param fsci_ptycho_params[FSCI_PTYCHO_NPARAMS];
 
 /* Arrays given by a caller instead of files or built-ins (each may be NULL). */
 typedef struct fsci_ptycho_inputs {
-    const fsci_view *object;   /* complex64 or complex128 (H, W) */
-    const fsci_view *probe;    /* complex64 or complex128 (N, N) */
+    const fsci_view *object; /* complex64 or complex128 (H, W) */
+    const fsci_view *probe;  /* complex64 or complex128 (N, N) */
     const double *xcoords, *ycoords;
     int64_t npoints;
 } fsci_ptycho_inputs;
@@ -144,17 +143,16 @@ typedef struct fsci_ptycho_inputs {
 /* What a run did, for reports and benchmarks. */
 typedef struct fsci_ptycho_report {
     int64_t npoints, ngroups, npatterns;
-    double scale, scale_raw;   /* dataset intensity scales s */
-    double xfull_norm;         /* X_full = xfull_norm * diffraction */
-    double mean_counts;        /* mean over patterns of the photon total (noise) */
+    double scale, scale_raw; /* dataset intensity scales s */
+    double xfull_norm;       /* X_full = xfull_norm * diffraction */
+    double mean_counts;      /* mean over patterns of the photon total (noise) */
     double t_inputs, t_group, t_scale, t_extract, t_fft, t_noise, t_write, t_total; /* seconds */
 } fsci_ptycho_report;
 
 /* Run the simulation and stream every output member into `sink` (see
  * doc/ptycho.md for the keys, dtypes and shapes). Validates everything before
  * writing anything. Results do not depend on nthreads. */
-FSCI_API int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in,
-                                  uint64_t seed, int nthreads, fsci_sink *sink,
-                                  fsci_ptycho_report *rep) FSCI_WUR;
+FSCI_API int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed,
+                                  int nthreads, fsci_sink *sink, fsci_ptycho_report *rep) FSCI_WUR;
 
 #endif

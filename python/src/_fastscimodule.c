@@ -63,8 +63,10 @@ int fsci_py_view(PyObject *obj, const char *what, fsci_view *view, PyObject **ke
     }
     fsci_dtype t;
     if (fsci_py_dtype(PyArray_TYPE(arr), &t) != FSCI_OK) {
-        PyErr_Format(exc_notsup, "%s: dtype %R is not supported (float32, float64, complex64, complex128, "
-                                 "int32, int64, uint8, uint16)", what, (PyObject *)PyArray_DESCR(arr));
+        PyErr_Format(exc_notsup,
+                     "%s: dtype %R is not supported (float32, float64, complex64, complex128, "
+                     "int32, int64, uint8, uint16)",
+                     what, (PyObject *)PyArray_DESCR(arr));
         Py_DECREF(arr);
         return -1;
     }
@@ -134,12 +136,12 @@ int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap)
         snprintf(buf, cap, "%s", PyBytes_AS_STRING(b));
         Py_DECREF(b);
     } else {
-        PyErr_Format(PyExc_TypeError, "%s: expected a number, bool or str, got %s", key, Py_TYPE(val)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: expected a number, bool or str, got %s", key,
+                     Py_TYPE(val)->tp_name);
         return -1;
     }
     return 0;
 }
-
 
 static void capsule_free(PyObject *cap)
 {
@@ -214,8 +216,15 @@ static PyMethodDef core_methods[] = {
 };
 
 static struct PyModuleDef moddef = {
-    PyModuleDef_HEAD_INIT, "_fastsci", "fastsci C extension (use the fastsci package).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "_fastsci",
+    "fastsci C extension (use the fastsci package).",
+    -1,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static int add_methods(PyObject *m, PyMethodDef *defs)
@@ -253,10 +262,12 @@ PyMODINIT_FUNC PyInit__fastsci(void)
         add_methods(m, fsci_py_proton_methods) < 0 || add_methods(m, fsci_py_proton_bench_methods) < 0)
         goto fail;
     if (!(exc_base = new_exc(m, "Error", NULL, "Base class of every fastsci error."))) goto fail;
-    if (!(exc_inval = new_exc(m, "InvalidArgumentError", PyExc_ValueError, "A parameter or input is invalid.")) ||
+    if (!(exc_inval =
+              new_exc(m, "InvalidArgumentError", PyExc_ValueError, "A parameter or input is invalid.")) ||
         !(exc_io = new_exc(m, "FileError", PyExc_OSError, "A file could not be read or written.")) ||
         !(exc_format = new_exc(m, "FormatError", PyExc_ValueError, "A file is malformed or truncated.")) ||
-        !(exc_notsup = new_exc(m, "UnsupportedError", PyExc_NotImplementedError, "Valid but unsupported input.")) ||
+        !(exc_notsup =
+              new_exc(m, "UnsupportedError", PyExc_NotImplementedError, "Valid but unsupported input.")) ||
         !(exc_range = new_exc(m, "RangeError", PyExc_ValueError, "A value is out of the supported range.")) ||
         !(exc_nomem = new_exc(m, "OutOfMemoryError", PyExc_MemoryError, "An allocation failed.")))
         goto fail;

@@ -53,8 +53,8 @@ static PyObject *new_array(const double *src, int nd, npy_intp *dims)
 static PyObject *balance_dict(const fsci_proton_balance *b)
 {
     return Py_BuildValue("{sdsdsdsdsdsdsdsdsd}", "initial", b->initial, "deposited", b->deposited, "leaked",
-                         b->leaked, "rejected", b->rejected, "cutoff", b->cutoff, "nuclear", b->nuclear, "pruned",
-                         b->pruned, "remaining", b->remaining, "residual", b->residual);
+                         b->leaked, "rejected", b->rejected, "cutoff", b->cutoff, "nuclear", b->nuclear,
+                         "pruned", b->pruned, "remaining", b->remaining, "residual", b->residual);
 }
 
 static PyObject *result_dict(const fsci_proton_result *r)
@@ -62,7 +62,8 @@ static PyObject *result_dict(const fsci_proton_result *r)
     npy_intp d2[2] = {(npy_intp)r->nz, (npy_intp)r->nx}, dz[1] = {(npy_intp)r->nz}, dx[1] = {(npy_intp)r->nx};
     PyObject *z = PyArray_SimpleNew(1, dz, NPY_FLOAT64), *x = PyArray_SimpleNew(1, dx, NPY_FLOAT64);
     PyObject *gy = new_array(r->dose_gy, 2, d2), *mev = new_array(r->dose_mev, 2, d2);
-    PyObject *dd = new_array(r->depth_dose, 1, dz), *bw = balance_dict(&r->weight), *be = balance_dict(&r->energy);
+    PyObject *dd = new_array(r->depth_dose, 1, dz), *bw = balance_dict(&r->weight),
+             *be = balance_dict(&r->energy);
     if (!z || !x || !gy || !mev || !dd || !bw || !be) {
         Py_XDECREF(z);
         Py_XDECREF(x);
@@ -77,11 +78,11 @@ static PyObject *result_dict(const fsci_proton_result *r)
     for (int64_t k = 0; k < r->nz; k++) zp[k] = ((double)k + 0.5) * r->dz_mm;
     for (int64_t i = 0; i < r->nx; i++) xp[i] = ((double)i + 0.5 - 0.5 * (double)r->nx) * r->dx_mm;
     const fsci_proton_range_metrics *m = &r->metrics;
-    return Py_BuildValue("{sNsNsNsNsNsdsdsdsdsdsdsdsNsNsLsd}", "dose", gy, "dose_mev", mev, "depth_dose", dd, "z", z, "x",
-                         x, "R80", m->r80_mm, "R90", m->r90_mm, "R50", m->r50_mm, "R20", m->r20_mm, "peak_depth",
-                         m->peak_mm, "d80_20", m->falloff_mm, "entrance", m->entrance, "balance", bw,
-                         "energy_balance", be, "steps",
-                         (long long)r->steps, "seconds", r->seconds);
+    return Py_BuildValue("{sNsNsNsNsNsdsdsdsdsdsdsdsNsNsLsd}", "dose", gy, "dose_mev", mev, "depth_dose", dd,
+                         "z", z, "x", x, "R80", m->r80_mm, "R90", m->r90_mm, "R50", m->r50_mm, "R20",
+                         m->r20_mm, "peak_depth", m->peak_mm, "d80_20", m->falloff_mm, "entrance",
+                         m->entrance, "balance", bw, "energy_balance", be, "steps", (long long)r->steps,
+                         "seconds", r->seconds);
 }
 
 static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
@@ -92,7 +93,8 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     fsci_proton_run_opts o;
-    if (fsci_params_defaults(fsci_proton_params, FSCI_PROTON_NPARAMS, &o)) return fsci_py_raise(fsci_error_code());
+    if (fsci_params_defaults(fsci_proton_params, FSCI_PROTON_NPARAMS, &o))
+        return fsci_py_raise(fsci_error_code());
     int threads = 0;
     bool progress = false;
     PyObject *output = NULL, *result = NULL;
@@ -124,8 +126,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
     fsci_proton_result res = {0};
     int st = fsci_proton_setup_create(&o, threads, progress, &su);
     if (!st) {
-        Py_BEGIN_ALLOW_THREADS
-        st = fsci_proton_simulate(su, &res);
+        Py_BEGIN_ALLOW_THREADS st = fsci_proton_simulate(su, &res);
         if (!st && output) st = fsci_proton_result_write(&res, PyBytes_AS_STRING(output));
         Py_END_ALLOW_THREADS
     }

@@ -57,16 +57,18 @@ static int load_psi0(bench *b)
 static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"ne", "ntheta", "nz", "nx", "threads", "e_max", "dx", "dz", "stream", "nuclear", NULL};
+    static char *kwlist[] = {"ne", "ntheta", "nz",     "nx",      "threads", "e_max",
+                             "dx", "dz",     "stream", "nuclear", NULL};
     long long ne = 200, nth = 72, nz = 40, nx = 40;
     int threads = 2, nuclear = 1;
     double e_max = 230.0, dx = 1.0, dz = 1.0;
     const char *stream = "bilinear";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LLLLidddsp", kwlist, &ne, &nth, &nz, &nx, &threads, &e_max, &dx,
-                                     &dz, &stream, &nuclear))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LLLLidddsp", kwlist, &ne, &nth, &nz, &nx, &threads, &e_max,
+                                     &dx, &dz, &stream, &nuclear))
         return NULL;
     if (ne < 1 || ne > 100000 || threads < 0) {
-        PyErr_Format(PyExc_ValueError, "ne = %lld must be in [1, 100000], threads = %d must be >= 0", ne, threads);
+        PyErr_Format(PyExc_ValueError, "ne = %lld must be in [1, 100000], threads = %d must be >= 0", ne,
+                     threads);
         return NULL;
     }
     fsci_proton_stream_kind sk;
@@ -81,8 +83,7 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
     bench *b = fsci_calloc(1, sizeof *b);
     if (!b) return fsci_py_raise(FSCI_ENOMEM);
     int st = 0;
-    Py_BEGIN_ALLOW_THREADS
-    fsci_proton_opts o;
+    Py_BEGIN_ALLOW_THREADS fsci_proton_opts o;
     fsci_proton_opts_default(&o);
     o.nx = nx;
     o.nz = nz;
@@ -114,7 +115,9 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
         fsci_proton_plan_get_info(b->plan, &info);
         if (info.ne == ne) break;
     }
-    if (!st && info.ne != ne) st = fsci_error_set(FSCI_ERANGE, __FILE__, __LINE__, __func__, "proton_bench_setup: could not make %lld bins", ne);
+    if (!st && info.ne != ne)
+        st = fsci_error_set(FSCI_ERANGE, __FILE__, __LINE__, __func__,
+                            "proton_bench_setup: could not make %lld bins", ne);
     if (!st) st = fsci_proton_state_create(b->plan, &b->state);
     if (!st) {
         b->ncell = info.ne * info.ntheta * info.nz * info.nx;
@@ -125,8 +128,8 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
         for (int64_t i = 0; i < b->ncell; i++) b->psi0[i] = cell_value((uint64_t)i);
         st = load_psi0(b);
     }
-    Py_END_ALLOW_THREADS
-    if (st) {
+    Py_END_ALLOW_THREADS if (st)
+    {
         bench_free(b);
         return fsci_py_raise(st);
     }
@@ -156,8 +159,8 @@ static PyObject *py_tables(PyObject *self, PyObject *arg)
              *fu = PyArray_SimpleNew(1, &nth, NPY_FLOAT64), *iv = PyArray_SimpleNew(1, &nth, NPY_INT64),
              *fv = PyArray_SimpleNew(1, &nth, NPY_FLOAT64), *tgt = PyArray_SimpleNew(2, d2, NPY_INT64),
              *wt = PyArray_SimpleNew(2, d2, NPY_FLOAT64), *surv = PyArray_SimpleNew(1, &ne, NPY_FLOAT64),
-             *var = PyArray_SimpleNew(1, &ne, NPY_FLOAT64), *theta = dvec(fsci_proton_plan_theta(b->plan), nth),
-             *value = dvec(g->edge + 1, ne);
+             *var = PyArray_SimpleNew(1, &ne, NPY_FLOAT64),
+             *theta = dvec(fsci_proton_plan_theta(b->plan), nth), *value = dvec(g->edge + 1, ne);
     PyObject *res = NULL;
     int st = 0;
     if (!kernels || !iu || !fu || !iv || !fv || !tgt || !wt || !surv || !var || !theta || !value) goto done;
@@ -198,11 +201,11 @@ static PyObject *py_tables(PyObject *self, PyObject *arg)
         goto done;
     }
     res = Py_BuildValue("{sLsLsLsLsdsdsdsdsisOsOsOsOsOsOsOsOsOsOsO}", "ne", (long long)in.ne, "ntheta",
-                        (long long)in.ntheta, "nz", (long long)in.nz, "nx", (long long)in.nx, "ds_mm", in.ds_mm,
-                        "dtheta_rad", in.dtheta_rad, "e_cut_mev", in.e_cut_mev, "mem_bytes", in.mem_bytes,
-                        "nthreads", in.nthreads, "theta", theta, "value", value, "kernels", kernels, "variance",
-                        var, "iu", iu, "fu", fu, "iv", iv, "fv", fv, "target", tgt, "weight", wt, "survival",
-                        surv);
+                        (long long)in.ntheta, "nz", (long long)in.nz, "nx", (long long)in.nx, "ds_mm",
+                        in.ds_mm, "dtheta_rad", in.dtheta_rad, "e_cut_mev", in.e_cut_mev, "mem_bytes",
+                        in.mem_bytes, "nthreads", in.nthreads, "theta", theta, "value", value, "kernels",
+                        kernels, "variance", var, "iu", iu, "fu", fu, "iv", iv, "fv", fv, "target", tgt,
+                        "weight", wt, "survival", surv);
 done:
     Py_XDECREF(kernels);
     Py_XDECREF(iu);
@@ -250,10 +253,8 @@ static PyObject *py_reset(PyObject *self, PyObject *arg)
     bench *b = get_bench(arg);
     if (!b) return NULL;
     int st;
-    Py_BEGIN_ALLOW_THREADS
-    st = load_psi0(b);
-    Py_END_ALLOW_THREADS
-    if (st) return fsci_py_raise(st);
+    Py_BEGIN_ALLOW_THREADS st = load_psi0(b);
+    Py_END_ALLOW_THREADS if (st) return fsci_py_raise(st);
     Py_RETURN_NONE;
 }
 
@@ -285,8 +286,7 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
     }
     int st = 0;
     struct timespec t0, t1;
-    Py_BEGIN_ALLOW_THREADS
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    Py_BEGIN_ALLOW_THREADS clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long long i = 0; i < n && !st; i++) {
         switch (which) {
         case 0: st = fsci_proton_apply_scatter(b->plan, b->state); break;
@@ -296,8 +296,7 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    Py_END_ALLOW_THREADS
-    if (st) return fsci_py_raise(st);
+    Py_END_ALLOW_THREADS if (st) return fsci_py_raise(st);
     return PyFloat_FromDouble((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 }
 
@@ -305,8 +304,10 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
 
 PyMethodDef fsci_py_proton_bench_methods[] = {
     {"proton_bench_setup", KWFN(py_setup), METH_VARARGS | METH_KEYWORDS,
-     "proton_bench_setup(ne=200, ntheta=72, nz=40, nx=40, threads=2, e_max=230, dx=1, dz=1, stream='bilinear', "
-     "nuclear=True): dense periodic plan with exactly ne RANGE bins (ds = (R(e_max) - R(1)) / ne), prune 0, and a "
+     "proton_bench_setup(ne=200, ntheta=72, nz=40, nx=40, threads=2, e_max=230, dx=1, dz=1, "
+     "stream='bilinear', "
+     "nuclear=True): dense periodic plan with exactly ne RANGE bins (ds = (R(e_max) - R(1)) / ne), prune 0, "
+     "and a "
      "state holding a fixed pseudo-random psi in [0, 1); returns a handle."},
     {"proton_bench_tables", py_tables, METH_O,
      "Operator tables of a handle: kernels (class 0, per bin), stencils iu, fu, iv, fv (per angle), transfer "
@@ -315,7 +316,8 @@ PyMethodDef fsci_py_proton_bench_methods[] = {
      "proton_bench_psi(h, initial=False): psi (ne, ntheta, nz, nx) float32, current or initial."},
     {"proton_bench_reset", py_reset, METH_O, "Reset the state to the initial psi (zero dose and counters)."},
     {"proton_bench_apply", py_apply, METH_VARARGS,
-     "proton_bench_apply(h, op, n=1): apply op ('scatter', 'energy', 'stream' or 'step') n times; returns the "
+     "proton_bench_apply(h, op, n=1): apply op ('scatter', 'energy', 'stream' or 'step') n times; returns "
+     "the "
      "wall seconds (GIL released)."},
     {NULL, NULL, 0, NULL},
 };

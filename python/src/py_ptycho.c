@@ -26,13 +26,13 @@ static int set_param(fsci_ptycho_opts *o, const char *key, PyObject *val)
 static PyObject *report_dict(const fsci_ptycho_report *r)
 {
     PyObject *t = Py_BuildValue("{sdsdsdsdsdsdsdsd}", "inputs", r->t_inputs, "group", r->t_group, "scale",
-                                r->t_scale, "extract", r->t_extract, "fft", r->t_fft, "noise", r->t_noise, "write",
-                                r->t_write, "total", r->t_total);
+                                r->t_scale, "extract", r->t_extract, "fft", r->t_fft, "noise", r->t_noise,
+                                "write", r->t_write, "total", r->t_total);
     if (!t) return NULL;
     PyObject *d = Py_BuildValue("{sdsdsdsdsLsLsLsN}", "intensity_scale", r->scale, "intensity_scale_raw",
                                 r->scale_raw, "X_full_norm", r->xfull_norm, "mean_counts", r->mean_counts,
-                                "npoints", (long long)r->npoints, "ngroups", (long long)r->ngroups, "npatterns",
-                                (long long)r->npatterns, "timings", t);
+                                "npoints", (long long)r->npoints, "ngroups", (long long)r->ngroups,
+                                "npatterns", (long long)r->npatterns, "timings", t);
     return d;
 }
 
@@ -44,7 +44,8 @@ static PyObject *py_simulate(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     fsci_ptycho_opts o;
-    if (fsci_params_defaults(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, &o)) return fsci_py_raise(fsci_error_code());
+    if (fsci_params_defaults(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, &o))
+        return fsci_py_raise(fsci_error_code());
     unsigned long long seed = 42;
     int threads = 0;
     PyObject *output = NULL, *keep_obj = NULL, *keep_probe = NULL, *xs = NULL, *ys = NULL, *result = NULL;
@@ -92,18 +93,19 @@ static PyObject *py_simulate(PyObject *self, PyObject *args, PyObject *kw)
     if (xs) {
         if (PyArray_SIZE((PyArrayObject *)xs) != PyArray_SIZE((PyArrayObject *)ys)) {
             PyErr_Format(PyExc_ValueError, "xcoords has %zd values but ycoords %zd",
-                         (Py_ssize_t)PyArray_SIZE((PyArrayObject *)xs), (Py_ssize_t)PyArray_SIZE((PyArrayObject *)ys));
+                         (Py_ssize_t)PyArray_SIZE((PyArrayObject *)xs),
+                         (Py_ssize_t)PyArray_SIZE((PyArrayObject *)ys));
             goto fail;
         }
         in.xcoords = PyArray_DATA((PyArrayObject *)xs);
         in.ycoords = PyArray_DATA((PyArrayObject *)ys);
         in.npoints = PyArray_SIZE((PyArrayObject *)xs);
     }
-    int st = output ? fsci_sink_npz_create(PyBytes_AS_STRING(output), o.compress, &sink) : fsci_sink_memory_create(&sink);
+    int st = output ? fsci_sink_npz_create(PyBytes_AS_STRING(output), o.compress, &sink)
+                    : fsci_sink_memory_create(&sink);
     fsci_ptycho_report rep;
     if (!st) {
-        Py_BEGIN_ALLOW_THREADS
-        st = fsci_ptycho_simulate(&o, &in, seed, threads, sink, &rep);
+        Py_BEGIN_ALLOW_THREADS st = fsci_ptycho_simulate(&o, &in, seed, threads, sink, &rep);
         if (!st) st = fsci_sink_close(sink);
         Py_END_ALLOW_THREADS
     }
@@ -150,17 +152,20 @@ fail:
 static PyObject *py_group(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"xcoords", "ycoords", "K", "gridsize", "nsamples", "seed", "oversampling",
-                             "pool_size", "threads", "return_seeds", NULL};
+    static char *kwlist[] = {"xcoords",      "ycoords",   "K",       "gridsize",     "nsamples", "seed",
+                             "oversampling", "pool_size", "threads", "return_seeds", NULL};
     PyObject *xo, *yo;
     int K = 4, gridsize = 2, oversampling = 0, pool = 0, threads = 0, want_seeds = 0;
     long long nsamples = -1;
     unsigned long long seed = 42;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|iiLKpiip", kwlist, &xo, &yo, &K, &gridsize, &nsamples, &seed,
-                                     &oversampling, &pool, &threads, &want_seeds))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|iiLKpiip", kwlist, &xo, &yo, &K, &gridsize, &nsamples,
+                                     &seed, &oversampling, &pool, &threads, &want_seeds))
         return NULL;
-    PyArrayObject *x = (PyArrayObject *)PyArray_FROMANY(xo, NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
-    PyArrayObject *y = x ? (PyArrayObject *)PyArray_FROMANY(yo, NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED) : NULL;
+    PyArrayObject *x =
+        (PyArrayObject *)PyArray_FROMANY(xo, NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    PyArrayObject *y = x ? (PyArrayObject *)PyArray_FROMANY(yo, NPY_FLOAT64, 1, 1,
+                                                            NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED)
+                         : NULL;
     if (!x || !y) {
         Py_XDECREF(x);
         return NULL;
@@ -168,18 +173,22 @@ static PyObject *py_group(PyObject *self, PyObject *args, PyObject *kw)
     if (PyArray_SIZE(x) != PyArray_SIZE(y)) {
         Py_DECREF(x);
         Py_DECREF(y);
-        return PyErr_Format(PyExc_ValueError, "xcoords has %zd values but ycoords %zd", (Py_ssize_t)PyArray_SIZE(x),
-                            (Py_ssize_t)PyArray_SIZE(y));
+        return PyErr_Format(PyExc_ValueError, "xcoords has %zd values but ycoords %zd",
+                            (Py_ssize_t)PyArray_SIZE(x), (Py_ssize_t)PyArray_SIZE(y));
     }
-    fsci_ptycho_group_opts go = {.nsamples = nsamples < 0 ? PyArray_SIZE(x) : nsamples, .K = K, .gridsize = gridsize,
-                                 .seed = seed, .oversampling = oversampling != 0, .pool_size = pool, .nthreads = threads};
+    fsci_ptycho_group_opts go = {.nsamples = nsamples < 0 ? PyArray_SIZE(x) : nsamples,
+                                 .K = K,
+                                 .gridsize = gridsize,
+                                 .seed = seed,
+                                 .oversampling = oversampling != 0,
+                                 .pool_size = pool,
+                                 .nthreads = threads};
     int32_t *nn = NULL;
     int64_t *seeds = NULL, B = 0;
     int st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fsci_ptycho_group(PyArray_DATA(x), PyArray_DATA(y), PyArray_SIZE(x), &go, &nn, &seeds, &B);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(x);
+    Py_BEGIN_ALLOW_THREADS st =
+        fsci_ptycho_group(PyArray_DATA(x), PyArray_DATA(y), PyArray_SIZE(x), &go, &nn, &seeds, &B);
+    Py_END_ALLOW_THREADS Py_DECREF(x);
     Py_DECREF(y);
     if (st) return fsci_py_raise(st);
     int64_t C = (int64_t)gridsize * gridsize;
@@ -219,10 +228,14 @@ static PyObject *py_extract(PyObject *self, PyObject *args, PyObject *kw)
     long long n;
     int threads = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOL|i", kwlist, &oo, &cxo, &cyo, &n, &threads)) return NULL;
-    PyArrayObject *obj = (PyArrayObject *)PyArray_FROMANY(oo, NPY_COMPLEX64, 2, 2, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    PyArrayObject *obj =
+        (PyArrayObject *)PyArray_FROMANY(oo, NPY_COMPLEX64, 2, 2, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
     if (!obj) return NULL;
-    PyArrayObject *cx = (PyArrayObject *)PyArray_FROMANY(cxo, NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
-    PyArrayObject *cy = cx ? (PyArrayObject *)PyArray_FROMANY(cyo, NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED) : NULL;
+    PyArrayObject *cx =
+        (PyArrayObject *)PyArray_FROMANY(cxo, NPY_FLOAT64, 1, 1, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    PyArrayObject *cy = cx ? (PyArrayObject *)PyArray_FROMANY(cyo, NPY_FLOAT64, 1, 1,
+                                                              NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED)
+                           : NULL;
     PyObject *out = NULL;
     fsci_view v;
     if (!cx || !cy) goto done;
@@ -239,11 +252,10 @@ static PyObject *py_extract(PyObject *self, PyObject *args, PyObject *kw)
     out = PyArray_SimpleNew(3, dims, NPY_COMPLEX64);
     if (!out) goto done;
     int st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fsci_ptycho_extract(&v, PyArray_DATA(cx), PyArray_DATA(cy), dims[0], n,
-                             PyArray_DATA((PyArrayObject *)out), threads);
-    Py_END_ALLOW_THREADS
-    if (st) {
+    Py_BEGIN_ALLOW_THREADS st = fsci_ptycho_extract(&v, PyArray_DATA(cx), PyArray_DATA(cy), dims[0], n,
+                                                    PyArray_DATA((PyArrayObject *)out), threads);
+    Py_END_ALLOW_THREADS if (st)
+    {
         Py_CLEAR(out);
         fsci_py_raise(st);
     }
@@ -265,7 +277,8 @@ static PyObject *py_diffract(PyObject *self, PyObject *args, PyObject *kw)
     unsigned long long seed = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOd|pKi", kwlist, &po, &pro, &scale, &noise, &seed, &threads))
         return NULL;
-    PyArrayObject *p = (PyArrayObject *)PyArray_FROMANY(po, NPY_COMPLEX64, 3, 3, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
+    PyArrayObject *p =
+        (PyArrayObject *)PyArray_FROMANY(po, NPY_COMPLEX64, 3, 3, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED);
     if (!p) return NULL;
     fsci_view pv;
     if (fsci_py_view(pro, "probe", &pv, &keep) < 0) goto done;
@@ -282,11 +295,11 @@ static PyObject *py_diffract(PyObject *self, PyObject *args, PyObject *kw)
     out = PyArray_SimpleNew(3, d, NPY_FLOAT32);
     if (!out) goto done;
     int st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fsci_ptycho_diffract(PyArray_DATA(p), d[0], d[1], &pv, scale, noise != 0, seed, FSCI_PTYCHO_STREAM_NOISE, 0,
-                              PyArray_DATA((PyArrayObject *)out), NULL, threads);
-    Py_END_ALLOW_THREADS
-    if (st) {
+    Py_BEGIN_ALLOW_THREADS st =
+        fsci_ptycho_diffract(PyArray_DATA(p), d[0], d[1], &pv, scale, noise != 0, seed,
+                             FSCI_PTYCHO_STREAM_NOISE, 0, PyArray_DATA((PyArrayObject *)out), NULL, threads);
+    Py_END_ALLOW_THREADS if (st)
+    {
         Py_CLEAR(out);
         fsci_py_raise(st);
     }

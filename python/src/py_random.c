@@ -3,7 +3,10 @@
 
 typedef int (*fill_fn)(uint64_t, uint64_t, void *, int64_t, int);
 
-static PyObject *new_1d(npy_intp n, int type) { return PyArray_SimpleNew(1, &n, type); }
+static PyObject *new_1d(npy_intp n, int type)
+{
+    return PyArray_SimpleNew(1, &n, type);
+}
 
 static PyObject *fill_common(PyObject *args, PyObject *kw, int npy_type, int which)
 {
@@ -17,14 +20,14 @@ static PyObject *fill_common(PyObject *args, PyObject *kw, int npy_type, int whi
     if (!out) return NULL;
     void *data = PyArray_DATA((PyArrayObject *)out);
     int st;
-    Py_BEGIN_ALLOW_THREADS
-    switch (which) {
+    Py_BEGIN_ALLOW_THREADS switch (which)
+    {
     case 0: st = fsci_rng_fill_u64(seed, stream, data, n, threads); break;
     case 1: st = fsci_rng_fill_uniform(seed, stream, data, n, threads); break;
     default: st = fsci_rng_fill_normal(seed, stream, data, n, threads); break;
     }
-    Py_END_ALLOW_THREADS
-    if (st) {
+    Py_END_ALLOW_THREADS if (st)
+    {
         Py_DECREF(out);
         return fsci_py_raise(st);
     }
@@ -63,7 +66,8 @@ static PyObject *py_poisson(PyObject *self, PyObject *args, PyObject *kw)
     npy_intp nlam = PyArray_SIZE(lam);
     if (n < 0 || (nlam != 1 && nlam != n)) {
         Py_DECREF(lam);
-        return PyErr_Format(PyExc_ValueError, "lam has %zd values; expected 1 or n = %zd", (Py_ssize_t)nlam, n);
+        return PyErr_Format(PyExc_ValueError, "lam has %zd values; expected 1 or n = %zd", (Py_ssize_t)nlam,
+                            n);
     }
     PyObject *out = new_1d((npy_intp)n, NPY_INT64);
     if (!out) {
@@ -73,10 +77,8 @@ static PyObject *py_poisson(PyObject *self, PyObject *args, PyObject *kw)
     const double *lp = PyArray_DATA(lam);
     int64_t *op = PyArray_DATA((PyArrayObject *)out);
     int st;
-    Py_BEGIN_ALLOW_THREADS
-    st = fsci_rng_fill_poisson(seed, stream, lp, (int64_t)nlam, op, n, threads);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(lam);
+    Py_BEGIN_ALLOW_THREADS st = fsci_rng_fill_poisson(seed, stream, lp, (int64_t)nlam, op, n, threads);
+    Py_END_ALLOW_THREADS Py_DECREF(lam);
     if (st) {
         Py_DECREF(out);
         return fsci_py_raise(st);

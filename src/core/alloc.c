@@ -13,8 +13,14 @@ static _Atomic int64_t g_fail_after = -1; /* < 0: injection off */
 enum { HUGE_PAGE = 2 << 20, HUGE_MIN = 8 << 20 };
 static _Atomic int64_t g_count = 0;
 
-void fsci_alloc_fail_after(int64_t n) { atomic_store(&g_fail_after, n); }
-int64_t fsci_alloc_count(void) { return atomic_load(&g_count); }
+void fsci_alloc_fail_after(int64_t n)
+{
+    atomic_store(&g_fail_after, n);
+}
+int64_t fsci_alloc_count(void)
+{
+    return atomic_load(&g_count);
+}
 
 static int injected_failure(void)
 {
@@ -29,8 +35,8 @@ static int injected_failure(void)
 void *fsci_malloc(size_t n, size_t size)
 {
     if (size != 0 && n > (SIZE_MAX - FSCI_ALIGNMENT) / size) {
-        fsci_error_set(FSCI_ENOMEM, __FILE__, __LINE__, __func__,
-                       "allocation of %zu x %zu bytes overflows", n, size);
+        fsci_error_set(FSCI_ENOMEM, __FILE__, __LINE__, __func__, "allocation of %zu x %zu bytes overflows",
+                       n, size);
         return NULL;
     }
     size_t bytes = n * size;
@@ -46,8 +52,8 @@ void *fsci_malloc(size_t n, size_t size)
     if (p && align == HUGE_PAGE) (void)madvise(p, rounded, MADV_HUGEPAGE); /* advice only */
 #endif
     if (!p) {
-        fsci_error_set(FSCI_ENOMEM, __FILE__, __LINE__, __func__,
-                       "out of memory allocating %zu bytes", bytes);
+        fsci_error_set(FSCI_ENOMEM, __FILE__, __LINE__, __func__, "out of memory allocating %zu bytes",
+                       bytes);
         return NULL;
     }
     atomic_fetch_add(&g_count, 1);
@@ -61,4 +67,7 @@ void *fsci_calloc(size_t n, size_t size)
     return p;
 }
 
-void fsci_free(void *p) { free(p); }
+void fsci_free(void *p)
+{
+    free(p);
+}

@@ -8,16 +8,25 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_info[FSCI_NDTYPES] = {
-    [FSCI_F32] = {"float32", 4},    [FSCI_F64] = {"float64", 8}, [FSCI_C64] = {"complex64", 8},
-    [FSCI_C128] = {"complex128", 16}, [FSCI_I32] = {"int32", 4},  [FSCI_I64] = {"int64", 8},
-    [FSCI_U8] = {"uint8", 1},       [FSCI_U16] = {"uint16", 2},
+    [FSCI_F32] = {"float32", 4},      [FSCI_F64] = {"float64", 8}, [FSCI_C64] = {"complex64", 8},
+    [FSCI_C128] = {"complex128", 16}, [FSCI_I32] = {"int32", 4},   [FSCI_I64] = {"int64", 8},
+    [FSCI_U8] = {"uint8", 1},         [FSCI_U16] = {"uint16", 2},
 };
 
-static bool dtype_valid(fsci_dtype t) { return (int)t >= 0 && t < FSCI_NDTYPES; }
+static bool dtype_valid(fsci_dtype t)
+{
+    return (int)t >= 0 && t < FSCI_NDTYPES;
+}
 
-size_t fsci_dtype_size(fsci_dtype t) { return dtype_valid(t) ? dtype_info[t].size : 0; }
+size_t fsci_dtype_size(fsci_dtype t)
+{
+    return dtype_valid(t) ? dtype_info[t].size : 0;
+}
 
-const char *fsci_dtype_name(fsci_dtype t) { return dtype_valid(t) ? dtype_info[t].name : "invalid"; }
+const char *fsci_dtype_name(fsci_dtype t)
+{
+    return dtype_valid(t) ? dtype_info[t].name : "invalid";
+}
 
 int fsci_dtype_from_name(const char *name, fsci_dtype *out)
 {
@@ -31,13 +40,12 @@ int fsci_dtype_from_name(const char *name, fsci_dtype *out)
     return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__, "unknown dtype '%s'", name);
 }
 
-int fsci_view_init(fsci_view *v, void *data, fsci_dtype dtype, int ndim, const int64_t *shape,
-                   bool fortran)
+int fsci_view_init(fsci_view *v, void *data, fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran)
 {
     FSCI_CHECK(v, FSCI_EINVAL, "view: NULL view");
     FSCI_CHECK(dtype_valid(dtype), FSCI_EINVAL, "view: invalid dtype %d", (int)dtype);
-    FSCI_CHECK(ndim >= 0 && ndim <= FSCI_MAX_NDIM, FSCI_EINVAL,
-               "view: ndim %d outside [0, %d]", ndim, FSCI_MAX_NDIM);
+    FSCI_CHECK(ndim >= 0 && ndim <= FSCI_MAX_NDIM, FSCI_EINVAL, "view: ndim %d outside [0, %d]", ndim,
+               FSCI_MAX_NDIM);
     FSCI_CHECK(ndim == 0 || shape, FSCI_EINVAL, "view: NULL shape");
     memset(v, 0, sizeof *v);
     v->data = data;
@@ -45,8 +53,7 @@ int fsci_view_init(fsci_view *v, void *data, fsci_dtype dtype, int ndim, const i
     v->ndim = ndim;
     bool empty = false;
     for (int k = 0; k < ndim; k++) {
-        FSCI_CHECK(shape[k] >= 0, FSCI_EINVAL, "view: shape[%d] = %lld is negative", k,
-                   (long long)shape[k]);
+        FSCI_CHECK(shape[k] >= 0, FSCI_EINVAL, "view: shape[%d] = %lld is negative", k, (long long)shape[k]);
         empty |= shape[k] == 0;
     }
     /* An empty array holds no bytes, so its strides only need to be well
@@ -91,8 +98,14 @@ static bool is_contig(const fsci_view *v, bool fortran)
     return true;
 }
 
-bool fsci_view_is_c_contiguous(const fsci_view *v) { return is_contig(v, false); }
-bool fsci_view_is_f_contiguous(const fsci_view *v) { return is_contig(v, true); }
+bool fsci_view_is_c_contiguous(const fsci_view *v)
+{
+    return is_contig(v, false);
+}
+bool fsci_view_is_f_contiguous(const fsci_view *v)
+{
+    return is_contig(v, true);
+}
 
 void *fsci_view_ptr(const fsci_view *v, const int64_t *idx)
 {
@@ -104,13 +117,12 @@ void *fsci_view_ptr(const fsci_view *v, const int64_t *idx)
 int fsci_view_copy(const fsci_view *dst, const fsci_view *src)
 {
     FSCI_CHECK(dst && src, FSCI_EINVAL, "copy: NULL view");
-    FSCI_CHECK(dst->dtype == src->dtype, FSCI_EINVAL, "copy: dtype %s into %s",
-               fsci_dtype_name(src->dtype), fsci_dtype_name(dst->dtype));
+    FSCI_CHECK(dst->dtype == src->dtype, FSCI_EINVAL, "copy: dtype %s into %s", fsci_dtype_name(src->dtype),
+               fsci_dtype_name(dst->dtype));
     FSCI_CHECK(dst->ndim == src->ndim, FSCI_EINVAL, "copy: ndim %d into %d", src->ndim, dst->ndim);
     for (int k = 0; k < src->ndim; k++)
-        FSCI_CHECK(dst->shape[k] == src->shape[k], FSCI_EINVAL,
-                   "copy: shape[%d] %lld into %lld", k, (long long)src->shape[k],
-                   (long long)dst->shape[k]);
+        FSCI_CHECK(dst->shape[k] == src->shape[k], FSCI_EINVAL, "copy: shape[%d] %lld into %lld", k,
+                   (long long)src->shape[k], (long long)dst->shape[k]);
     int64_t n = fsci_view_numel(src);
     if (n == 0) return FSCI_OK;
     size_t es = fsci_dtype_size(src->dtype);
@@ -130,7 +142,8 @@ int fsci_view_copy(const fsci_view *dst, const fsci_view *src)
     return FSCI_OK;
 }
 
-static int array_new(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran, bool zero, fsci_array **out)
+static int array_new(fsci_dtype dtype, int ndim, const int64_t *shape, bool fortran, bool zero,
+                     fsci_array **out)
 {
     int st = FSCI_OK;
     fsci_array *a = NULL;

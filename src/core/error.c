@@ -25,9 +25,18 @@ const char *fsci_strerror(int code)
     }
 }
 
-const char *fsci_error_message(void) { return tl_msg; }
-const char *fsci_error_where(void) { return tl_where; }
-int fsci_error_code(void) { return tl_code; }
+const char *fsci_error_message(void)
+{
+    return tl_msg;
+}
+const char *fsci_error_where(void)
+{
+    return tl_where;
+}
+int fsci_error_code(void)
+{
+    return tl_code;
+}
 
 void fsci_error_clear(void)
 {

@@ -16,8 +16,7 @@ int fsci_parallel_parse_threads(const char *text, const char *what, int *out)
     char *end = NULL;
     long v = strtol(text, &end, 10);
     FSCI_CHECK(errno == 0 && end != text && *end == '\0' && v >= 1 && v <= 4096, FSCI_EINVAL,
-               "%s: '%s' is not a thread count (an integer from 1 to 4096)",
-               what ? what : "threads", text);
+               "%s: '%s' is not a thread count (an integer from 1 to 4096)", what ? what : "threads", text);
     *out = (int)v;
     return FSCI_OK;
 }
@@ -43,7 +42,10 @@ int fsci_parallel_set_threads(int n)
     return FSCI_OK;
 }
 
-int fsci_parallel_resolve(int nthreads) { return nthreads > 0 ? nthreads : fsci_parallel_threads(); }
+int fsci_parallel_resolve(int nthreads)
+{
+    return nthreads > 0 ? nthreads : fsci_parallel_threads();
+}
 
 void fsci_parallel_range(int64_t n, int nparts, int part, int64_t *begin, int64_t *end)
 {
@@ -56,32 +58,32 @@ void fsci_parallel_range(int64_t n, int nparts, int part, int64_t *begin, int64_
 /* Per-chunk partials are added in chunk order, so the result is the same for
  * every thread count. If the partials cannot be allocated the same chunk sums
  * are formed serially: same bits, only slower. */
-#define DEFINE_SUM(NAME, T)                                                       \
-    static double NAME##_chunk(const T *x, int64_t n, int64_t c)                  \
-    {                                                                             \
-        int64_t b = c * FSCI_REDUCE_CHUNK;                                        \
-        int64_t e = b + FSCI_REDUCE_CHUNK < n ? b + FSCI_REDUCE_CHUNK : n;        \
-        double s = 0.0;                                                           \
-        for (int64_t i = b; i < e; i++) s += (double)x[i];                        \
-        return s;                                                                 \
-    }                                                                             \
-    double NAME(const T *x, int64_t n, int nthreads)                              \
-    {                                                                             \
-        if (n <= 0) return 0.0;                                                   \
-        int64_t nchunks = (n + FSCI_REDUCE_CHUNK - 1) / FSCI_REDUCE_CHUNK;        \
-        double total = 0.0;                                                       \
-        double *part = nchunks > 1 ? fsci_malloc((size_t)nchunks, sizeof *part) : NULL; \
-        if (!part) {                                                              \
-            fsci_error_clear();                                                   \
-            for (int64_t c = 0; c < nchunks; c++) total += NAME##_chunk(x, n, c); \
-            return total;                                                         \
-        }                                                                         \
-        int nt = fsci_parallel_resolve(nthreads);                                 \
-        _Pragma("omp parallel for num_threads(nt) schedule(static)")              \
-        for (int64_t c = 0; c < nchunks; c++) part[c] = NAME##_chunk(x, n, c);    \
-        for (int64_t c = 0; c < nchunks; c++) total += part[c];                   \
-        fsci_free(part);                                                          \
-        return total;                                                             \
+#define DEFINE_SUM(NAME, T)                                                                                  \
+    static double NAME##_chunk(const T *x, int64_t n, int64_t c)                                             \
+    {                                                                                                        \
+        int64_t b = c * FSCI_REDUCE_CHUNK;                                                                   \
+        int64_t e = b + FSCI_REDUCE_CHUNK < n ? b + FSCI_REDUCE_CHUNK : n;                                   \
+        double s = 0.0;                                                                                      \
+        for (int64_t i = b; i < e; i++) s += (double)x[i];                                                   \
+        return s;                                                                                            \
+    }                                                                                                        \
+    double NAME(const T *x, int64_t n, int nthreads)                                                         \
+    {                                                                                                        \
+        if (n <= 0) return 0.0;                                                                              \
+        int64_t nchunks = (n + FSCI_REDUCE_CHUNK - 1) / FSCI_REDUCE_CHUNK;                                   \
+        double total = 0.0;                                                                                  \
+        double *part = nchunks > 1 ? fsci_malloc((size_t)nchunks, sizeof *part) : NULL;                      \
+        if (!part) {                                                                                         \
+            fsci_error_clear();                                                                              \
+            for (int64_t c = 0; c < nchunks; c++) total += NAME##_chunk(x, n, c);                            \
+            return total;                                                                                    \
+        }                                                                                                    \
+        int nt = fsci_parallel_resolve(nthreads);                                                            \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)") for (int64_t c = 0; c < nchunks; c++)   \
+            part[c] = NAME##_chunk(x, n, c);                                                                 \
+        for (int64_t c = 0; c < nchunks; c++) total += part[c];                                              \
+        fsci_free(part);                                                                                     \
+        return total;                                                                                        \
     }
 
 DEFINE_SUM(fsci_parallel_sum_f64, double)

@@ -24,18 +24,21 @@ const fsci_param *fsci_params_find(const fsci_param *table, int n, const char *n
     return NULL;
 }
 
-static bool has_range(const fsci_param *p) { return p->min <= p->max; }
+static bool has_range(const fsci_param *p)
+{
+    return p->min <= p->max;
+}
 
 static int parse_double(const fsci_param *p, const char *text, double *out)
 {
     errno = 0;
     char *end = NULL;
     double v = strtod(text, &end);
-    FSCI_CHECK(end != text && *end == '\0' && errno != ERANGE, FSCI_EINVAL,
-               "--%s: '%s' is not a number", p->name, text);
+    FSCI_CHECK(end != text && *end == '\0' && errno != ERANGE, FSCI_EINVAL, "--%s: '%s' is not a number",
+               p->name, text);
     FSCI_CHECK(isfinite(v), FSCI_EINVAL, "--%s: '%s' is not a finite number", p->name, text);
-    FSCI_CHECK(!has_range(p) || (v >= p->min && v <= p->max), FSCI_ERANGE,
-               "--%s: %s is outside [%g, %g]", p->name, text, p->min, p->max);
+    FSCI_CHECK(!has_range(p) || (v >= p->min && v <= p->max), FSCI_ERANGE, "--%s: %s is outside [%g, %g]",
+               p->name, text, p->min, p->max);
     *out = v;
     return FSCI_OK;
 }
@@ -89,12 +92,12 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
                               "--%s: '%s' is not a boolean (true/false)", p->name, value);
     }
     case FSCI_PARAM_CHOICE:
-        FSCI_CHECK(choice_ok(p->choices, value), FSCI_EINVAL, "--%s: '%s' is not one of %s", p->name,
-                   value, p->choices);
+        FSCI_CHECK(choice_ok(p->choices, value), FSCI_EINVAL, "--%s: '%s' is not one of %s", p->name, value,
+                   p->choices);
         /* fall through */
     case FSCI_PARAM_STRING:
-        FSCI_CHECK(strlen(value) < FSCI_PARAM_STRLEN, FSCI_EINVAL,
-                   "--%s: value longer than %d characters", p->name, FSCI_PARAM_STRLEN - 1);
+        FSCI_CHECK(strlen(value) < FSCI_PARAM_STRLEN, FSCI_EINVAL, "--%s: value longer than %d characters",
+                   p->name, FSCI_PARAM_STRLEN - 1);
         strcpy(field, value);
         return FSCI_OK;
     case FSCI_PARAM_DOUBLES: {
@@ -104,8 +107,8 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
         strcpy(buf, value);
         char *save = NULL;
         for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            FSCI_CHECK(list.n < FSCI_PARAM_LISTLEN, FSCI_EINVAL, "--%s: more than %d values",
-                       p->name, FSCI_PARAM_LISTLEN);
+            FSCI_CHECK(list.n < FSCI_PARAM_LISTLEN, FSCI_EINVAL, "--%s: more than %d values", p->name,
+                       FSCI_PARAM_LISTLEN);
             int st = parse_double(p, tok, &list.v[list.n]);
             if (st) return st;
             list.n++;

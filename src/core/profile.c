@@ -40,15 +40,20 @@ int fsci_profile_register(const char *name, fsci_event *id)
     pthread_mutex_unlock(&g_lock);
     if (found < 0)
         st = fsci_error_set(FSCI_ERANGE, __FILE__, __LINE__, __func__,
-                            "profile: more than %d events (registering '%s')",
-                            FSCI_PROFILE_MAX_EVENTS, name);
+                            "profile: more than %d events (registering '%s')", FSCI_PROFILE_MAX_EVENTS, name);
     else
         *id = found;
     return st;
 }
 
-void fsci_profile_enable(bool on) { atomic_store(&g_enabled, on); }
-bool fsci_profile_enabled(void) { return atomic_load(&g_enabled); }
+void fsci_profile_enable(bool on)
+{
+    atomic_store(&g_enabled, on);
+}
+bool fsci_profile_enabled(void)
+{
+    return atomic_load(&g_enabled);
+}
 
 double fsci_profile_begin(fsci_event id)
 {
@@ -112,8 +117,7 @@ void fsci_profile_reset(void)
 
 void fsci_profile_report(FILE *f)
 {
-    fprintf(f, "%-28s %8s %10s %10s %9s %9s\n", "event", "calls", "total s", "ms/call", "GB/s",
-            "GFLOP/s");
+    fprintf(f, "%-28s %8s %10s %10s %9s %9s\n", "event", "calls", "total s", "ms/call", "GB/s", "GFLOP/s");
     pthread_mutex_lock(&g_lock);
     for (int i = 0; i < g_nevents; i++) {
         if (g_events[i].calls == 0) continue;
@@ -121,8 +125,8 @@ void fsci_profile_report(FILE *f)
         char gbs[16] = "-", gfl[16] = "-";
         if (g_events[i].bytes > 0 && s > 0) snprintf(gbs, sizeof gbs, "%.2f", g_events[i].bytes / s * 1e-9);
         if (g_events[i].flops > 0 && s > 0) snprintf(gfl, sizeof gfl, "%.2f", g_events[i].flops / s * 1e-9);
-        fprintf(f, "%-28s %8lld %10.4f %10.3f %9s %9s\n", g_events[i].name,
-                (long long)g_events[i].calls, s, 1e3 * s / (double)g_events[i].calls, gbs, gfl);
+        fprintf(f, "%-28s %8lld %10.4f %10.3f %9s %9s\n", g_events[i].name, (long long)g_events[i].calls, s,
+                1e3 * s / (double)g_events[i].calls, gbs, gfl);
     }
     pthread_mutex_unlock(&g_lock);
 }

@@ -17,9 +17,9 @@ struct fsci_progress {
     int64_t total;
     _Atomic int64_t done;
     double t_start;
-    _Atomic double t_next;   /* next redraw time */
+    _Atomic double t_next;          /* next redraw time */
     _Atomic int64_t next_line_done; /* plain-line mode: next 10 % mark */
-    int bar;                 /* resolved mode: 1 bar, 0 lines, -1 quiet */
+    int bar;                        /* resolved mode: 1 bar, 0 lines, -1 quiet */
     pthread_mutex_t lock;
 };
 
@@ -29,10 +29,19 @@ static fsci_text_sink g_sink;
 static void *g_sink_ud;
 static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void fsci_progress_set_mode(fsci_progress_mode mode) { atomic_store(&g_mode, (int)mode); }
-fsci_progress_mode fsci_progress_get_mode(void) { return (fsci_progress_mode)atomic_load(&g_mode); }
+void fsci_progress_set_mode(fsci_progress_mode mode)
+{
+    atomic_store(&g_mode, (int)mode);
+}
+fsci_progress_mode fsci_progress_get_mode(void)
+{
+    return (fsci_progress_mode)atomic_load(&g_mode);
+}
 
-void fsci_progress_set_min_time(double seconds) { atomic_store(&g_min_time, seconds > 0 ? seconds : 0.0); }
+void fsci_progress_set_min_time(double seconds)
+{
+    atomic_store(&g_min_time, seconds > 0 ? seconds : 0.0);
+}
 
 void fsci_progress_set_sink(fsci_text_sink sink, void *userdata)
 {
@@ -139,17 +148,17 @@ static void render(fsci_progress *p, int64_t done, double now, int final)
         for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
         if (final)
-            snprintf(line, sizeof line, "\r%s [%s] 100%% %s %s in %s (%s %s/s)\x1b[K\n", p->label, bar,
-                     sdone, p->unit, sel, srate, p->unit);
+            snprintf(line, sizeof line, "\r%s [%s] 100%% %s %s in %s (%s %s/s)\x1b[K\n", p->label, bar, sdone,
+                     p->unit, sel, srate, p->unit);
         else
             snprintf(line, sizeof line, "\r%s [%s] %3.0f%% %s/%s %s %s/s ETA %s\x1b[K", p->label, bar,
                      100 * frac, sdone, stotal, srate, p->unit, seta);
     } else if (final) {
-        snprintf(line, sizeof line, "%s: done, %s %s in %s (%s %s/s)\n", p->label, sdone, p->unit, sel,
-                 srate, p->unit);
+        snprintf(line, sizeof line, "%s: done, %s %s in %s (%s %s/s)\n", p->label, sdone, p->unit, sel, srate,
+                 p->unit);
     } else {
-        snprintf(line, sizeof line, "%s: %3.0f%% %s/%s %s, %s %s/s, ETA %s\n", p->label, 100 * frac,
-                 sdone, stotal, p->unit, srate, p->unit, seta);
+        snprintf(line, sizeof line, "%s: %3.0f%% %s/%s %s, %s %s/s, ETA %s\n", p->label, 100 * frac, sdone,
+                 stotal, p->unit, srate, p->unit, seta);
     }
     emit(line);
 }

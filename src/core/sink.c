@@ -17,8 +17,8 @@ struct fsci_sink {
     fsci_npz_writer *npz; /* NULL for a memory sink */
     member *members;
     int64_t n, cap;
-    fsci_array *open;   /* memory sink: member being streamed */
-    int64_t open_off;   /* bytes written into it */
+    fsci_array *open; /* memory sink: member being streamed */
+    int64_t open_off; /* bytes written into it */
     bool closed;
 };
 
@@ -137,7 +137,10 @@ int fsci_sink_add_string(fsci_sink *s, const char *name, const char *utf8)
     return FSCI_OK;
 }
 
-int64_t fsci_sink_memory_count(const fsci_sink *s) { return s && !s->npz ? s->n : 0; }
+int64_t fsci_sink_memory_count(const fsci_sink *s)
+{
+    return s && !s->npz ? s->n : 0;
+}
 
 int fsci_sink_memory_take(fsci_sink *s, int64_t i, const char **name, fsci_array **array, char **text)
 {

@@ -1,3 +1,6 @@
 #include "fastsci/fastsci.h"
 
-const char *fsci_version(void) { return FSCI_VERSION_STRING; }
+const char *fsci_version(void)
+{
+    return FSCI_VERSION_STRING;
+}

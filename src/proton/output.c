@@ -30,7 +30,8 @@ int fsci_proton_simulate(const fsci_proton_setup *su, fsci_proton_result *res)
     res->dose_gy = fsci_malloc((size_t)(nz * nx), sizeof(double));
     res->dose_mev = fsci_malloc((size_t)(nz * nx), sizeof(double));
     res->depth_dose = fsci_malloc((size_t)nz, sizeof(double));
-    FSCI_CHECK_GOTO(res->dose_gy && res->dose_mev && res->depth_dose, FSCI_ENOMEM, "out of memory for the dose");
+    FSCI_CHECK_GOTO(res->dose_gy && res->dose_mev && res->depth_dose, FSCI_ENOMEM,
+                    "out of memory for the dose");
     FSCI_TRY(fsci_proton_state_dose(s, FSCI_PROTON_DOSE_GY, res->dose_gy));
     FSCI_TRY(fsci_proton_state_dose(s, FSCI_PROTON_DOSE_MEV, res->dose_mev));
     FSCI_TRY(fsci_proton_state_depth_dose(s, res->depth_dose));
@@ -57,7 +58,7 @@ void fsci_proton_result_free(fsci_proton_result *res)
 }
 
 enum { NFILES = 8 };
-static const char *const out_names[NFILES] = {"dose.npy",       "dose_mev.npy", "dose.raw",    "dose.mhd",
+static const char *const out_names[NFILES] = {"dose.npy",       "dose_mev.npy", "dose.raw",     "dose.mhd",
                                               "depth_dose.csv", "lateral.csv",  "summary.json", NULL};
 
 static int path_of(char *buf, size_t cap, const char *dir, const char *name, bool tmp)
@@ -87,15 +88,19 @@ static int close_tmp(const char *dir, const char *name, FILE **fp)
     return FSCI_OK;
 }
 
-static double jnum(double v) { return isfinite(v) ? v : 0; }
+static double jnum(double v)
+{
+    return isfinite(v) ? v : 0;
+}
 
 static void json_balance(FILE *f, const char *key, const fsci_proton_balance *b, const char *tail)
 {
     fprintf(f,
             "  \"%s\": {\"initial\": %.17g, \"deposited\": %.17g, \"leaked\": %.17g, \"rejected\": %.17g, "
-            "\"cutoff\": %.17g, \"nuclear\": %.17g, \"pruned\": %.17g, \"remaining\": %.17g, \"residual\": %.17g}%s\n",
-            key, b->initial, b->deposited, b->leaked, b->rejected, b->cutoff, b->nuclear, b->pruned, b->remaining,
-            b->residual, tail);
+            "\"cutoff\": %.17g, \"nuclear\": %.17g, \"pruned\": %.17g, \"remaining\": %.17g, \"residual\": "
+            "%.17g}%s\n",
+            key, b->initial, b->deposited, b->leaked, b->rejected, b->cutoff, b->nuclear, b->pruned,
+            b->remaining, b->residual, tail);
 }
 
 static int write_all(const fsci_proton_result *r, const char *dir)
@@ -129,7 +134,8 @@ static int write_all(const fsci_proton_result *r, const char *dir)
 
     FSCI_TRY(open_tmp(dir, "depth_dose.csv", &f));
     fprintf(f, "z_mm,dose_mev_per_mm_per_primary\n");
-    for (int64_t k = 0; k < nz; k++) fprintf(f, "%.9g,%.9g\n", ((double)k + 0.5) * r->dz_mm, r->depth_dose[k]);
+    for (int64_t k = 0; k < nz; k++)
+        fprintf(f, "%.9g,%.9g\n", ((double)k + 0.5) * r->dz_mm, r->depth_dose[k]);
     FSCI_TRY(close_tmp(dir, "depth_dose.csv", &f));
 
     /* lateral profiles at fractions of R80 (MeV per cell per primary), by
@@ -163,13 +169,15 @@ static int write_all(const fsci_proton_result *r, const char *dir)
 
     FSCI_TRY(open_tmp(dir, "summary.json", &f));
     const fsci_proton_range_metrics *m = &r->metrics;
-    fprintf(f,
-            "{\n  \"nz\": %lld,\n  \"nx\": %lld,\n  \"dz_mm\": %.17g,\n  \"dx_mm\": %.17g,\n  \"R80_mm\": %.17g,\n"
-            "  \"R90_mm\": %.17g,\n  \"R50_mm\": %.17g,\n  \"R20_mm\": %.17g,\n  \"peak_depth_mm\": %.17g,\n"
-            "  \"d80_20_mm\": %.17g,\n  \"entrance_to_peak\": %.17g,\n  \"steps\": %lld,\n  \"seconds\": %.6g,\n",
-            (long long)nz, (long long)nx, r->dz_mm, r->dx_mm, jnum(m->r80_mm), jnum(m->r90_mm), jnum(m->r50_mm),
-            jnum(m->r20_mm), jnum(m->peak_mm), jnum(m->falloff_mm), jnum(m->entrance), (long long)r->steps,
-            r->seconds);
+    fprintf(
+        f,
+        "{\n  \"nz\": %lld,\n  \"nx\": %lld,\n  \"dz_mm\": %.17g,\n  \"dx_mm\": %.17g,\n  \"R80_mm\": "
+        "%.17g,\n"
+        "  \"R90_mm\": %.17g,\n  \"R50_mm\": %.17g,\n  \"R20_mm\": %.17g,\n  \"peak_depth_mm\": %.17g,\n"
+        "  \"d80_20_mm\": %.17g,\n  \"entrance_to_peak\": %.17g,\n  \"steps\": %lld,\n  \"seconds\": %.6g,\n",
+        (long long)nz, (long long)nx, r->dz_mm, r->dx_mm, jnum(m->r80_mm), jnum(m->r90_mm), jnum(m->r50_mm),
+        jnum(m->r20_mm), jnum(m->peak_mm), jnum(m->falloff_mm), jnum(m->entrance), (long long)r->steps,
+        r->seconds);
     json_balance(f, "balance_weight", &r->weight, ",");
     json_balance(f, "balance_energy_mev", &r->energy, "");
     fprintf(f, "}\n");

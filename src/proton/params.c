@@ -92,7 +92,8 @@ fail:
     return st;
 }
 
-int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool progress, fsci_proton_setup **out)
+int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool progress,
+                             fsci_proton_setup **out)
 {
     int st = FSCI_OK;
     fsci_proton_setup *su = NULL;
@@ -104,8 +105,8 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
     for (int i = 0; i < r->energy.n; i++) {
         double e = r->energy.v[i];
         FSCI_TRY(fin_pos("energy", e));
-        FSCI_CHECK(e <= FSCI_PROTON_EMAX_MEV, FSCI_ERANGE, "--energy: %g MeV is above the PSTAR table (%g MeV)", e,
-                   FSCI_PROTON_EMAX_MEV);
+        FSCI_CHECK(e <= FSCI_PROTON_EMAX_MEV, FSCI_ERANGE,
+                   "--energy: %g MeV is above the PSTAR table (%g MeV)", e, FSCI_PROTON_EMAX_MEV);
         FSCI_CHECK(e > 1.5, FSCI_ERANGE, "--energy: %g MeV is below the cutoff (1 MeV)", e);
         if (e > emax) emax = e;
     }
@@ -208,8 +209,8 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
                             "--phantom: '%s' is not slab:bone:Z1:Z2 or slab:lung:Z1:Z2", r->phantom);
             FSCI_CHECK_GOTO(isfinite(z1) && isfinite(z2) && z1 >= 0 && z1 < z2, FSCI_EINVAL,
                             "--phantom: '%s' needs finite depths 0 <= Z1 < Z2", r->phantom);
-            FSCI_TRY(fsci_proton_slab_fill(o, kind[0] == 'b' ? FSCI_PROTON_SLAB_BONE : FSCI_PROTON_SLAB_LUNG, z1,
-                                           z2, rsp, rsc, den));
+            FSCI_TRY(fsci_proton_slab_fill(o, kind[0] == 'b' ? FSCI_PROTON_SLAB_BONE : FSCI_PROTON_SLAB_LUNG,
+                                           z1, z2, rsp, rsc, den));
         } else {
             size_t len = strlen(r->phantom);
             FSCI_CHECK_GOTO(len > 4 && strcmp(r->phantom + len - 4, ".npz") == 0, FSCI_EINVAL,

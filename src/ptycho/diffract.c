@@ -182,8 +182,8 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
     float *a = w->amp;
     int64_t m = n * n;
     if (d->noise) {
-        int st = fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, m, w->counts,
-                                       m, 1);
+        int st = fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, m,
+                                       w->counts, m, 1);
         if (st) {
             /* cannot happen for inputs the callers validated; never store garbage */
             if (!w->st) {
@@ -217,15 +217,14 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
 int fsci__ptycho_ws_status(const fsci__ptycho_diff *d)
 {
     for (int t = 0; t < d->nthreads; t++)
-        if (d->ws[t].st)
-            return fsci_error_set(d->ws[t].st, __FILE__, __LINE__, __func__, "%s", d->ws[t].err);
+        if (d->ws[t].st) return fsci_error_set(d->ws[t].st, __FILE__, __LINE__, __func__, "%s", d->ws[t].err);
     return FSCI_OK;
 }
 
 static int check_obj(const fsci_view *obj)
 {
-    FSCI_CHECK(obj && obj->dtype == FSCI_C64 && obj->ndim == 2 && fsci_view_is_c_contiguous(obj),
-               FSCI_EINVAL, "object: expected a C-contiguous complex64 2-D array, got %s with %d dimensions",
+    FSCI_CHECK(obj && obj->dtype == FSCI_C64 && obj->ndim == 2 && fsci_view_is_c_contiguous(obj), FSCI_EINVAL,
+               "object: expected a C-contiguous complex64 2-D array, got %s with %d dimensions",
                obj ? fsci_dtype_name(obj->dtype) : "NULL", obj ? obj->ndim : 0);
     return FSCI_OK;
 }
@@ -238,18 +237,19 @@ int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const double *cy
     FSCI_CHECK(cx && cy && (out || npatch == 0), FSCI_EINVAL, "extract: NULL argument");
     FSCI_CHECK(n >= 1 && n <= 4096, FSCI_EINVAL, "extract: N = %lld is outside [1, 4096]", (long long)n);
     for (int64_t p = 0; p < npatch; p++)
-        FSCI_CHECK(isfinite(cx[p]) && isfinite(cy[p]) && fabs(cx[p]) < 1e12 && fabs(cy[p]) < 1e12, FSCI_EINVAL,
-                   "extract: centre %lld = (%g, %g) is not finite", (long long)p, cx[p], cy[p]);
+        FSCI_CHECK(isfinite(cx[p]) && isfinite(cy[p]) && fabs(cx[p]) < 1e12 && fabs(cy[p]) < 1e12,
+                   FSCI_EINVAL, "extract: centre %lld = (%g, %g) is not finite", (long long)p, cx[p], cy[p]);
     int nt = fsci_parallel_resolve(nthreads);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t p = 0; p < npatch; p++)
-        fsci__ptycho_extract_one(obj->data, obj->shape[0], obj->shape[1], cx[p], cy[p], n, out + 2 * p * n * n);
+        fsci__ptycho_extract_one(obj->data, obj->shape[0], obj->shape[1], cx[p], cy[p], n,
+                                 out + 2 * p * n * n);
     return FSCI_OK;
 }
 
-int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const fsci_view *probe, double scale,
-                         bool noise, uint64_t seed, uint64_t stream, int64_t first_index, float *amp,
-                         double *sumsq, int nthreads)
+int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const fsci_view *probe,
+                         double scale, bool noise, uint64_t seed, uint64_t stream, int64_t first_index,
+                         float *amp, double *sumsq, int nthreads)
 {
     FSCI_CHECK(patches || npatch == 0, FSCI_EINVAL, "diffract: patches is NULL");
     FSCI_CHECK(amp || npatch == 0, FSCI_EINVAL, "diffract: amp (output) is NULL");
@@ -268,13 +268,14 @@ int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const 
                "diffract: pattern indices [%lld, %lld) exceed 2^32", (long long)first_index,
                (long long)(first_index + npatch));
     for (int64_t i = 0; i < 2 * npatch * n * n; i++)
-        FSCI_CHECK(isfinite(patches[i]), FSCI_EINVAL, "patches: element %lld is not finite", (long long)(i / 2));
+        FSCI_CHECK(isfinite(patches[i]), FSCI_EINVAL, "patches: element %lld is not finite",
+                   (long long)(i / 2));
     for (int64_t r = 0; r < n; r++)
         for (int64_t c = 0; c < n; c++) {
             const float *q = (const float *)(const void *)((const char *)probe->data + r * probe->strides[0] +
                                                            c * probe->strides[1]);
-            FSCI_CHECK(isfinite(q[0]) && isfinite(q[1]), FSCI_EINVAL, "probe: element (%lld, %lld) is not finite",
-                       (long long)r, (long long)c);
+            FSCI_CHECK(isfinite(q[0]) && isfinite(q[1]), FSCI_EINVAL,
+                       "probe: element (%lld, %lld) is not finite", (long long)r, (long long)c);
         }
     fsci__ptycho_diff *d = NULL;
     int st = fsci__ptycho_diff_create(n, probe, scale, noise, seed, stream, nthreads, &d);
@@ -284,7 +285,8 @@ int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const 
         fsci__ptycho_ws *w = &d->ws[omp_get_thread_num()];
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < npatch; p++) {
-            double e = fsci__ptycho_pattern(d, w, patches + 2 * p * n * n, first_index + p, amp + p * n * n, 1);
+            double e =
+                fsci__ptycho_pattern(d, w, patches + 2 * p * n * n, first_index + p, amp + p * n * n, 1);
             if (sumsq) sumsq[p] = e;
         }
     }

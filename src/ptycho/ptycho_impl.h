@@ -9,23 +9,23 @@
 
 /* Per-thread workspace of the diffraction kernel. */
 typedef struct fsci__ptycho_ws {
-    float *patch;          /* n*n complex, interleaved */
-    fftwf_complex *buf;    /* n*n, FFT in place */
-    double *lam;           /* n*n intensities, fftshifted */
-    int64_t *counts;       /* n*n Poisson counts */
-    float *amp;            /* n*n amplitudes before the (strided) store */
+    float *patch;                     /* n*n complex, interleaved */
+    fftwf_complex *buf;               /* n*n, FFT in place */
+    double *lam;                      /* n*n intensities, fftshifted */
+    int64_t *counts;                  /* n*n Poisson counts */
+    float *amp;                       /* n*n amplitudes before the (strided) store */
     double t_extract, t_fft, t_noise; /* seconds spent, summed */
-    int64_t last_counts;   /* photon total of the last noisy pattern */
-    int st;                /* first failure on this thread, with its message */
+    int64_t last_counts;              /* photon total of the last noisy pattern */
+    int st;                           /* first failure on this thread, with its message */
     char err[256];
-    char pad[64];          /* keep the next thread's counters off this cache line */
+    char pad[64]; /* keep the next thread's counters off this cache line */
 } fsci__ptycho_ws;
 
 /* A diffraction plan: FFT plan, probe copy, and one workspace per thread. */
 typedef struct fsci__ptycho_diff {
     int64_t n;
     fftwf_plan plan;
-    float *probe;          /* n*n complex, interleaved */
+    float *probe; /* n*n complex, interleaved */
     double scale, inv_scale;
     bool noise;
     uint64_t seed, stream;

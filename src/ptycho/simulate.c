@@ -42,7 +42,8 @@ static int to_c64(const fsci_view *v, const char *what, fsci_array **out)
     *out = NULL;
     FSCI_CHECK(v->ndim == 2, FSCI_EINVAL, "%s: expected a 2-D array, got %d dimensions", what, v->ndim);
     FSCI_CHECK(v->dtype == FSCI_C64 || v->dtype == FSCI_C128, FSCI_EINVAL,
-               "%s: dtype %s is not complex (complex64 or complex128 expected)", what, fsci_dtype_name(v->dtype));
+               "%s: dtype %s is not complex (complex64 or complex128 expected)", what,
+               fsci_dtype_name(v->dtype));
     FSCI_CHECK(v->shape[0] >= 1 && v->shape[1] >= 1, FSCI_EINVAL, "%s: empty shape (%lld, %lld)", what,
                (long long)v->shape[0], (long long)v->shape[1]);
     fsci_array *a = NULL;
@@ -66,8 +67,9 @@ static int to_c64(const fsci_view *v, const char *what, fsci_array **out)
             if (!isfinite(re) || !isfinite(im) || fabs(re) > 1e30 || fabs(im) > 1e30) {
                 fsci_array_destroy(&a);
                 return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                                      "%s: element (%lld, %lld) = %g%+gj is %s", what, (long long)r, (long long)c,
-                                      re, im, isfinite(re) && isfinite(im) ? "beyond 1e30" : "not finite");
+                                      "%s: element (%lld, %lld) = %g%+gj is %s", what, (long long)r,
+                                      (long long)c, re, im,
+                                      isfinite(re) && isfinite(im) ? "beyond 1e30" : "not finite");
             }
             o[2 * (r * w + c)] = (float)re;
             o[2 * (r * w + c) + 1] = (float)im;
@@ -76,7 +78,8 @@ static int to_c64(const fsci_view *v, const char *what, fsci_array **out)
     return FSCI_OK;
 }
 
-static int get_object(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed, fsci_array **out)
+static int get_object(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed,
+                      fsci_array **out)
 {
     if (in && in->object) return to_c64(in->object, "object", out);
     if (strcmp(o->object, "lines") == 0 || strcmp(o->object, "star") == 0) {
@@ -126,8 +129,8 @@ static int read_coords(fsci_npz *z, const char *path, const char *key, fsci_arra
         const char *dt = fsci_dtype_name(v->dtype);
         fsci_array_destroy(out);
         return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                              "positions: %s member '%s' is %s with %d dimensions; float64 1-D expected", path, key,
-                              dt, nd);
+                              "positions: %s member '%s' is %s with %d dimensions; float64 1-D expected",
+                              path, key, dt, nd);
     }
     return FSCI_OK;
 }
@@ -154,7 +157,8 @@ static int get_positions(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
         double b = 0.5 * (double)o->N;
         FSCI_CHECK(w > o->N && h > o->N, FSCI_EINVAL,
                    "positions: object (%lld, %lld) must be larger than N = %lld for random positions with a "
-                   "buffer of N/2", (long long)h, (long long)w, (long long)o->N);
+                   "buffer of N/2",
+                   (long long)h, (long long)w, (long long)o->N);
         n = o->n_images;
         x = fsci_malloc((size_t)n, sizeof *x);
         y = fsci_malloc((size_t)n, sizeof *y);
@@ -168,7 +172,8 @@ static int get_positions(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     } else {
         src = o->positions;
         FSCI_CHECK(ends_with(o->positions, ".npz"), FSCI_EINVAL,
-                   "positions: '%s' is neither 'random' nor an .npz file with xcoords and ycoords", o->positions);
+                   "positions: '%s' is neither 'random' nor an .npz file with xcoords and ycoords",
+                   o->positions);
         FSCI_TRY(fsci_npz_open(o->positions, &z));
         FSCI_TRY(read_coords(z, o->positions, "xcoords", &ax));
         FSCI_TRY(read_coords(z, o->positions, "ycoords", &ay));
@@ -184,11 +189,11 @@ static int get_positions(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     }
     for (int64_t i = 0; i < n; i++) {
         FSCI_CHECK_GOTO(isfinite(x[i]) && x[i] >= 0 && x[i] <= (double)(w - 1), FSCI_EINVAL,
-                        "%s: xcoords[%lld] = %g is outside the object's columns [0, %lld]", src, (long long)i, x[i],
-                        (long long)(w - 1));
+                        "%s: xcoords[%lld] = %g is outside the object's columns [0, %lld]", src, (long long)i,
+                        x[i], (long long)(w - 1));
         FSCI_CHECK_GOTO(isfinite(y[i]) && y[i] >= 0 && y[i] <= (double)(h - 1), FSCI_EINVAL,
-                        "%s: ycoords[%lld] = %g is outside the object's rows [0, %lld]", src, (long long)i, y[i],
-                        (long long)(h - 1));
+                        "%s: ycoords[%lld] = %g is outside the object's rows [0, %lld]", src, (long long)i,
+                        y[i], (long long)(h - 1));
     }
     *xo = x;
     *yo = y;
@@ -228,16 +233,19 @@ static int dataset_scale(const fsci_view *obj, const float *probe, const double 
     for (int64_t p = 0; p < np; p++)
         if (e[p] > emax) emax = e[p], pmax = p;
     fsci_free(e);
-    FSCI_CHECK(mean > 0 && isfinite(mean), FSCI_EINVAL,
-               "%s: the illuminated object has zero energy (mean sum|patch * probe|^2 = %g): check the object, "
-               "probe and positions", what, mean);
+    FSCI_CHECK(
+        mean > 0 && isfinite(mean), FSCI_EINVAL,
+        "%s: the illuminated object has zero energy (mean sum|patch * probe|^2 = %g): check the object, "
+        "probe and positions",
+        what, mean);
     *s = sqrt(nphotons / mean);
     double top = *s * *s * emax, limit = noise ? FSCI_RNG_POISSON_MAX : 1e30;
-    FSCI_CHECK(top <= limit, FSCI_ERANGE,
-               "--nphotons: %g puts %.3g expected photons into %s pattern %lld (%.3g times the mean), above the "
-               "%s limit of %g",
-               nphotons, top, what, (long long)pmax, emax / mean, noise ? "Poisson sampler's" : "float range's",
-               limit);
+    FSCI_CHECK(
+        top <= limit, FSCI_ERANGE,
+        "--nphotons: %g puts %.3g expected photons into %s pattern %lld (%.3g times the mean), above the "
+        "%s limit of %g",
+        nphotons, top, what, (long long)pmax, emax / mean, noise ? "Poisson sampler's" : "float range's",
+        limit);
     return FSCI_OK;
 }
 
@@ -312,16 +320,16 @@ static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float
  * by block into the sink (already begun): the patches when `keep_amp` is
  * given (the amplitudes then go there), else the amplitudes. dbuf holds two
  * blocks of what is streamed. */
-static int run_pass(const pass *ps, int64_t ngroups, int64_t gblk, float *dbuf, float *keep_amp, double *sumsq,
-                    int64_t *counts, fsci_sink *sink, double *t_write)
+static int run_pass(const pass *ps, int64_t ngroups, int64_t gblk, float *dbuf, float *keep_amp,
+                    double *sumsq, int64_t *counts, fsci_sink *sink, double *t_write)
 {
     int64_t n2 = ps->n * ps->n, per_group = ps->C * n2 * (keep_amp ? 2 : 1); /* floats */
     pending pw = {.sink = sink};
     for (int64_t g0 = 0, k = 0; g0 < ngroups && !pw.st; g0 += gblk, k ^= 1) {
         int64_t g1 = g0 + gblk < ngroups ? g0 + gblk : ngroups;
         float *cur = dbuf + k * gblk * per_group;
-        run_block(ps, g0, g1, keep_amp ? cur : NULL, keep_amp ? keep_amp + g0 * ps->C * n2 : cur, sumsq, counts,
-                  &pw);
+        run_block(ps, g0, g1, keep_amp ? cur : NULL, keep_amp ? keep_amp + g0 * ps->C * n2 : cur, sumsq,
+                  counts, &pw);
         int st = fsci__ptycho_ws_status(ps->d);
         if (st) return st;
         pw.data = cur;
@@ -350,7 +358,8 @@ static void add_stage_times(fsci_ptycho_report *r, const fsci__ptycho_diff *d, i
     }
 }
 
-static int sink_array(fsci_sink *sink, const char *name, fsci_dtype t, int ndim, const int64_t *shape, void *data)
+static int sink_array(fsci_sink *sink, const char *name, fsci_dtype t, int ndim, const int64_t *shape,
+                      void *data)
 {
     fsci_view v;
     int st = fsci_view_init(&v, data, t, ndim, shape, false);
@@ -379,7 +388,7 @@ static void profile_report(const fsci_ptycho_report *r, int64_t n, bool raw)
 {
     fsci_event ev[7] = {-1, -1, -1, -1, -1, -1, -1}; /* found by name: registration is idempotent */
     static const char *names[7] = {"ptycho.inputs", "ptycho.group", "ptycho.scale", "ptycho.extract",
-                                   "ptycho.fft", "ptycho.noise", "ptycho.write"};
+                                   "ptycho.fft",    "ptycho.noise", "ptycho.write"};
     for (int i = 0; i < 7; i++)
         if (fsci_profile_register(names[i], &ev[i]) != FSCI_OK) return;
     double pats = (double)(r->npatterns + (raw ? r->npoints : 0)), n2 = (double)(n * n);
@@ -423,7 +432,8 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     int64_t n = o->N, n2 = n * n, C = o->gridsize * o->gridsize;
     bool channel = strcmp(o->layout, "channel") == 0;
     fsci_array *obj = NULL, *probe = NULL;
-    double *x = NULL, *y = NULL, *cx = NULL, *cy = NULL, *offs = NULL, *rel = NULL, *nnc = NULL, *sumsq = NULL;
+    double *x = NULL, *y = NULL, *cx = NULL, *cy = NULL, *offs = NULL, *rel = NULL, *nnc = NULL,
+           *sumsq = NULL;
     int64_t *counts = NULL, *scan_index = NULL;
     int32_t *nn = NULL;
     float *diff = NULL, *buf = NULL;
@@ -441,17 +451,22 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
 
     /* grouping */
     t = fsci_clock();
-    fsci_ptycho_group_opts go = {.nsamples = o->n_groups > 0 ? o->n_groups : np, .K = (int)o->K,
-                                 .gridsize = (int)o->gridsize, .seed = seed, .oversampling = o->oversampling,
-                                 .pool_size = (int)o->pool_size, .nthreads = nt};
+    fsci_ptycho_group_opts go = {.nsamples = o->n_groups > 0 ? o->n_groups : np,
+                                 .K = (int)o->K,
+                                 .gridsize = (int)o->gridsize,
+                                 .seed = seed,
+                                 .oversampling = o->oversampling,
+                                 .pool_size = (int)o->pool_size,
+                                 .nthreads = nt};
     FSCI_TRY(fsci_ptycho_group(x, y, np, &go, &nn, NULL, &B));
     r.t_group = fsci_clock() - t;
     r.ngroups = B;
     int64_t P = B * C;
     r.npatterns = P;
-    FSCI_CHECK_GOTO(P <= FSCI__PTYCHO_MAX_PATTERNS && np <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
-                    "ptycho: %lld patterns exceed the limit of 2^32 (noise streams are keyed by a 32-bit index)",
-                    (long long)(P > np ? P : np));
+    FSCI_CHECK_GOTO(
+        P <= FSCI__PTYCHO_MAX_PATTERNS && np <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
+        "ptycho: %lld patterns exceed the limit of 2^32 (noise streams are keyed by a 32-bit index)",
+        (long long)(P > np ? P : np));
 
     /* coordinates: offsets = group mean, relative = -(coords - mean), sampling centre = offsets + relative */
     int64_t pmax = P > np ? P : np;
@@ -489,20 +504,23 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     FSCI_TRY(fsci_progress_create("ptycho", P + (o->raw ? np : 0), "patterns", &prog));
     const float *pr = probe->view.data;
     /* one FFT plan and one set of per-thread buffers for both passes */
-    FSCI_TRY(fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW, nt, &d));
+    FSCI_TRY(
+        fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW, nt, &d));
 
     /* raw diff3d: one pattern per scan position, centred on it */
     if (o->raw) {
         t = fsci_clock();
-        FSCI_TRY(dataset_scale(&obj->view, pr, x, y, np, n, o->nphotons, o->noise, "raw", nt, d->ws, &r.scale_raw));
+        FSCI_TRY(dataset_scale(&obj->view, pr, x, y, np, n, o->nphotons, o->noise, "raw", nt, d->ws,
+                               &r.scale_raw));
         d->scale = r.scale_raw;
         d->inv_scale = 1.0 / r.scale_raw;
         r.t_scale += fsci_clock() - t;
         pass ps = {d, &obj->view, x, y, n, 1, false, prog};
         int64_t blk = block_groups(n2 * 4, np);
         buf = fsci_malloc((size_t)(2 * blk * n2), sizeof(float));
-        FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld patterns of %lld x %lld",
-                        (long long)blk, (long long)n, (long long)n);
+        FSCI_CHECK_GOTO(buf, FSCI_ENOMEM,
+                        "ptycho: out of memory for 2 blocks of %lld patterns of %lld x %lld", (long long)blk,
+                        (long long)n, (long long)n);
         FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
         FSCI_TRY(run_pass(&ps, np, blk, buf, NULL, sumsq, counts, sink, &r.t_write));
         FSCI_TRY(fsci_sink_end(sink));
@@ -513,14 +531,16 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
 
     /* grouped: scale, then Y streamed block by block, amplitudes kept for X_full */
     t = fsci_clock();
-    FSCI_TRY(dataset_scale(&obj->view, pr, cx, cy, P, n, o->nphotons, o->noise, "grouped", nt, d->ws, &r.scale));
+    FSCI_TRY(
+        dataset_scale(&obj->view, pr, cx, cy, P, n, o->nphotons, o->noise, "grouped", nt, d->ws, &r.scale));
     d->scale = r.scale;
     d->inv_scale = 1.0 / r.scale;
     d->stream = FSCI_PTYCHO_STREAM_NOISE;
     r.t_scale += fsci_clock() - t;
     diff = fsci_malloc((size_t)(P * n2), sizeof *diff);
-    FSCI_CHECK_GOTO(diff, FSCI_ENOMEM, "ptycho: out of memory for the diffraction (%lld patterns of %lld x %lld)",
-                    (long long)P, (long long)n, (long long)n);
+    FSCI_CHECK_GOTO(diff, FSCI_ENOMEM,
+                    "ptycho: out of memory for the diffraction (%lld patterns of %lld x %lld)", (long long)P,
+                    (long long)n, (long long)n);
     int64_t gblk = block_groups(C * n2 * 8, B);
     buf = fsci_malloc((size_t)(2 * gblk * C * n2 * 2), sizeof(float));
     FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld groups", (long long)gblk);
@@ -568,17 +588,19 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     json_escape(in && in->xcoords ? "array" : o->positions, epos, sizeof epos);
     json_escape(in && in->object ? "array" : o->object, eobj, sizeof eobj);
     json_escape(in && in->probe ? "array" : o->probe, eprobe, sizeof eprobe);
-    snprintf(meta, sizeof meta,
-             "{\"generator\": \"fastsci %s\", \"nphotons\": %.17g, \"seed\": %llu, \"N\": %lld, \"gridsize\": %lld, "
-             "\"K\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, \"layout\": \"%s\", "
-             "\"intensity_scale\": %.17g, \"intensity_scale_raw\": %.17g, \"X_full_norm\": %.9g, "
-             "\"local_offset_sign\": -1, \"object\": \"%s\", \"object_shape\": [%lld, %lld], \"probe\": \"%s\", "
-             "\"probe_scale\": %.17g, \"positions\": \"%s\", \"raw\": %s, \"oversampling\": %s, "
-             "\"pool_size\": %lld, \"version\": 1}",
-             fsci_version(), o->nphotons, (unsigned long long)seed, (long long)n, (long long)o->gridsize,
-             (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false", o->layout, r.scale,
-             r.scale_raw, r.xfull_norm, eobj, (long long)H, (long long)W, eprobe, o->probe_scale, epos,
-             o->raw ? "true" : "false", o->oversampling ? "true" : "false", (long long)o->pool_size);
+    snprintf(
+        meta, sizeof meta,
+        "{\"generator\": \"fastsci %s\", \"nphotons\": %.17g, \"seed\": %llu, \"N\": %lld, \"gridsize\": "
+        "%lld, "
+        "\"K\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, \"layout\": \"%s\", "
+        "\"intensity_scale\": %.17g, \"intensity_scale_raw\": %.17g, \"X_full_norm\": %.9g, "
+        "\"local_offset_sign\": -1, \"object\": \"%s\", \"object_shape\": [%lld, %lld], \"probe\": \"%s\", "
+        "\"probe_scale\": %.17g, \"positions\": \"%s\", \"raw\": %s, \"oversampling\": %s, "
+        "\"pool_size\": %lld, \"version\": 1}",
+        fsci_version(), o->nphotons, (unsigned long long)seed, (long long)n, (long long)o->gridsize,
+        (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false", o->layout, r.scale,
+        r.scale_raw, r.xfull_norm, eobj, (long long)H, (long long)W, eprobe, o->probe_scale, epos,
+        o->raw ? "true" : "false", o->oversampling ? "true" : "false", (long long)o->pool_size);
     FSCI_TRY(fsci_sink_add_string(sink, "_metadata", meta));
     r.t_write += fsci_clock() - t;
     r.t_total = fsci_clock() - t_start;

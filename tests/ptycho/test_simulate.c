@@ -54,7 +54,8 @@ TEST(parseval_odd_n_gridsize3_flat_and_edges)
         x[i] = i < 4 ? (i % 2 ? 89.0 : 0.0) : 5 + 80.0 * ((i * 37) % 120) / 120.0; /* corners of the object */
         y[i] = i < 4 ? (i / 2 ? 89.0 : 0.0) : 5 + 80.0 * ((i * 53) % 120) / 120.0;
     }
-    fsci_ptycho_inputs in = {.object = &obj->view, .probe = &probe->view, .xcoords = x, .ycoords = y, .npoints = 120};
+    fsci_ptycho_inputs in = {
+        .object = &obj->view, .probe = &probe->view, .xcoords = x, .ycoords = y, .npoints = 120};
     fsci_sink *s = NULL, *s2 = NULL;
     fsci_ptycho_report rep;
     ASSERT_OK(run(&o, &in, 2, &s, &rep));
@@ -179,10 +180,12 @@ TEST(diffract_refuses_bad_inputs)
     float patch[128] = {0}, amp[64];
     patch[0] = 1;
     ((float *)probe->view.data)[6] = NAN;
-    ASSERT_STATUS(fsci_ptycho_diffract(patch, 1, 8, &probe->view, 1.0, false, 0, 1, 0, amp, NULL, 1), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_diffract(patch, 1, 8, &probe->view, 1.0, false, 0, 1, 0, amp, NULL, 1),
+                  FSCI_EINVAL);
     ASSERT_TRUE(strstr(fsci_error_message(), "probe: element (0, 3)") != NULL);
     ((float *)probe->view.data)[6] = 0.5f;
-    ASSERT_STATUS(fsci_ptycho_diffract(patch, 1, 8, &probe->view, 1e200, false, 0, 1, 0, amp, NULL, 1), FSCI_EINVAL);
+    ASSERT_STATUS(fsci_ptycho_diffract(patch, 1, 8, &probe->view, 1e200, false, 0, 1, 0, amp, NULL, 1),
+                  FSCI_EINVAL);
     ASSERT_OK(fsci_ptycho_diffract(patch, 1, 8, &probe->view, 2.0, true, 0, 1, 0, amp, NULL, 1));
     fsci_array_destroy(&probe);
 }

@@ -14,14 +14,14 @@
 #define FSCI_MAX_NDIM 8
 
 typedef enum fsci_dtype {
-    FSCI_F32 = 0,  /* float */
-    FSCI_F64,      /* double */
-    FSCI_C64,      /* float complex (re, im) */
-    FSCI_C128,     /* double complex */
-    FSCI_I32,      /* int32_t */
-    FSCI_I64,      /* int64_t */
-    FSCI_U8,       /* uint8_t */
-    FSCI_U16,      /* uint16_t */
+    FSCI_F32 = 0, /* float */
+    FSCI_F64,     /* double */
+    FSCI_C64,     /* float complex (re, im) */
+    FSCI_C128,    /* double complex */
+    FSCI_I32,     /* int32_t */
+    FSCI_I64,     /* int64_t */
+    FSCI_U8,      /* uint8_t */
+    FSCI_U16,     /* uint16_t */
     FSCI_NDTYPES
 } fsci_dtype;
 
@@ -49,8 +49,8 @@ FSCI_API int fsci_dtype_from_name(const char *name, fsci_dtype *out) FSCI_WUR;
 
 /* Fill `v` as a C-contiguous (fortran=false) or Fortran-contiguous view of
  * `data`. Checks dtype, ndim and shape (>= 0) and that the byte size fits. */
-FSCI_API int fsci_view_init(fsci_view *v, void *data, fsci_dtype dtype, int ndim,
-                            const int64_t *shape, bool fortran) FSCI_WUR;
+FSCI_API int fsci_view_init(fsci_view *v, void *data, fsci_dtype dtype, int ndim, const int64_t *shape,
+                            bool fortran) FSCI_WUR;
 
 /* Number of elements (product of the shape; 1 for ndim 0). */
 FSCI_API int64_t fsci_view_numel(const fsci_view *v);

@@ -39,30 +39,29 @@ FSCI_API void fsci_error_clear(void);
 
 /* Record an error and return `code`. Used through the macros below; public so
  * that clients (CLI, Python module) can report their own errors the same way. */
-FSCI_API int fsci_error_set(int code, const char *file, int line, const char *func,
-                            const char *fmt, ...) FSCI_PRINTF(5, 6);
+FSCI_API int fsci_error_set(int code, const char *file, int line, const char *func, const char *fmt, ...)
+    FSCI_PRINTF(5, 6);
 
 /* Record and return: `if (!(cond)) return error`. */
-#define FSCI_CHECK(cond, code, ...)                                                  \
-    do {                                                                             \
-        if (!(cond))                                                                 \
-            return fsci_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__); \
+#define FSCI_CHECK(cond, code, ...)                                                                          \
+    do {                                                                                                     \
+        if (!(cond)) return fsci_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__);               \
     } while (0)
 
 /* Record, store the code in the local `st` and jump to the local `fail:` label. */
-#define FSCI_CHECK_GOTO(cond, code, ...)                                           \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            st = fsci_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__); \
-            goto fail;                                                             \
-        }                                                                          \
+#define FSCI_CHECK_GOTO(cond, code, ...)                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            st = fsci_error_set((code), __FILE__, __LINE__, __func__, __VA_ARGS__);                          \
+            goto fail;                                                                                       \
+        }                                                                                                    \
     } while (0)
 
 /* Propagate a failing status: stores it in `st` and jumps to `fail:`. */
-#define FSCI_TRY(expr)        \
-    do {                      \
-        st = (expr);          \
-        if (st < 0) goto fail; \
+#define FSCI_TRY(expr)                                                                                       \
+    do {                                                                                                     \
+        st = (expr);                                                                                         \
+        if (st < 0) goto fail;                                                                               \
     } while (0)
 
 #endif

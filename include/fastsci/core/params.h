@@ -31,7 +31,7 @@ typedef struct fsci_param_list {
 } fsci_param_list;
 
 typedef struct fsci_param {
-    const char *name;    /* CLI "--name", Python keyword name with '-' -> '_' */
+    const char *name; /* CLI "--name", Python keyword name with '-' -> '_' */
     fsci_param_type type;
     size_t offset;       /* offsetof(options struct, field) */
     const char *defval;  /* default as text; NULL or "" for none */

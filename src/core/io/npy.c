@@ -897,7 +897,8 @@ int fsci__afile_write(fsci__afile *a, const void *p, size_t n)
     errno = 0;
     if (fwrite(p, 1, n, a->fp) != n) {
         int e = errno ? errno : EIO;
-        return FSCI__IOERR(FSCI_EIO, a->path, NULL, "write to %s failed: %s", a->tmp, errstr(e, eb, sizeof eb));
+        return FSCI__IOERR(FSCI_EIO, a->path, NULL, "write to %s failed: %s", a->tmp,
+                           errstr(e, eb, sizeof eb));
     }
     return FSCI_OK;
 }

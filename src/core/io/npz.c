@@ -786,7 +786,8 @@ static uint32_t crc_update(uint32_t crc, const unsigned char *p, uInt n)
     for (int i = 0; i < PIECES; i++)
         part[i] = fsci__crc32(0, p + (size_t)i * len, i == PIECES - 1 ? n - (PIECES - 1) * len : len);
     for (int i = 0; i < PIECES; i++)
-        crc = (uint32_t)crc32_combine(crc, part[i], (z_off_t)(i == PIECES - 1 ? n - (PIECES - 1) * len : len));
+        crc =
+            (uint32_t)crc32_combine(crc, part[i], (z_off_t)(i == PIECES - 1 ? n - (PIECES - 1) * len : len));
     return crc;
 }
 

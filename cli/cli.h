@@ -56,7 +56,22 @@ int cli_fail(int status);
 /* Print the profile table if --profile was given. */
 void cli_finish(const cli_common *common);
 
-/* Look up a command by name in the table (main.c). */
+/* Look up a built-in command by name in the table (main.c). */
 const cli_command *cli_find(const char *name);
+
+/* Print "fastsci NAME: message" and the usage line; returns CLI_USAGE. */
+int cli_usage(const cli_command *cmd, const char *fmt, ...) FSCI_PRINTF(2, 3);
+
+/* The run context of the shared options (result lines to stdout). */
+void cli_make_ctx(const cli_common *common, fsci_ctx *ctx);
+
+/* "fastsci: wrote PATH (size) in T s" on stderr. */
+void cli_report_written(const char *path, double seconds);
+
+/* Engines (cmd_engine.c): `fastsci ENGINE COMMAND ...`, the engine's help,
+ * and one command's help. */
+int cli_run_engine(const fsci_engine *e, int argc, char **argv);
+void cli_engine_help(const fsci_engine *e, FILE *f);
+int cli_engine_command_help(const fsci_engine *e, const char *command, FILE *f);
 
 #endif

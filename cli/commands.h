@@ -1,4 +1,4 @@
-/* The subcommand table's entries, one per cmd_*.c file. */
+/* The built-in commands, one per cmd_*.c file (engines come from the library's registry). */
 #ifndef FASTSCI_CLI_COMMANDS_H
 #define FASTSCI_CLI_COMMANDS_H
 
@@ -6,8 +6,6 @@
 
 extern const cli_command cmd_demo;
 extern const cli_command cmd_info;
-extern const cli_command cmd_proton;
-extern const cli_command cmd_ptycho;
 extern const cli_command cmd_random;
 extern const cli_command cmd_version;
 

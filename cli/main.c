@@ -1,4 +1,6 @@
-/* fastsci: one binary, subcommands through a table. */
+/* fastsci: one binary. Built-in commands through a table; every registered
+ * engine (the library's registry) is a command too. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,7 +8,10 @@
 #include "commands.h"
 
 static const cli_command *const commands[] = {
-    &cmd_demo, &cmd_info, &cmd_proton, &cmd_ptycho, &cmd_random, &cmd_version,
+    &cmd_demo,
+    &cmd_info,
+    &cmd_random,
+    &cmd_version,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -19,19 +24,50 @@ const cli_command *cli_find(const char *name)
 
 static void main_help(FILE *f)
 {
-    fprintf(f,
-            "usage: fastsci <command> [options]\n\n"
-            "fastsci %s: fast scientific pipelines (ptychography simulation, proton transport,\n"
-            "Kirchhoff migration, N2V2 denoising, quantum-dot tuning) from one C library.\n\n"
-            "commands:\n",
-            fsci_version());
+    fprintf(
+        f,
+        "usage: fastsci <command> [options]\n\nfastsci %s: fast scientific pipelines from one C library.\n\n",
+        fsci_version());
+    fprintf(f, "engines:\n");
+    for (int i = 0; i < fsci_engine_count(); i++)
+        fprintf(f, "  %-12s %s\n", fsci_engine_at(i)->name, fsci_engine_at(i)->summary);
+    fprintf(f, "\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(f, "  %-12s %s\n\n", "help", "help on a command: fastsci help <command>");
+    fprintf(f, "  %-12s %s\n\n", "help", "help on a command: fastsci help <command> [<subcommand>]");
     fprintf(f, "Every command takes --threads N, --seed N, --profile, --quiet, -o/--output PATH, --help.\n");
+}
+
+static int unknown(const char *who, const char *name)
+{
+    fprintf(stderr, "fastsci%s: unknown command '%s'\n", who, name);
+    fprintf(stderr, "usage: fastsci <command> [options] (see 'fastsci --help')\n");
+    return CLI_USAGE;
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        main_help(stdout);
+        return CLI_OK;
+    }
+    const fsci_engine *e = fsci_engine_find(argv[2]);
+    if (e && argc >= 4) return cli_engine_command_help(e, argv[3], stdout);
+    if (e) {
+        cli_engine_help(e, stdout);
+        return CLI_OK;
+    }
+    const cli_command *c = cli_find(argv[2]);
+    if (!c) return unknown(" help", argv[2]);
+    cli_help(c, stdout);
+    return CLI_OK;
 }
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit must surface as EFBIG on the write (a clear error and
+     * the temporary file removed), not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    fsci_atomic_install_signal_cleanup();
     if (argc < 2) {
         fprintf(stderr, "fastsci: no command given\n");
         fprintf(stderr, "usage: fastsci <command> [options] (see 'fastsci --help')\n");
@@ -43,26 +79,11 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(name, "--version") == 0) name = "version";
-    if (strcmp(name, "help") == 0) {
-        if (argc < 3) {
-            main_help(stdout);
-            return CLI_OK;
-        }
-        const cli_command *c = cli_find(argv[2]);
-        if (!c) {
-            fprintf(stderr, "fastsci help: unknown command '%s'\n", argv[2]);
-            fprintf(stderr, "usage: fastsci help <command> (see 'fastsci --help')\n");
-            return CLI_USAGE;
-        }
-        cli_help(c, stdout);
-        return CLI_OK;
-    }
+    if (strcmp(name, "help") == 0) return help(argc, argv);
+    const fsci_engine *e = fsci_engine_find(name);
+    if (e) return cli_run_engine(e, argc - 1, argv + 1);
     const cli_command *c = cli_find(name);
-    if (!c) {
-        fprintf(stderr, "fastsci: unknown command '%s'\n", name);
-        fprintf(stderr, "usage: fastsci <command> [options] (see 'fastsci --help')\n");
-        return CLI_USAGE;
-    }
+    if (!c) return unknown("", name);
     cli_common common = {0};
     return c->run(argc - 1, argv + 1, &common);
 }

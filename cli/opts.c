@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -25,8 +26,7 @@ void cli_help(const cli_command *cmd, FILE *f)
     fprintf(f, "\n%s", common_help);
 }
 
-static int usage_error(const cli_command *cmd, const char *fmt, ...) FSCI_PRINTF(2, 3);
-static int usage_error(const cli_command *cmd, const char *fmt, ...)
+int cli_usage(const cli_command *cmd, const char *fmt, ...)
 {
     fprintf(stderr, "fastsci %s: ", cmd->name);
     va_list ap;
@@ -62,7 +62,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
         const char *eq = strchr(name, '=');
         if (eq) {
             size_t len = (size_t)(eq - name);
-            if (len >= sizeof namebuf) return usage_error(cmd, "option '%s' is too long", arg);
+            if (len >= sizeof namebuf) return cli_usage(cmd, "option '%s' is too long", arg);
             memcpy(namebuf, name, len);
             namebuf[len] = '\0';
             name = namebuf;
@@ -74,7 +74,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
             return CLI_OK;
         }
         if (strcmp(name, "profile") == 0 || strcmp(name, "quiet") == 0) {
-            if (value) return usage_error(cmd, "option '--%s' takes no value", name);
+            if (value) return cli_usage(cmd, "option '--%s' takes no value", name);
             if (name[0] == 'p')
                 common->profile = true;
             else
@@ -93,7 +93,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
                 p = NULL;
             }
         }
-        if (!is_common && !p) return usage_error(cmd, "unknown option '%s'", arg);
+        if (!is_common && !p) return cli_usage(cmd, "unknown option '%s'", arg);
         if (p && p->type == FSCI_PARAM_BOOL && !value) {
             /* "--noise" alone means true; "--noise false" takes the next word if it is a boolean */
             static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
@@ -102,24 +102,24 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
                 if (strcmp(argv[i + 1], words[k]) == 0) value = argv[++i];
         }
         if (!value) {
-            if (i + 1 >= argc) return usage_error(cmd, "option '%s' needs a value", arg);
+            if (i + 1 >= argc) return cli_usage(cmd, "option '%s' needs a value", arg);
             value = argv[++i];
         }
         if (strcmp(name, "threads") == 0) {
             if (fsci_parallel_parse_threads(value, "--threads", &common->threads) != FSCI_OK)
-                return usage_error(cmd, "%s", fsci_error_message());
+                return cli_usage(cmd, "%s", fsci_error_message());
         } else if (strcmp(name, "seed") == 0) {
             errno = 0;
             char *end = NULL;
             unsigned long long s = strtoull(value, &end, 10);
             if (errno || end == value || *end || value[0] == '-')
-                return usage_error(cmd, "--seed: '%s' is not an unsigned 64-bit integer", value);
+                return cli_usage(cmd, "--seed: '%s' is not an unsigned 64-bit integer", value);
             common->seed = s;
             common->seed_set = true;
         } else if (strcmp(name, "o") == 0 || strcmp(name, "output") == 0) {
             common->output = value;
         } else if (fsci_params_set(cmd->params, cmd->nparams, obj, p->name, value) != FSCI_OK) {
-            return usage_error(cmd, "%s", fsci_error_message());
+            return cli_usage(cmd, "%s", fsci_error_message());
         }
     }
     return CLI_OK;
@@ -140,6 +140,30 @@ int cli_fail(int status)
     fprintf(stderr, "fastsci: %s\n", msg && *msg ? msg : fsci_strerror(status));
     if (getenv("FSCI_DEBUG") && *fsci_error_where()) fprintf(stderr, "  (at %s)\n", fsci_error_where());
     return CLI_FAIL;
+}
+
+void cli_make_ctx(const cli_common *common, fsci_ctx *ctx)
+{
+    fsci_ctx_init(ctx);
+    ctx->threads = common->threads;
+    ctx->seed = common->seed;
+    ctx->seed_set = common->seed_set;
+    ctx->quiet = common->quiet;
+    ctx->progress = !common->quiet;
+    ctx->profile = common->profile;
+    ctx->out = stdout;
+}
+
+void cli_report_written(const char *path, double seconds)
+{
+    struct stat sb;
+    char size[32] = "";
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        fsci_format_si((double)sb.st_size, size, sizeof size);
+        fprintf(stderr, "fastsci: wrote %s (%sB) in %.2f s\n", path, size, seconds);
+    } else {
+        fprintf(stderr, "fastsci: wrote %s in %.2f s\n", path, seconds);
+    }
 }
 
 void cli_finish(const cli_common *common)

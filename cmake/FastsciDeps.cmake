@@ -5,6 +5,7 @@ find_package(ZLIB REQUIRED)
 find_package(PNG REQUIRED)
 pkg_check_modules(PLPLOT REQUIRED IMPORTED_TARGET plplot)
 pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h)
 if(NOT RANDOM123_INCLUDE_DIR)
@@ -13,7 +14,7 @@ endif()
 
 add_library(fsci_deps INTERFACE)
 target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR})
-target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F m)
+target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F PkgConfig::JANSSON m)
 
 if(FSCI_WITH_MPI)
   find_package(MPI REQUIRED COMPONENTS C)

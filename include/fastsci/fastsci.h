@@ -14,6 +14,9 @@
 #include "fastsci/core/sink.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
+#include "fastsci/core/report.h"
+#include "fastsci/core/engine.h"
+#include "fastsci/core/atomic.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

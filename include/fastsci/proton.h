@@ -621,6 +621,7 @@ FSCI_API int fsci_proton_profile_moments(const double *p, int64_t n, double dx_m
 /* ---- parameters and outputs ---- */
 
 #include "fastsci/core/params.h"
+#include "fastsci/core/sink.h"
 
 /* The user-facing description of one run (CLI flags, Python keywords), turned
  * into fsci_proton_opts, beams and a material map by fsci_proton_setup_create.
@@ -692,6 +693,11 @@ FSCI_API int fsci_proton_simulate(const fsci_proton_setup *su, fsci_proton_resul
 
 /* Free the arrays of *res and zero it; accepts NULL. */
 FSCI_API void fsci_proton_result_free(fsci_proton_result *res);
+
+/* Add the results to a sink: dose (Gy per primary) and dose_mev ((nz, nx)
+ * float64), depth_dose (MeV/mm per primary, [nz]) and the axes z, x (mm, cell
+ * centres). FSCI_EINVAL, FSCI_ENOMEM, or the sink's error. */
+FSCI_API int fsci_proton_result_to_sink(const fsci_proton_result *res, fsci_sink *sink) FSCI_WUR;
 
 /* Write the outputs of *res into directory `dir` (created if missing):
  * dose.npy (Gy, float64 (nz, nx)), dose_mev.npy, dose.mhd + dose.raw

@@ -4,12 +4,12 @@
 metrics per primary; ``csda_range`` and ``stopping_power`` give NIST PSTAR data
 of liquid water. Units: MeV, mm, degrees. Physics and accuracy: doc/proton.md.
 """
-from . import _fastsci
+from . import _engine, _fastsci
 
-__all__ = ["run", "csda_range", "stopping_power", "PARAMS"]
+__all__ = ["run", "pdd", "csda_range", "stopping_power", "PARAMS"]
 
 #: (name, type, default, help) of every run parameter; keywords use '_' for '-'.
-PARAMS = [(n.replace("-", "_"), t, d, h) for n, t, d, h in _fastsci.proton_params()]
+PARAMS = _engine.params("proton", "run")
 
 
 def run(*, threads=0, output=None, progress=False, **params):
@@ -20,19 +20,24 @@ def run(*, threads=0, output=None, progress=False, **params):
     ``energy`` may be a number or a sequence (one beam per energy, equal weights).
     ``threads=0`` uses the default thread count; ``output="dir"`` also writes the
     CLI's files there (dose.npy, dose_mev.npy, dose.mhd/raw, depth_dose.csv,
-    lateral.csv, summary.json). The GIL is released during the run.
+    lateral.csv, summary.json) and returns only the figures. The GIL is released
+    during the run.
 
     Returns ``dose`` (Gy per primary, (nz, nx)), ``dose_mev`` (MeV per cell per
     primary), ``depth_dose`` (MeV/mm per primary), axes ``z`` and ``x`` (mm, cell
     centres), ``R80``, ``R90``, ``R50``, ``R20``, ``peak_depth``, ``d80_20`` (mm),
     ``balance`` (weight: initial, deposited, leaked, rejected, cutoff, nuclear,
     pruned, remaining, residual), ``energy_balance`` (the same in MeV), ``steps``
-    and ``seconds``. Invalid parameters raise fastsci errors naming the parameter.
+    and ``seconds``; undefined figures are NaN. Invalid parameters raise fastsci
+    errors naming the parameter.
     """
-    return _fastsci.proton_run(threads=threads, output=output, progress=progress, **params)
+    return _engine.call("proton", "run", threads=threads, output=output, progress=progress, **params)
 
 
 run.__doc__ = run.__doc__.format(params="\n    ".join(f"{n} ({t}) [{d}]: {h}" for n, t, d, h in PARAMS))
+
+
+pdd = _engine.function("proton", "pdd")
 
 
 def csda_range(energy):

@@ -8,12 +8,12 @@ are available on their own: ``group``, ``extract_patches``, ``diffract``,
 """
 import numpy as np
 
-from . import _fastsci
+from . import _engine, _fastsci
 
 __all__ = ["simulate", "group", "extract_patches", "diffract", "builtin_object", "disk_probe", "PARAMS"]
 
 #: (name, type, default, help) of every simulation parameter; keywords use '_' for '-'.
-PARAMS = [(n.replace("-", "_"), t, d, h) for n, t, d, h in _fastsci.ptycho_params()]
+PARAMS = _engine.params("ptycho", "simulate")
 
 
 def simulate(*, seed=42, threads=0, output=None, object_array=None, probe_array=None, xcoords=None,
@@ -28,10 +28,10 @@ def simulate(*, seed=42, threads=0, output=None, object_array=None, probe_array=
     ycoords_start, probeGuess, objectGuess, scan_index, diffraction, Y, X_full,
     coords_offsets, coords_relative, coords_nn, nn_indices, _metadata) and the run's
     figures (intensity_scale, X_full_norm, mean_counts, timings). With
-    ``output="file.npz"`` the members are written there instead of returned.
+    ``output="file.npz"`` the members are written there and only the figures are returned.
     """
-    return _fastsci.ptycho_simulate(seed=seed, threads=threads, output=output, object_array=object_array,
-                                    probe_array=probe_array, xcoords=xcoords, ycoords=ycoords, **params)
+    return _engine.call("ptycho", "simulate", seed=seed, threads=threads, output=output, object_array=object_array,
+                        probe_array=probe_array, xcoords=xcoords, ycoords=ycoords, **params)
 
 
 simulate.__doc__ = simulate.__doc__.format(params="\n    ".join(

@@ -143,6 +143,85 @@ int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap)
     return 0;
 }
 
+int fsci_py_set_param(const fsci_param *table, int n, void *obj, const char *key, PyObject *val)
+{
+    char text[FSCI_PARAM_STRLEN * 4];
+    const fsci_param *p = fsci_params_find(table, n, key);
+    if (p && p->type == FSCI_PARAM_DOUBLES && !PyUnicode_Check(val) && !PyBytes_Check(val) &&
+        PySequence_Check(val)) {
+        PyObject *seq = PySequence_Fast(val, key);
+        if (!seq) return -1;
+        size_t len = 0;
+        text[0] = '\0';
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+            char one[64];
+            int n1;
+            if (fsci_py_param_text(key, PySequence_Fast_GET_ITEM(seq, i), one, sizeof one) < 0 ||
+                (n1 = snprintf(text + len, sizeof text - len, "%s%s", i ? "," : "", one)) < 0 ||
+                (size_t)n1 >= sizeof text - len) {
+                Py_DECREF(seq);
+                if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "%s: too many values", key);
+                return -1;
+            }
+            len += (size_t)n1;
+        }
+        Py_DECREF(seq);
+    } else if (fsci_py_param_text(key, val, text, sizeof text) < 0) {
+        return -1;
+    }
+    int st = fsci_params_set(table, n, obj, key, text);
+    if (st) {
+        fsci_py_raise(st);
+        return -1;
+    }
+    return 0;
+}
+
+int fsci_py_threads(PyObject *obj, int *out)
+{
+    *out = 0;
+    if (!obj || obj == Py_None) return 0;
+    if (PyBool_Check(obj) || !PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "threads: expected an int, got %s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    long v = PyLong_AsLong(obj);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v < 0 || v > 4096) {
+        PyErr_Format(exc_inval, "threads: %ld is outside [0, 4096] (0: the default)", v);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int fsci_py_seed(PyObject *obj, const char *what, uint64_t *out)
+{
+    if (PyBool_Check(obj) || !PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected an int, got %s", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    PyObject *i = PyNumber_Index(obj);
+    if (!i) return -1;
+    PyObject *zero = PyLong_FromLong(0);
+    int neg = zero ? PyObject_RichCompareBool(i, zero, Py_LT) : -1;
+    Py_XDECREF(zero);
+    if (neg < 0) {
+        Py_DECREF(i);
+        return -1;
+    }
+    unsigned long long v = neg ? 0 : PyLong_AsUnsignedLongLong(i);
+    if (neg || (v == (unsigned long long)-1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        PyErr_Format(exc_inval, "%s: %S is outside [0, 2**64 - 1]", what, i);
+        Py_DECREF(i);
+        return -1;
+    }
+    Py_DECREF(i);
+    *out = v;
+    return 0;
+}
+
 static void capsule_free(PyObject *cap)
 {
     fsci_array *a = PyCapsule_GetPointer(cap, "fastsci.array");
@@ -257,9 +336,10 @@ PyMODINIT_FUNC PyInit__fastsci(void)
     import_array();
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
-    if (add_methods(m, core_methods) < 0 || add_methods(m, fsci_py_random_methods) < 0 ||
-        add_methods(m, fsci_py_io_methods) < 0 || add_methods(m, fsci_py_ptycho_methods) < 0 ||
-        add_methods(m, fsci_py_proton_methods) < 0 || add_methods(m, fsci_py_proton_bench_methods) < 0)
+    if (add_methods(m, core_methods) < 0 || add_methods(m, fsci_py_engine_methods) < 0 ||
+        add_methods(m, fsci_py_random_methods) < 0 || add_methods(m, fsci_py_io_methods) < 0 ||
+        add_methods(m, fsci_py_ptycho_methods) < 0 || add_methods(m, fsci_py_proton_methods) < 0 ||
+        add_methods(m, fsci_py_proton_bench_methods) < 0)
         goto fail;
     if (!(exc_base = new_exc(m, "Error", NULL, "Base class of every fastsci error."))) goto fail;
     if (!(exc_inval =

@@ -33,10 +33,24 @@ PyObject *fsci_py_params_list(const fsci_param *table, int n);
  * fsci_params_set; raises TypeError naming `key` and returns -1 otherwise. */
 int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap);
 
+/* Set parameter `key` of an options struct from a Python value: bool, int,
+ * float, str, path, or a sequence of numbers for a list parameter. Raises
+ * (TypeError naming the key for other types, the library's error for bad
+ * values) and returns -1 on failure. */
+int fsci_py_set_param(const fsci_param *table, int n, void *obj, const char *key, PyObject *val);
+
+/* A thread count: None or an int >= 0 (0: the default). Raises, -1 otherwise. */
+int fsci_py_threads(PyObject *obj, int *out);
+
+/* A seed or stream number: an int in [0, 2**64). Negative or larger values
+ * raise ValueError naming `what` (no wrap-around); non-integers TypeError. */
+int fsci_py_seed(PyObject *obj, const char *what, uint64_t *out);
+
 /* A numpy array that takes ownership of an fsci_array (no copy). */
 PyObject *fsci_py_from_array(fsci_array *a);
 
 /* Method tables of the submodules, merged into the module at init. */
+extern PyMethodDef fsci_py_engine_methods[];
 extern PyMethodDef fsci_py_random_methods[];
 extern PyMethodDef fsci_py_io_methods[];
 extern PyMethodDef fsci_py_ptycho_methods[];

@@ -20,6 +20,7 @@ struct fsci_sink {
     fsci_array *open; /* memory sink: member being streamed */
     int64_t open_off; /* bytes written into it */
     bool closed;
+    char *summary;
 };
 
 int fsci_sink_npz_create(const char *path, bool compress, fsci_sink **out)
@@ -173,6 +174,24 @@ void fsci_sink_destroy(fsci_sink **sp)
         fsci_free(s->members[i].text);
     }
     fsci_free(s->members);
+    fsci_free(s->summary);
     fsci_free(s);
     *sp = NULL;
+}
+
+int fsci_sink_set_summary(fsci_sink *s, const char *json)
+{
+    FSCI_CHECK(s && json, FSCI_EINVAL, "sink: NULL summary");
+    size_t n = strlen(json) + 1;
+    char *c = fsci_malloc(n, 1);
+    FSCI_CHECK(c, FSCI_ENOMEM, "sink: out of memory");
+    memcpy(c, json, n);
+    fsci_free(s->summary);
+    s->summary = c;
+    return FSCI_OK;
+}
+
+const char *fsci_sink_summary(const fsci_sink *s)
+{
+    return s ? s->summary : NULL;
 }

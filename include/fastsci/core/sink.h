@@ -50,4 +50,10 @@ FSCI_API int fsci_sink_close(fsci_sink *s) FSCI_WUR;
  * Accepts NULL and *s == NULL, clears *s. */
 FSCI_API void fsci_sink_destroy(fsci_sink **s);
 
+/* PENDING(io helper): summary channel and directory sink. */
+FSCI_API int fsci_sink_set_summary(fsci_sink *s, const char *json) FSCI_WUR;
+FSCI_API const char *fsci_sink_summary(const fsci_sink *s);
+FSCI_API int fsci_sink_dir_create(const char *dir, fsci_sink **out) FSCI_WUR;
+FSCI_API int fsci_sink_add_text(fsci_sink *s, const char *name, const char *text) FSCI_WUR;
+
 #endif

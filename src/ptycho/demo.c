@@ -2,7 +2,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
+#include "fastsci/fastsci.h"
+#include "demo.h"
 
 typedef struct run_out {
     fsci_sink *sink;
@@ -35,7 +36,7 @@ static int take(fsci_sink *s, const char *const *names, fsci_array **out, int n)
     return FSCI_OK;
 }
 
-static int simulate(const cli_common *c, int64_t n_images, bool noise, run_out *out)
+static int simulate(const fsci_ctx *c, int64_t n_images, bool noise, run_out *out)
 {
     fsci_ptycho_opts o;
     int st = fsci_params_defaults(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, &o);
@@ -43,17 +44,16 @@ static int simulate(const cli_common *c, int64_t n_images, bool noise, run_out *
     o.noise = noise;
     o.raw = false;
     if (!st) st = fsci_sink_memory_create(&out->sink);
-    if (!st)
-        st = fsci_ptycho_simulate(&o, NULL, c->seed_set ? c->seed : 42, c->threads, out->sink, &out->rep);
+    if (!st) st = fsci_ptycho_simulate(&o, NULL, fsci_ctx_seed(c, 42), c->threads, out->sink, &out->rep);
     if (!st) st = fsci_sink_close(out->sink);
     return st;
 }
 
-static int image(report *r, const char *file, const fsci_view *v, const char *title, const char *cbar,
+static int image(fsci_report *r, const char *file, const fsci_view *v, const char *title, const char *cbar,
                  fsci_cmap cm, int logscale, int symmetric)
 {
     char path[4200];
-    report_path(r, file, path, sizeof path);
+    fsci_report_path(r, file, path, sizeof path);
     fsci_plot_image_opts o = {.title = title,
                               .xlabel = "x (pixel)",
                               .ylabel = "y (pixel)",
@@ -80,7 +80,7 @@ static int slice_image(const float *src, int64_t h, int64_t w, int64_t stride, i
     return fsci_view_init(v, img, FSCI_F64, 2, (int64_t[2]){h, w}, false);
 }
 
-static int positions_figure(report *r, const fsci_array *x, const fsci_array *y, const fsci_array *nn,
+static int positions_figure(fsci_report *r, const fsci_array *x, const fsci_array *y, const fsci_array *nn,
                             const fsci_array *off, const fsci_array *rel, int64_t C)
 {
     enum { NG = 5 };
@@ -125,7 +125,7 @@ static int positions_figure(report *r, const fsci_array *x, const fsci_array *y,
                                           .marker_size = 1.6};
     }
     char path[4200];
-    report_path(r, "ptycho_positions.png", path, sizeof path);
+    fsci_report_path(r, "ptycho_positions.png", path, sizeof path);
     fsci_plot_opts o = {.title = "Scan positions and five gridsize-2 groups",
                         .xlabel = "x (pixel)",
                         .ylabel = "y (pixel)",
@@ -135,9 +135,9 @@ static int positions_figure(report *r, const fsci_array *x, const fsci_array *y,
     return fsci_plot_lines(path, s, 1 + 2 * NG, &o);
 }
 
-static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
+int fsci__ptycho_demo(fsci_report *r, const fsci_ctx *c, bool quick)
 {
-    report_section(
+    fsci_report_section(
         r, "ptycho", "ptycho: ptychography training data (PtychoPINN layout)",
         "A complex object is scanned at random positions; positions are grouped into gridsize&sup2; = 4 "
         "nearest neighbours (PtychoPINN's sample-then-group rule, K = 4); each patch is cut out by an "
@@ -175,24 +175,25 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
         goto done;
     fsci_free(img);
     img = NULL;
-    report_figure(
+    fsci_report_figure(
         r, "ptycho_object_amp.png",
         "Amplitude of the built-in 'lines' object (PtychoPINN's recipe: 400 random lines blurred at three "
         "scales), side 3.5 N = 224 pixels.");
-    report_figure(r, "ptycho_object_phase.png",
-                  "Its phase, &pi; tanh((A &minus; 1/2)/(3 mean A)) (PtychoPINN's dummy_phi): it follows the "
-                  "amplitude, here "
-                  "between about &minus;0.2 and 0.7 rad.");
+    fsci_report_figure(
+        r, "ptycho_object_phase.png",
+        "Its phase, &pi; tanh((A &minus; 1/2)/(3 mean A)) (PtychoPINN's dummy_phi): it follows the "
+        "amplitude, here "
+        "between about &minus;0.2 and 0.7 rad.");
     if ((st = slice_image(probe->view.data, N, N, 2, 0, &img, &v)) ||
         (st = image(r, "ptycho_probe.png", &v, "Probe amplitude (low-pass disk)", "|P|", FSCI_CMAP_VIRIDIS, 0,
                     0)))
         goto done;
     fsci_free(img);
     img = NULL;
-    report_figure(r, "ptycho_probe.png",
-                  "The built-in probe: PtychoPINN's low-pass disk (scale 0.7), 64 &times; 64.");
+    fsci_report_figure(r, "ptycho_probe.png",
+                       "The built-in probe: PtychoPINN's low-pass disk (scale 0.7), 64 &times; 64.");
     if ((st = positions_figure(r, x, y, nn, off, rel, C))) goto done;
-    report_figure(
+    fsci_report_figure(
         r, "ptycho_positions.png",
         "Scan positions (grey) and five groups of four nearest neighbours (lines join the members). The "
         "large markers are where each member's patch is actually sampled: PtychoPINN's offsets + relative "
@@ -230,19 +231,19 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
     if ((st = image(r, "ptycho_diffraction_noisy.png", &v, "Poisson counts", "photons", FSCI_CMAP_MAGMA, 1,
                     0)))
         goto done;
-    report_figure(
+    fsci_report_figure(
         r, "ptycho_diffraction_clean.png",
         "Expected photons of the first pattern of group 0, |FFT(s &middot; patch &middot; "
         "probe)|&sup2;/N&sup2;, "
         "log scale: the central disk is the probe's low-pass spectrum, the rings and streaks come from "
         "the object.");
-    report_figure(
+    fsci_report_figure(
         r, "ptycho_diffraction_noisy.png",
         "The same pattern as recorded: Poisson counts at 10<sup>9</sup> photons per pattern on average "
         "(zero counts are drawn at the floor of the colour scale).");
     const fsci_ptycho_report *p = &noisy.rep;
     double pats = (double)p->npatterns;
-    report_html(
+    fsci_report_html(
         r,
         "<table><tr><th>stage (%lld groups, %lld patterns of %lld&sup2;, %d threads)</th><th>time (s)</th>"
         "<th>patterns/s</th></tr>\n",
@@ -255,9 +256,9 @@ static int run_demo_ptycho(report *r, const cli_common *c, bool quick)
     for (int i = 0; i < 8; i++) {
         char rate[32] = "";
         if (i >= 3 && ts[i] > 0) fsci_format_si(pats / ts[i], rate, sizeof rate);
-        report_html(r, "<tr><td>%s</td><td>%.3f</td><td>%s</td></tr>\n", names[i], ts[i], rate);
+        fsci_report_html(r, "<tr><td>%s</td><td>%.3f</td><td>%s</td></tr>\n", names[i], ts[i], rate);
     }
-    report_html(
+    fsci_report_html(
         r, "</table>\n<p>Measured in this run; the stages of the fused pass are summed over threads and "
            "divided by the thread count. <code>make bench</code> compares with the Python baselines.</p>\n");
 done:
@@ -273,7 +274,5 @@ done:
     fsci_array_destroy(&dc);
     fsci_sink_destroy(&noisy.sink);
     fsci_free(clean);
-    return st ? cli_fail(st) : CLI_OK;
+    return st;
 }
-
-const demo_section demo_ptycho = {"ptycho", "ptycho", run_demo_ptycho};

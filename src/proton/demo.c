@@ -4,14 +4,15 @@
 #include <math.h>
 #include <string.h>
 
-#include "report.h"
+#include "fastsci/fastsci.h"
+#include "demo.h"
 
 enum { NBEAM = 4 };
 static const double beam_e[NBEAM] = {70.0, 100.0, 150.0, 200.0};
 
 /* The grid every run of this section uses: water, MUSCL streaming (doc/proton.md:
  * within 1 % of Fermi-Eyges for lateral spreads), residual-range energy grid. */
-static void grid_opts(fsci_proton_opts *o, const cli_common *c, bool quick)
+static void grid_opts(fsci_proton_opts *o, const fsci_ctx *c, bool quick)
 {
     fsci_proton_opts_default(o);
     o->dx_mm = quick ? 1.0 : 0.5;
@@ -74,7 +75,7 @@ fail:
     return st;
 }
 
-static int depth_dose_figure(report *r, const double *z, int64_t nz, run_result res[NBEAM],
+static int depth_dose_figure(fsci_report *r, const double *z, int64_t nz, run_result res[NBEAM],
                              const double rcsda[NBEAM])
 {
     double *norm[NBEAM] = {0};
@@ -95,7 +96,7 @@ static int depth_dose_figure(report *r, const double *z, int64_t nz, run_result 
         vl[j] = (fsci_plot_vline){.x = rcsda[j], .label = vlab[j]};
     }
     char path[4200];
-    report_path(r, "proton_depth_dose.png", path, sizeof path);
+    fsci_report_path(r, "proton_depth_dose.png", path, sizeof path);
     fsci_plot_opts o = {.title = "Pencil beams in water: laterally integrated depth dose",
                         .xlabel = "depth z (mm)",
                         .ylabel = "dose / peak dose",
@@ -115,7 +116,7 @@ fail:
 }
 
 /* The 150 MeV dose transposed (depth along x, lateral along y) and cropped. */
-static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *dose, double zmax,
+static int dose_map_figure(fsci_report *r, const fsci_proton_opts *o, const double *dose, double zmax,
                            double xhalf, double vmax)
 {
     int64_t nzc = (int64_t)lround(zmax / o->dz_mm),
@@ -131,7 +132,7 @@ static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *d
     int st = fsci_view_init(&v, img, FSCI_F64, 2, (int64_t[2]){nxc, nzc}, false);
     double xe = ((double)nxc / 2.0) * o->dx_mm;
     char path[4200];
-    report_path(r, "proton_dose_150.png", path, sizeof path);
+    fsci_report_path(r, "proton_dose_150.png", path, sizeof path);
     fsci_plot_image_opts po = {
         .title = "150 MeV pencil beam in water: dose (log scale)",
         .xlabel = "depth z (mm)",
@@ -151,14 +152,15 @@ static int dose_map_figure(report *r, const fsci_proton_opts *o, const double *d
     return st;
 }
 
-static int slab_figure(report *r, const double *z, int64_t nz, double *const dd[3], const char *const lab[3])
+static int slab_figure(fsci_report *r, const double *z, int64_t nz, double *const dd[3],
+                       const char *const lab[3])
 {
     fsci_plot_series s[3];
     for (int j = 0; j < 3; j++)
         s[j] = (fsci_plot_series){.x = z, .y = dd[j], .n = nz, .label = lab[j], .color = j + 1};
     fsci_plot_vline vl[2] = {{.x = 30.0, .label = "slab"}, {.x = 50.0, .label = NULL}};
     char path[4200];
-    report_path(r, "proton_slabs.png", path, sizeof path);
+    fsci_report_path(r, "proton_slabs.png", path, sizeof path);
     fsci_plot_opts o = {.title = "150 MeV pencil beam: 20 mm slab at 30-50 mm depth",
                         .xlabel = "depth z (mm)",
                         .ylabel = "depth dose (MeV/mm per primary)",
@@ -172,15 +174,15 @@ static int slab_figure(report *r, const double *z, int64_t nz, double *const dd[
     return fsci_plot_lines(path, s, 3, &o);
 }
 
-static void balance_row(report *r, const char *name, double w, double e, double e0)
+static void balance_row(fsci_report *r, const char *name, double w, double e, double e0)
 {
-    report_html(r, "<tr><td>%s</td><td>%.6g</td><td>%.6g</td><td>%.4g %%</td></tr>\n", name, w, e,
-                100.0 * e / e0);
+    fsci_report_html(r, "<tr><td>%s</td><td>%.6g</td><td>%.6g</td><td>%.4g %%</td></tr>\n", name, w, e,
+                     100.0 * e / e0);
 }
 
-static int run_demo_proton(report *r, const cli_common *c, bool quick)
+int fsci__proton_demo(fsci_report *r, const fsci_ctx *c, bool quick)
 {
-    report_section(
+    fsci_report_section(
         r, "proton", "proton: deterministic proton transport in water",
         "The phase-space density &psi;[E][&theta;][z][x] of protons is transported step by step (one "
         "path length ds per step): multiple Coulomb scattering (Highland scattering power), continuous "
@@ -243,7 +245,7 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
             ". Entrance-to-peak ratios %.2f, %.2f, %.2f and %.2f (with no straggling the peak height depends "
             "on how the sharp peak falls on the grid rows).",
             res[0].m.entrance, res[1].m.entrance, res[2].m.entrance, res[3].m.entrance);
-    report_figure(r, "proton_depth_dose.png", cap);
+    fsci_report_figure(r, "proton_depth_dose.png", cap);
 
     /* 2. the 150 MeV dose map */
     double vmax = 0;
@@ -269,7 +271,7 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
         "dose profile: %.2f mm at %.1f mm depth (Fermi-Eyges with the same scattering power: %.2f mm) and "
         "%.2f mm at %.1f mm = R/2 (Fermi-Eyges %.2f mm).",
         o.dx_mm, vmax, zpk, rcsda[2], sig, zsig, fe.sigma_x, sig_half, 0.5 * rcsda[2], fe_half.sigma_x);
-    report_figure(r, "proton_dose_150.png", cap);
+    fsci_report_figure(r, "proton_dose_150.png", cap);
 
     /* 3. slab phantoms: 20 mm of bone or lung at 30-50 mm, and water, on one 1 mm grid in both
      * modes (an RSP != 1 spreads the weight over up to ~21 range bins in the slab: window 32) */
@@ -321,15 +323,16 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
             "curves is unchanged.",
             shift[1], rsp_slab[1], (1.0 - rsp_slab[1]) * 20.0, shift[2], (1.0 - rsp_slab[2]) * 20.0,
             slab[0].m.r80_mm, slab[1].m.r80_mm, slab[2].m.r80_mm);
-        report_figure(r, "proton_slabs.png", cap);
+        fsci_report_figure(r, "proton_slabs.png", cap);
     }
 
     /* 4. balance and timings of the 150 MeV run */
     {
         const fsci_proton_balance *w = &r150->bw, *e = &r150->be;
         double e0 = e->initial;
-        report_html(r, "<table><tr><th>150 MeV run, per primary</th><th>protons</th><th>energy (MeV)</th>"
-                       "<th>share of the energy</th></tr>\n");
+        fsci_report_html(r,
+                         "<table><tr><th>150 MeV run, per primary</th><th>protons</th><th>energy (MeV)</th>"
+                         "<th>share of the energy</th></tr>\n");
         balance_row(r, "initial (injected)", w->initial, e->initial, e0);
         balance_row(r, "deposited in the dose grid", w->deposited, e->deposited, e0);
         balance_row(r, "leaked out of the grid", w->leaked, e->leaked, e0);
@@ -338,12 +341,13 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
         balance_row(r, "nuclear removal (energy: the escaping 40 %)", w->nuclear, e->nuclear, e0);
         balance_row(r, "pruned (below 10<sup>&minus;10</sup>)", w->pruned, e->pruned, e0);
         balance_row(r, "remaining in the phase space", w->remaining, e->remaining, e0);
-        report_html(r,
-                    "<tr><td>relative residual (initial &minus; sum) / initial</td><td>%.2e</td><td>%.2e</td>"
-                    "<td></td></tr>\n</table>\n",
-                    w->residual, e->residual);
+        fsci_report_html(
+            r,
+            "<tr><td>relative residual (initial &minus; sum) / initial</td><td>%.2e</td><td>%.2e</td>"
+            "<td></td></tr>\n</table>\n",
+            w->residual, e->residual);
         double t_all = fsci_clock() - t_section;
-        report_html(
+        fsci_report_html(
             r,
             "<table><tr><th>timing</th><th>value</th></tr>\n"
             "<tr><td>grid (E &times; &theta; &times; z &times; x)</td><td>%lld &times; %lld &times; %lld "
@@ -356,7 +360,7 @@ static int run_demo_proton(report *r, const cli_common *c, bool quick)
             (long long)info.ne, (long long)info.ntheta, (long long)info.nz, (long long)info.nx, info.nthreads,
             t_setup, (long long)r150->steps,
             r150->steps > 0 ? 1e3 * r150->seconds / (double)r150->steps : 0.0, r150->seconds, t_all);
-        report_html(
+        fsci_report_html(
             r, "<p>Every term of the balance is counted independently from the source side, so the "
                "residual checks the bookkeeping; for protons nothing is deposited (the weight ends at the "
                "cutoff, in nuclear removal, or outside), for energy the cutoff protons' energy is part of "
@@ -375,7 +379,5 @@ fail:
     fsci_proton_state_destroy(&state);
     fsci_proton_plan_destroy(&plan);
     fsci_proton_physics_destroy(&ph);
-    return st ? cli_fail(st) : CLI_OK;
+    return st;
 }
-
-const demo_section demo_proton = {"proton", "proton", run_demo_proton};

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "report.h"
+#include "fastsci/core/error.h"
+#include "fastsci/core/report.h"
+#include "fastsci/fastsci.h"
 
-struct report {
+struct fsci_report {
     char dir[4096];
     char tmp[4200];
     char final[4200];
@@ -70,22 +72,22 @@ static const char *page_tail =
     "});\n"
     "</script>\n</body>\n</html>\n";
 
-int report_open(const char *dir, report **out)
+int fsci_report_open(const char *dir, fsci_report **out)
 {
     *out = NULL;
     int st = mkdir_p(dir);
-    if (st) return cli_fail(st);
-    report *r = calloc(1, sizeof *r);
-    if (!r) return cli_fail(FSCI_ENOMEM);
+    if (st) return st;
+    fsci_report *r = fsci_calloc(1, sizeof *r);
+    if (!r) return fsci_error_set(FSCI_ENOMEM, __FILE__, __LINE__, __func__, "demo report: out of memory");
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     snprintf(r->final, sizeof r->final, "%s/index.html", dir);
     snprintf(r->tmp, sizeof r->tmp, "%s/.index.html.tmp", dir);
     r->f = fopen(r->tmp, "w");
     if (!r->f) {
-        fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': %s", r->tmp,
-                       strerror(errno));
-        free(r);
-        return cli_fail(FSCI_EIO);
+        st = fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': %s", r->tmp,
+                            strerror(errno));
+        fsci_free(r);
+        return st;
     }
     fputs(page_head, r->f);
     fprintf(r->f,
@@ -94,21 +96,21 @@ int report_open(const char *dir, report **out)
             "for.</p>\n",
             fsci_version());
     *out = r;
-    return CLI_OK;
+    return FSCI_OK;
 }
 
-void report_path(const report *r, const char *name, char *buf, size_t cap)
+void fsci_report_path(const fsci_report *r, const char *name, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/%s", r->dir, name);
 }
 
-void report_section(report *r, const char *id, const char *title, const char *intro)
+void fsci_report_section(fsci_report *r, const char *id, const char *title, const char *intro)
 {
     fprintf(r->f, "<h2 id=\"%s\">%s</h2>\n", id, title);
     if (intro && *intro) fprintf(r->f, "<p>%s</p>\n", intro);
 }
 
-void report_figure(report *r, const char *name, const char *caption)
+void fsci_report_figure(fsci_report *r, const char *name, const char *caption)
 {
     r->nfig++;
     fprintf(r->f,
@@ -116,7 +118,7 @@ void report_figure(report *r, const char *name, const char *caption)
             name, name, r->nfig, caption);
 }
 
-void report_html(report *r, const char *fmt, ...)
+void fsci_report_html(fsci_report *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -124,30 +126,30 @@ void report_html(report *r, const char *fmt, ...)
     va_end(ap);
 }
 
-int report_close(report **rp)
+int fsci_report_close(fsci_report **rp)
 {
-    report *r = *rp;
+    fsci_report *r = *rp;
     *rp = NULL;
     fputs(page_tail, r->f);
     int bad = ferror(r->f);
     bad |= fclose(r->f) != 0;
     if (bad || rename(r->tmp, r->final) != 0) {
-        fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': %s", r->final,
-                       strerror(errno));
+        int st = fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': %s", r->final,
+                                strerror(errno));
         unlink(r->tmp);
-        free(r);
-        return cli_fail(FSCI_EIO);
+        fsci_free(r);
+        return st;
     }
-    free(r);
-    return CLI_OK;
+    fsci_free(r);
+    return FSCI_OK;
 }
 
-void report_abort(report **rp)
+void fsci_report_abort(fsci_report **rp)
 {
-    report *r = *rp;
+    fsci_report *r = *rp;
     if (!r) return;
     *rp = NULL;
     fclose(r->f);
     unlink(r->tmp);
-    free(r);
+    fsci_free(r);
 }

@@ -3,20 +3,20 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "report.h"
+#include "fastsci/fastsci.h"
 
-static int poisson_pmf_figure(report *r, const cli_common *c, int64_t n)
+static int poisson_pmf_figure(fsci_report *r, const fsci_ctx *c, int64_t n)
 {
     static const double lams[3] = {0.5, 3.0, 20.0};
     enum { KMAX = 40 };
     double k[KMAX], emp[3][KMAX], pmf[3][KMAX];
     int64_t *draws = fsci_malloc((size_t)n, sizeof *draws);
-    if (!draws) return cli_fail(FSCI_ENOMEM);
+    if (!draws) return FSCI_ENOMEM;
     for (int j = 0; j < 3; j++) {
         int st = fsci_rng_fill_poisson(c->seed, (uint64_t)j, &lams[j], 1, draws, n, c->threads);
         if (st) {
             fsci_free(draws);
-            return cli_fail(st);
+            return st;
         }
         for (int i = 0; i < KMAX; i++) emp[j][i] = 0;
         for (int64_t i = 0; i < n; i++)
@@ -50,18 +50,19 @@ static int poisson_pmf_figure(report *r, const cli_common *c, int64_t n)
                         .ymax = 1,
                         .legend = FSCI_LEGEND_TOP_RIGHT};
     char path[4200];
-    report_path(r, "core_poisson_pmf.png", path, sizeof path);
+    fsci_report_path(r, "core_poisson_pmf.png", path, sizeof path);
     int st = fsci_plot_lines(path, s, 6, &o);
-    if (st) return cli_fail(st);
-    report_figure(r, "core_poisson_pmf.png",
-                  "Empirical frequencies of fastsci's Poisson sampler (markers) against the exact pmf "
-                  "e<sup>-&lambda;</sup>&lambda;<sup>k</sup>/k! (lines) for &lambda; = 0.5 and 3 (inversion) "
-                  "and 20 (PTRS transformed rejection). The markers should sit on the lines down to "
-                  "probabilities of about 10/draws, below which sampling noise dominates.");
-    return CLI_OK;
+    if (st) return st;
+    fsci_report_figure(
+        r, "core_poisson_pmf.png",
+        "Empirical frequencies of fastsci's Poisson sampler (markers) against the exact pmf "
+        "e<sup>-&lambda;</sup>&lambda;<sup>k</sup>/k! (lines) for &lambda; = 0.5 and 3 (inversion) "
+        "and 20 (PTRS transformed rejection). The markers should sit on the lines down to "
+        "probabilities of about 10/draws, below which sampling noise dominates.");
+    return FSCI_OK;
 }
 
-static int photon_image_figure(report *r, const cli_common *c)
+static int photon_image_figure(fsci_report *r, const fsci_ctx *c)
 {
     enum { W = 256, H = 128 };
     double *lam = fsci_malloc(W * H, sizeof *lam), *img = fsci_malloc(W * H, sizeof *img);
@@ -79,7 +80,7 @@ static int photon_image_figure(report *r, const cli_common *c)
     fsci_view v;
     if (!st) st = fsci_view_init(&v, img, FSCI_F64, 2, (int64_t[2]){H, W}, false);
     char path[4200];
-    report_path(r, "core_photon_counts.png", path, sizeof path);
+    fsci_report_path(r, "core_photon_counts.png", path, sizeof path);
     fsci_plot_image_opts o = {.title = "Poisson photon counts, mean from 0.01 to 1000 per pixel",
                               .xlabel = "x (pixel)",
                               .ylabel = "y (pixel)",
@@ -92,55 +93,57 @@ static int photon_image_figure(report *r, const cli_common *c)
     fsci_free(lam);
     fsci_free(img);
     fsci_free(cnt);
-    if (st) return cli_fail(st);
-    report_figure(r, "core_photon_counts.png",
-                  "One draw per pixel from a mean that rises from 0.01 (left) to 1000 (right) photons, "
-                  "plus a Gaussian spot of 1000 photons: the regime of a far-field diffraction pattern. "
-                  "Zero counts (drawn at the log floor of 0.5, the darkest colour) dominate on the left; "
-                  "relative noise 1/&radic;&lambda; shrinks to the right.");
-    return CLI_OK;
+    if (st) return st;
+    fsci_report_figure(
+        r, "core_photon_counts.png",
+        "One draw per pixel from a mean that rises from 0.01 (left) to 1000 (right) photons, "
+        "plus a Gaussian spot of 1000 photons: the regime of a far-field diffraction pattern. "
+        "Zero counts (drawn at the log floor of 0.5, the darkest colour) dominate on the left; "
+        "relative noise 1/&radic;&lambda; shrinks to the right.");
+    return FSCI_OK;
 }
 
-static int rate_table(report *r, const cli_common *c, int64_t n)
+static int rate_table(fsci_report *r, const fsci_ctx *c, int64_t n)
 {
     static const double lams[3] = {0.5, 20.0, 1e4};
     int64_t *draws = fsci_malloc((size_t)n, sizeof *draws);
-    if (!draws) return cli_fail(FSCI_ENOMEM);
-    report_html(r, "<table><tr><th>draws</th><th>&lambda;</th><th>threads</th><th>time (ms)</th>"
-                   "<th>draws/s</th><th>mean</th></tr>\n");
+    if (!draws) return FSCI_ENOMEM;
+    fsci_report_html(r, "<table><tr><th>draws</th><th>&lambda;</th><th>threads</th><th>time (ms)</th>"
+                        "<th>draws/s</th><th>mean</th></tr>\n");
     for (int j = 0; j < 3; j++) {
         double t0 = fsci_clock();
         int st = fsci_rng_fill_poisson(c->seed, 100 + (uint64_t)j, &lams[j], 1, draws, n, c->threads);
         double dt = fsci_clock() - t0;
         if (st) {
             fsci_free(draws);
-            return cli_fail(st);
+            return st;
         }
         double mean = 0;
         for (int64_t i = 0; i < n; i++) mean += (double)draws[i];
         mean /= (double)n;
         char rate[32];
         fsci_format_si((double)n / dt, rate, sizeof rate);
-        report_html(r, "<tr><td>%lld</td><td>%g</td><td>%d</td><td>%.1f</td><td>%s</td><td>%.4f</td></tr>\n",
-                    (long long)n, lams[j], fsci_parallel_resolve(c->threads), 1e3 * dt, rate, mean);
+        fsci_report_html(
+            r, "<tr><td>%lld</td><td>%g</td><td>%d</td><td>%.1f</td><td>%s</td><td>%.4f</td></tr>\n",
+            (long long)n, lams[j], fsci_parallel_resolve(c->threads), 1e3 * dt, rate, mean);
     }
-    report_html(r, "</table>\n<p>Poisson draw rates measured in this run (see <code>make bench</code> for "
-                   "the comparison with numpy).</p>\n");
+    fsci_report_html(r,
+                     "</table>\n<p>Poisson draw rates measured in this run (see <code>make bench</code> for "
+                     "the comparison with numpy).</p>\n");
     fsci_free(draws);
-    return CLI_OK;
+    return FSCI_OK;
 }
 
-static int run_core(report *r, const cli_common *c, bool quick)
+int fsci_core_demo(fsci_report *r, const fsci_ctx *c, bool quick)
 {
-    report_section(r, "core", "Core library: random numbers and figures",
-                   "Every engine draws its noise from one counter-based generator, Philox4x64-10, keyed by "
-                   "(seed, stream) and the logical index of each draw, so results are identical for any "
-                   "number of threads. The Poisson sampler is exact in distribution for every mean: "
-                   "inversion below &lambda; = 10 and Hörmann's PTRS transformed rejection above.");
+    fsci_report_section(
+        r, "core", "Core library: random numbers and figures",
+        "Every engine draws its noise from one counter-based generator, Philox4x64-10, keyed by "
+        "(seed, stream) and the logical index of each draw, so results are identical for any "
+        "number of threads. The Poisson sampler is exact in distribution for every mean: "
+        "inversion below &lambda; = 10 and Hörmann's PTRS transformed rejection above.");
     int rc = poisson_pmf_figure(r, c, quick ? 200000 : 2000000);
     if (!rc) rc = photon_image_figure(r, c);
     if (!rc) rc = rate_table(r, c, quick ? 1000000 : 10000000);
     return rc;
 }
-
-const demo_section demo_core = {"core", "Core", run_core};

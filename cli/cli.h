@@ -29,6 +29,7 @@ typedef struct cli_command {
     const fsci_param *params;
     int nparams;
     const char *details; /* extra help text, may be NULL */
+    bool positional;     /* takes positional arguments (random, info) */
 } cli_command;
 
 /* Positional arguments left after option parsing. */

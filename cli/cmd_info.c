@@ -73,6 +73,7 @@ static int run_info(int argc, char **argv, cli_common *common)
 const cli_command cmd_info = {
     .name = "info",
     .run = run_info,
+    .positional = true,
     .summary = "show dtype and shape of .npy files and .npz members",
     .usage = "fastsci info FILE.npy|FILE.npz ...",
 };

@@ -67,6 +67,7 @@ static int run_random(int argc, char **argv, cli_common *common)
 const cli_command cmd_random = {
     .name = "random",
     .run = run_random,
+    .positional = true,
     .summary = "draw random numbers (Philox4x64-10) into a .npy file",
     .usage =
         "fastsci random poisson|uniform|normal|raw [--n N] [--lam X] [--seed S] [--stream K] -o FILE.npy",

@@ -98,8 +98,15 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
             /* "--noise" alone means true; "--noise false" takes the next word if it is a boolean */
             static const char *words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
             value = "true";
-            for (int k = 0; k < 8 && i + 1 < argc; k++)
-                if (strcmp(argv[i + 1], words[k]) == 0) value = argv[++i];
+            bool taken = false;
+            for (int k = 0; k < 8 && i + 1 < argc && !taken; k++)
+                if (strcmp(argv[i + 1], words[k]) == 0) {
+                    value = argv[++i];
+                    taken = true;
+                }
+            /* "--noise maybe": a word after a flag of a command without positional arguments
+             * is a value the flag does not accept, not a stray argument */
+            if (!taken && !cmd->positional && i + 1 < argc && argv[i + 1][0] != '-') value = argv[++i];
         }
         if (!value) {
             if (i + 1 >= argc) return cli_usage(cmd, "option '%s' needs a value", arg);
@@ -128,6 +135,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
 int cli_apply_common(const cli_common *common)
 {
     int st = fsci_parallel_set_threads(common->threads);
+    if (!st && common->threads == 0) st = fsci_parallel_check_env();
     if (st) return cli_fail(st);
     fsci_progress_set_mode(common->quiet ? FSCI_PROGRESS_QUIET : FSCI_PROGRESS_AUTO);
     fsci_profile_enable(common->profile);

@@ -4,6 +4,8 @@ Every draw is keyed by ``(seed, stream)`` and the element's index, so the same
 call gives the same numbers whatever ``threads`` is. ``raw`` with one chunk
 equals ``numpy.random.Philox(key=[seed, stream]).random_raw``.
 """
+import operator
+
 import numpy as np
 
 from . import _fastsci
@@ -11,10 +13,19 @@ from . import _fastsci
 __all__ = ["raw", "uniform", "normal", "poisson"]
 
 
+def _index(v, what):
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{what}: expected an int, got bool")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{what}: expected an int, got {type(v).__name__} {v!r}") from None
+
+
 def _size(size):
     if size is None:
         return (), 1
-    shape = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
+    shape = (_index(size, "size"),) if np.ndim(size) == 0 else tuple(_index(s, "size") for s in size)
     n = 1
     for s in shape:
         if s < 0:
@@ -50,7 +61,12 @@ def poisson(lam, size=None, *, seed=0, stream=0, threads=0):
     ``lam`` is a scalar (then ``size`` gives the shape) or an array (then the
     result has its shape and ``size`` must be None or equal to it).
     """
-    lam = np.asarray(lam, dtype=np.float64)
+    if lam is None:
+        raise TypeError("lam: expected a number or an array of numbers, got None")
+    lam = np.asarray(lam)
+    if lam.dtype.kind not in "iuf":
+        raise TypeError(f"lam: expected real numbers, got dtype {lam.dtype}")
+    lam = lam.astype(np.float64, copy=False)
     if lam.ndim == 0:
         shape, n = _size(size)
         out = _fastsci.random_poisson(lam.reshape(1), n, seed=seed, stream=stream, threads=threads)

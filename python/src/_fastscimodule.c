@@ -113,40 +113,95 @@ PyObject *fsci_py_params_list(const fsci_param *table, int n)
     return list;
 }
 
-int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap)
+/* What a parameter of type t accepts from Python, for messages. */
+static const char *accepts(fsci_param_type t)
 {
-    if (PyBool_Check(val)) {
-        snprintf(buf, cap, "%s", val == Py_True ? "true" : "false");
-    } else if (PyLong_Check(val) || PyFloat_Check(val) || PyNumber_Check(val)) {
-        PyObject *fv = PyNumber_Float(val);
-        if (!fv) return -1;
-        PyObject *r = PyObject_Repr(fv);
-        Py_DECREF(fv);
-        if (!r) return -1;
-        snprintf(buf, cap, "%s", PyUnicode_AsUTF8(r));
-        Py_DECREF(r);
-        if (PyLong_Check(val)) { /* keep integers exact */
-            long long v = PyLong_AsLongLong(val);
-            if (PyErr_Occurred()) return -1;
-            snprintf(buf, cap, "%lld", v);
-        }
-    } else if (PyUnicode_Check(val) || PyBytes_Check(val) || PyObject_HasAttrString(val, "__fspath__")) {
+    switch (t) {
+    case FSCI_PARAM_INT: return "an int";
+    case FSCI_PARAM_DOUBLE: return "a real number";
+    case FSCI_PARAM_BOOL: return "a bool";
+    case FSCI_PARAM_DOUBLES: return "a real number or a sequence of them";
+    default: return "a str";
+    }
+}
+
+static int is_path(PyObject *v)
+{
+    return PyUnicode_Check(v) || PyBytes_Check(v) || PyObject_HasAttrString(v, "__fspath__");
+}
+
+/* A real number: int, float or a numpy integer/float scalar (or 0-d array); never bool-only
+ * for numbers, complex, None, arrays of more than one value or strings. */
+static int is_real(PyObject *v)
+{
+    if (PyComplex_Check(v) || PyArray_IsScalar(v, ComplexFloating)) return 0;
+    if (PyArray_Check(v)) {
+        PyArrayObject *a = (PyArrayObject *)v;
+        return PyArray_NDIM(a) == 0 && (PyArray_ISINTEGER(a) || PyArray_ISFLOAT(a));
+    }
+    return PyLong_Check(v) || PyFloat_Check(v) || PyArray_IsScalar(v, Integer) ||
+           PyArray_IsScalar(v, Floating);
+}
+
+static int number_text(PyObject *val, char *buf, size_t cap)
+{
+    if (PyLong_Check(val) || PyArray_IsScalar(val, Integer)) { /* keep integers exact */
+        PyObject *i = PyNumber_Index(val);
+        long long v = i ? PyLong_AsLongLong(i) : -1;
+        Py_XDECREF(i);
+        if (PyErr_Occurred()) return -1;
+        snprintf(buf, cap, "%lld", v);
+        return 0;
+    }
+    PyObject *fv = PyNumber_Float(val);
+    PyObject *r = fv ? PyObject_Repr(fv) : NULL;
+    Py_XDECREF(fv);
+    if (!r) return -1;
+    snprintf(buf, cap, "%s", PyUnicode_AsUTF8(r));
+    Py_DECREF(r);
+    return 0;
+}
+
+/* The text of one scalar value for parameter p, checked against p's type. */
+static int param_text(const fsci_param *p, const char *key, PyObject *val, char *buf, size_t cap)
+{
+    fsci_param_type t = p ? p->type : FSCI_PARAM_STRING;
+    bool is_bool = PyBool_Check(val) || PyArray_IsScalar(val, Bool);
+    if (t == FSCI_PARAM_BOOL && is_bool) {
+        snprintf(buf, cap, "%s", PyObject_IsTrue(val) ? "true" : "false");
+        return 0;
+    }
+    if ((t == FSCI_PARAM_STRING || t == FSCI_PARAM_CHOICE ||
+         (t == FSCI_PARAM_DOUBLES && PyUnicode_Check(val))) &&
+        is_path(val)) {
         PyObject *b = NULL;
         if (!PyUnicode_FSConverter(val, &b)) return -1;
+        Py_ssize_t n = PyBytes_GET_SIZE(b);
+        if ((size_t)n >= cap || strlen(PyBytes_AS_STRING(b)) != (size_t)n) {
+            PyErr_Format(exc_inval, "%s: %s", key,
+                         (size_t)n >= cap ? "the value is too long" : "contains a NUL");
+            Py_DECREF(b);
+            return -1;
+        }
         snprintf(buf, cap, "%s", PyBytes_AS_STRING(b));
         Py_DECREF(b);
-    } else {
-        PyErr_Format(PyExc_TypeError, "%s: expected a number, bool or str, got %s", key,
-                     Py_TYPE(val)->tp_name);
-        return -1;
+        return 0;
     }
-    return 0;
+    if ((t == FSCI_PARAM_INT || t == FSCI_PARAM_DOUBLE || t == FSCI_PARAM_DOUBLES) && !is_bool &&
+        is_real(val))
+        return number_text(val, buf, cap);
+    PyErr_Format(PyExc_TypeError, "%s: expected %s, got %s", key, accepts(t), Py_TYPE(val)->tp_name);
+    return -1;
 }
 
 int fsci_py_set_param(const fsci_param *table, int n, void *obj, const char *key, PyObject *val)
 {
     char text[FSCI_PARAM_STRLEN * 4];
     const fsci_param *p = fsci_params_find(table, n, key);
+    if (!p) {
+        PyErr_Format(PyExc_TypeError, "unexpected keyword argument '%s'", key);
+        return -1;
+    }
     if (p && p->type == FSCI_PARAM_DOUBLES && !PyUnicode_Check(val) && !PyBytes_Check(val) &&
         PySequence_Check(val)) {
         PyObject *seq = PySequence_Fast(val, key);
@@ -156,7 +211,7 @@ int fsci_py_set_param(const fsci_param *table, int n, void *obj, const char *key
         for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
             char one[64];
             int n1;
-            if (fsci_py_param_text(key, PySequence_Fast_GET_ITEM(seq, i), one, sizeof one) < 0 ||
+            if (param_text(p, key, PySequence_Fast_GET_ITEM(seq, i), one, sizeof one) < 0 ||
                 (n1 = snprintf(text + len, sizeof text - len, "%s%s", i ? "," : "", one)) < 0 ||
                 (size_t)n1 >= sizeof text - len) {
                 Py_DECREF(seq);
@@ -166,7 +221,7 @@ int fsci_py_set_param(const fsci_param *table, int n, void *obj, const char *key
             len += (size_t)n1;
         }
         Py_DECREF(seq);
-    } else if (fsci_py_param_text(key, val, text, sizeof text) < 0) {
+    } else if (param_text(p, key, val, text, sizeof text) < 0) {
         return -1;
     }
     int st = fsci_params_set(table, n, obj, key, text);
@@ -180,7 +235,11 @@ int fsci_py_set_param(const fsci_param *table, int n, void *obj, const char *key
 int fsci_py_threads(PyObject *obj, int *out)
 {
     *out = 0;
-    if (!obj || obj == Py_None) return 0;
+    if (!obj || obj == Py_None || (PyLong_Check(obj) && !PyBool_Check(obj) && PyLong_AsLong(obj) == 0)) {
+        int st = fsci_parallel_check_env();
+        if (st) fsci_py_raise(st);
+        return st ? -1 : 0;
+    }
     if (PyBool_Check(obj) || !PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "threads: expected an int, got %s", Py_TYPE(obj)->tp_name);
         return -1;

@@ -205,7 +205,8 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
     int st = open_sink(c, opts, path, &sink);
     if (!st) {
         fsci_inputs in = {.v = h.v, .n = h.n};
-        Py_BEGIN_ALLOW_THREADS st = fsci_command_run(c, opts, &in, &ctx, sink);
+        Py_BEGIN_ALLOW_THREADS
+        st = fsci_command_run(c, opts, &in, &ctx, sink);
         if (!st) st = fsci_sink_close(sink);
         Py_END_ALLOW_THREADS
     }

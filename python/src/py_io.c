@@ -9,8 +9,10 @@ static PyObject *py_npy_load(PyObject *self, PyObject *args)
     fsci_array *a = NULL;
     int st;
     const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS st = fsci_npy_read(path, &a);
-    Py_END_ALLOW_THREADS Py_DECREF(pathobj);
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_npy_read(path, &a);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(pathobj);
     if (st) return fsci_py_raise(st);
     return fsci_py_from_array(a);
 }
@@ -27,8 +29,10 @@ static PyObject *py_npy_save(PyObject *self, PyObject *args)
     }
     int st;
     const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS st = fsci_npy_write(path, &v);
-    Py_END_ALLOW_THREADS Py_DECREF(pathobj);
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_npy_write(path, &v);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(pathobj);
     Py_XDECREF(keep);
     if (st) return fsci_py_raise(st);
     Py_RETURN_NONE;
@@ -42,22 +46,28 @@ static PyObject *py_npz_load(PyObject *self, PyObject *args)
     fsci_npz *z = NULL;
     int st;
     const char *path = PyBytes_AS_STRING(pathobj);
-    Py_BEGIN_ALLOW_THREADS st = fsci_npz_open(path, &z);
-    Py_END_ALLOW_THREADS Py_DECREF(pathobj);
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_npz_open(path, &z);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(pathobj);
     if (st) return fsci_py_raise(st);
     PyObject *dict = PyDict_New();
     if (!dict) goto fail;
     for (int64_t i = 0; i < fsci_npz_count(z); i++) {
         const char *name = fsci_npz_name(z, i);
         fsci_array *a = NULL;
-        Py_BEGIN_ALLOW_THREADS st = fsci_npz_read(z, name, &a);
-        Py_END_ALLOW_THREADS PyObject *val = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        st = fsci_npz_read(z, name, &a);
+        Py_END_ALLOW_THREADS
+        PyObject *val = NULL;
         if (st == FSCI_ENOTSUP) {
             /* Not an array of ours: perhaps a string member (JSON metadata). */
             char *text = NULL, why[512];
             snprintf(why, sizeof why, "%s", fsci_error_message());
-            Py_BEGIN_ALLOW_THREADS st = fsci_npz_read_string(z, name, &text);
-            Py_END_ALLOW_THREADS if (st == FSCI_EINVAL) /* not a string either: report the dtype problem */
+            Py_BEGIN_ALLOW_THREADS
+            st = fsci_npz_read_string(z, name, &text);
+            Py_END_ALLOW_THREADS
+            if (st == FSCI_EINVAL) /* not a string either: report the dtype problem */
                 st = fsci_error_set(FSCI_ENOTSUP, __FILE__, __LINE__, __func__, "%s", why);
             if (st) {
                 fsci_py_raise(st);
@@ -112,12 +122,16 @@ static PyObject *py_npz_save(PyObject *self, PyObject *args, PyObject *kw)
         fsci_view v;
         PyObject *keep = NULL;
         if (fsci_py_view(value, name, &v, &keep) < 0) goto fail;
-        Py_BEGIN_ALLOW_THREADS st = fsci_npz_writer_add(w, name, &v);
-        Py_END_ALLOW_THREADS Py_XDECREF(keep);
+        Py_BEGIN_ALLOW_THREADS
+        st = fsci_npz_writer_add(w, name, &v);
+        Py_END_ALLOW_THREADS
+        Py_XDECREF(keep);
         if (st) goto lib_fail;
     }
-    Py_BEGIN_ALLOW_THREADS st = fsci_npz_writer_close(&w);
-    Py_END_ALLOW_THREADS if (st) return fsci_py_raise(st);
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_npz_writer_close(&w);
+    Py_END_ALLOW_THREADS
+    if (st) return fsci_py_raise(st);
     Py_RETURN_NONE;
 lib_fail:
     fsci_py_raise(st);

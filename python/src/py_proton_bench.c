@@ -83,7 +83,8 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
     bench *b = fsci_calloc(1, sizeof *b);
     if (!b) return fsci_py_raise(FSCI_ENOMEM);
     int st = 0;
-    Py_BEGIN_ALLOW_THREADS fsci_proton_opts o;
+    Py_BEGIN_ALLOW_THREADS
+    fsci_proton_opts o;
     fsci_proton_opts_default(&o);
     o.nx = nx;
     o.nz = nz;
@@ -128,8 +129,8 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
         for (int64_t i = 0; i < b->ncell; i++) b->psi0[i] = cell_value((uint64_t)i);
         st = load_psi0(b);
     }
-    Py_END_ALLOW_THREADS if (st)
-    {
+    Py_END_ALLOW_THREADS
+    if (st) {
         bench_free(b);
         return fsci_py_raise(st);
     }
@@ -253,8 +254,10 @@ static PyObject *py_reset(PyObject *self, PyObject *arg)
     bench *b = get_bench(arg);
     if (!b) return NULL;
     int st;
-    Py_BEGIN_ALLOW_THREADS st = load_psi0(b);
-    Py_END_ALLOW_THREADS if (st) return fsci_py_raise(st);
+    Py_BEGIN_ALLOW_THREADS
+    st = load_psi0(b);
+    Py_END_ALLOW_THREADS
+    if (st) return fsci_py_raise(st);
     Py_RETURN_NONE;
 }
 
@@ -286,7 +289,8 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
     }
     int st = 0;
     struct timespec t0, t1;
-    Py_BEGIN_ALLOW_THREADS clock_gettime(CLOCK_MONOTONIC, &t0);
+    Py_BEGIN_ALLOW_THREADS
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long long i = 0; i < n && !st; i++) {
         switch (which) {
         case 0: st = fsci_proton_apply_scatter(b->plan, b->state); break;
@@ -296,7 +300,8 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    Py_END_ALLOW_THREADS if (st) return fsci_py_raise(st);
+    Py_END_ALLOW_THREADS
+    if (st) return fsci_py_raise(st);
     return PyFloat_FromDouble((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 }
 

@@ -40,9 +40,10 @@ static PyObject *py_group(PyObject *self, PyObject *args, PyObject *kw)
     int32_t *nn = NULL;
     int64_t *seeds = NULL, B = 0;
     int st;
-    Py_BEGIN_ALLOW_THREADS st =
-        fsci_ptycho_group(PyArray_DATA(x), PyArray_DATA(y), PyArray_SIZE(x), &go, &nn, &seeds, &B);
-    Py_END_ALLOW_THREADS Py_DECREF(x);
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_ptycho_group(PyArray_DATA(x), PyArray_DATA(y), PyArray_SIZE(x), &go, &nn, &seeds, &B);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(x);
     Py_DECREF(y);
     if (st) return fsci_py_raise(st);
     int64_t C = (int64_t)gridsize * gridsize;
@@ -106,10 +107,11 @@ static PyObject *py_extract(PyObject *self, PyObject *args, PyObject *kw)
     out = PyArray_SimpleNew(3, dims, NPY_COMPLEX64);
     if (!out) goto done;
     int st;
-    Py_BEGIN_ALLOW_THREADS st = fsci_ptycho_extract(&v, PyArray_DATA(cx), PyArray_DATA(cy), dims[0], n,
-                                                    PyArray_DATA((PyArrayObject *)out), threads);
-    Py_END_ALLOW_THREADS if (st)
-    {
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_ptycho_extract(&v, PyArray_DATA(cx), PyArray_DATA(cy), dims[0], n,
+                             PyArray_DATA((PyArrayObject *)out), threads);
+    Py_END_ALLOW_THREADS
+    if (st) {
         Py_CLEAR(out);
         fsci_py_raise(st);
     }
@@ -149,11 +151,11 @@ static PyObject *py_diffract(PyObject *self, PyObject *args, PyObject *kw)
     out = PyArray_SimpleNew(3, d, NPY_FLOAT32);
     if (!out) goto done;
     int st;
-    Py_BEGIN_ALLOW_THREADS st =
-        fsci_ptycho_diffract(PyArray_DATA(p), d[0], d[1], &pv, scale, noise != 0, seed,
-                             FSCI_PTYCHO_STREAM_NOISE, 0, PyArray_DATA((PyArrayObject *)out), NULL, threads);
-    Py_END_ALLOW_THREADS if (st)
-    {
+    Py_BEGIN_ALLOW_THREADS
+    st = fsci_ptycho_diffract(PyArray_DATA(p), d[0], d[1], &pv, scale, noise != 0, seed,
+                              FSCI_PTYCHO_STREAM_NOISE, 0, PyArray_DATA((PyArrayObject *)out), NULL, threads);
+    Py_END_ALLOW_THREADS
+    if (st) {
         Py_CLEAR(out);
         fsci_py_raise(st);
     }

@@ -29,10 +29,6 @@ int fsci_py_view(PyObject *obj, const char *what, fsci_view *view, PyObject **ke
 /* A parameter table as a list of (name, type, default, help) tuples. */
 PyObject *fsci_py_params_list(const fsci_param *table, int n);
 
-/* The text of one scalar keyword value (bool, int, float, str or path) for
- * fsci_params_set; raises TypeError naming `key` and returns -1 otherwise. */
-int fsci_py_param_text(const char *key, PyObject *val, char *buf, size_t cap);
-
 /* Set parameter `key` of an options struct from a Python value: bool, int,
  * float, str, path, or a sequence of numbers for a list parameter. Raises
  * (TypeError naming the key for other types, the library's error for bad

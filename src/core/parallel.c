@@ -35,6 +35,13 @@ int fsci_parallel_threads(void)
     return n >= 1 ? n : 1;
 }
 
+int fsci_parallel_check_env(void)
+{
+    const char *env = getenv("FSCI_NUM_THREADS");
+    int v;
+    return env && *env ? fsci_parallel_parse_threads(env, "FSCI_NUM_THREADS", &v) : FSCI_OK;
+}
+
 int fsci_parallel_set_threads(int n)
 {
     FSCI_CHECK(n >= 0 && n <= 4096, FSCI_EINVAL, "threads: %d is not in [1, 4096]", n);

@@ -105,8 +105,12 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
         char buf[FSCI_PARAM_STRLEN];
         FSCI_CHECK(strlen(value) < sizeof buf, FSCI_EINVAL, "--%s: list too long", p->name);
         strcpy(buf, value);
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        /* every comma separates two values: "100,,200", ",100" and "100," are errors, not skipped */
+        for (char *tok = buf, *next; tok; tok = next) {
+            next = strchr(tok, ',');
+            if (next) *next++ = '\0';
+            FSCI_CHECK(*tok, FSCI_EINVAL, "--%s: '%s' has an empty value (values are separated by single commas)",
+                       p->name, value);
             FSCI_CHECK(list.n < FSCI_PARAM_LISTLEN, FSCI_EINVAL, "--%s: more than %d values", p->name,
                        FSCI_PARAM_LISTLEN);
             int st = parse_double(p, tok, &list.v[list.n]);

@@ -18,6 +18,11 @@ FSCI_API int fsci_parallel_threads(void);
  * FSCI_EINVAL for n < 0 or n > 4096. */
 FSCI_API int fsci_parallel_set_threads(int n) FSCI_WUR;
 
+/* FSCI_OK if $FSCI_NUM_THREADS is unset, empty or a valid thread count;
+ * FSCI_EINVAL naming the variable and its value otherwise. (The default thread
+ * count falls back to all cores when it is invalid; clients call this to say so.) */
+FSCI_API int fsci_parallel_check_env(void) FSCI_WUR;
+
 /* nthreads if > 0, else the default above. */
 FSCI_API int fsci_parallel_resolve(int nthreads);
 

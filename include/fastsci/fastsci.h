@@ -14,6 +14,7 @@
 #include "fastsci/core/sink.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
+#include "fastsci/core/spatial.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

@@ -15,26 +15,6 @@
 #include "fastsci/core/params.h"
 #include "fastsci/core/sink.h"
 
-/* ---- k-d tree on 2-D points ---------------------------------------------- */
-
-typedef struct fsci_ptycho_kdtree fsci_ptycho_kdtree;
-
-/* Build a k-d tree over n points (x[i], y[i]); the coordinates are copied.
- * O(n log n) time, O(n) memory. FSCI_EINVAL for n < 1 or non-finite input
- * (the message names the index and value). */
-FSCI_API int fsci_ptycho_kdtree_create(const double *x, const double *y, int64_t n,
-                                       fsci_ptycho_kdtree **out) FSCI_WUR;
-
-/* The k nearest points to (qx, qy), sorted by increasing distance and, for
- * equal distances, by increasing index: idx[0..k) and squared distances
- * d2[0..k) (d2 may be NULL). k is clamped to the number of points; the number
- * found is returned in *found. Thread-safe on a const tree; allocates nothing. */
-FSCI_API int fsci_ptycho_kdtree_knn(const fsci_ptycho_kdtree *t, double qx, double qy, int k, int64_t *idx,
-                                    double *d2, int *found) FSCI_WUR;
-
-/* Release; accepts NULL and *t == NULL, clears *t. */
-FSCI_API void fsci_ptycho_kdtree_destroy(fsci_ptycho_kdtree **t);
-
 /* ---- grouping (PtychoPINN's sample-then-group rule) ----------------------- */
 
 typedef struct fsci_ptycho_group_opts {

@@ -15,6 +15,7 @@
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
 #include "fastsci/core/spatial.h"
+#include "fastsci/core/filter.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

@@ -57,10 +57,6 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
  * calling thread's error. */
 int fsci__ptycho_ws_status(const fsci__ptycho_diff *d);
 
-/* Gaussian filter (sigma, radius int(4 sigma + 0.5), reflecting edges as
- * scipy.ndimage's mode 'reflect') of a row-major (h, w) double image, in place. */
-int fsci__ptycho_gaussian_filter(double *img, int64_t h, int64_t w, double sigma);
-
 /* The stream of the noise of pattern `index` (< 2^32) for a noise kind (< 2^31):
  * the key {seed, kind << 32 | index} is distinct for every pattern and kind. */
 #define FSCI__PTYCHO_MAX_PATTERNS (INT64_C(1) << 32)

@@ -24,7 +24,8 @@ static int simulate(int argc, char **argv, cli_common *common)
     fsci_sink *sink = NULL;
     fsci_ptycho_report rep;
     uint64_t seed = common->seed_set ? common->seed : 42;
-    int st = fsci_sink_npz_create(common->output, o.compress, &sink);
+    int st = fsci_ptycho_check_resources(&o, NULL, common->output);
+    if (!st) st = fsci_sink_npz_create(common->output, o.compress, &sink);
     if (!st) st = fsci_ptycho_simulate(&o, NULL, seed, common->threads, sink, &rep);
     if (!st) st = fsci_sink_close(sink);
     fsci_sink_destroy(&sink);

@@ -143,6 +143,7 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
     if ((rc = cli_apply_common(&common))) goto done;
     fsci_ctx ctx;
     cli_make_ctx(&common, &ctx);
+    ctx.output = c->output == FSCI_OUTPUT_NONE ? NULL : common.output;
     if (c->check && (rc = c->check(opts, &ctx))) {
         fprintf(stderr, "fastsci %s: %s\n", name, fsci_error_message());
         rc = CLI_USAGE;

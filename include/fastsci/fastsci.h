@@ -17,6 +17,8 @@
 #include "fastsci/core/report.h"
 #include "fastsci/core/engine.h"
 #include "fastsci/core/atomic.h"
+#include "fastsci/core/spatial.h"
+#include "fastsci/core/filter.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

@@ -15,26 +15,6 @@
 #include "fastsci/core/params.h"
 #include "fastsci/core/sink.h"
 
-/* ---- k-d tree on 2-D points ---------------------------------------------- */
-
-typedef struct fsci_ptycho_kdtree fsci_ptycho_kdtree;
-
-/* Build a k-d tree over n points (x[i], y[i]); the coordinates are copied.
- * O(n log n) time, O(n) memory. FSCI_EINVAL for n < 1 or non-finite input
- * (the message names the index and value). */
-FSCI_API int fsci_ptycho_kdtree_create(const double *x, const double *y, int64_t n,
-                                       fsci_ptycho_kdtree **out) FSCI_WUR;
-
-/* The k nearest points to (qx, qy), sorted by increasing distance and, for
- * equal distances, by increasing index: idx[0..k) and squared distances
- * d2[0..k) (d2 may be NULL). k is clamped to the number of points; the number
- * found is returned in *found. Thread-safe on a const tree; allocates nothing. */
-FSCI_API int fsci_ptycho_kdtree_knn(const fsci_ptycho_kdtree *t, double qx, double qy, int k, int64_t *idx,
-                                    double *d2, int *found) FSCI_WUR;
-
-/* Release; accepts NULL and *t == NULL, clears *t. */
-FSCI_API void fsci_ptycho_kdtree_destroy(fsci_ptycho_kdtree **t);
-
 /* ---- grouping (PtychoPINN's sample-then-group rule) ----------------------- */
 
 typedef struct fsci_ptycho_group_opts {
@@ -110,7 +90,8 @@ FSCI_API int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t 
 
 /* Options, described once in fsci_ptycho_params (CLI flags and Python keywords). */
 typedef struct fsci_ptycho_opts {
-    int64_t n_images;                  /* scan positions (and groups unless n_groups is set) */
+    int64_t n_images;                  /* random scan positions (and groups unless n_groups is set); 0: 5000;
+                                          with given positions 0 or their count */
     int64_t n_groups;                  /* groups B (PtychoPINN's nsamples); 0: n_images */
     int64_t gridsize;                  /* C = gridsize^2 patterns per group */
     int64_t K;                         /* neighbour pool */
@@ -148,6 +129,33 @@ typedef struct fsci_ptycho_report {
     double mean_counts;      /* mean over patterns of the photon total (noise) */
     double t_inputs, t_group, t_scale, t_extract, t_fft, t_noise, t_write, t_total; /* seconds */
 } fsci_ptycho_report;
+
+/* Sizes of a run, known before computing it. Bytes are doubles: requests
+ * beyond int64 must still be measured to be refused. */
+typedef struct fsci_ptycho_size {
+    int64_t npoints, ngroups, npatterns; /* as the run would make them */
+    double output_bytes;                 /* every output member's data, uncompressed, plus headers */
+    double memory_bytes;                 /* peak working memory of the run, the output not counted */
+} fsci_ptycho_size;
+
+/* Estimate the sizes of a run without computing it: the number of positions
+ * comes from the inputs, the positions file (its header only) or n_images;
+ * the object from the inputs, the built-in size or an .npz header (an .npy
+ * object file is not counted). Errors: as fsci_ptycho_simulate's checks of
+ * the options, and an unreadable positions file. */
+FSCI_API int fsci_ptycho_estimate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in,
+                                  fsci_ptycho_size *out) FSCI_WUR;
+
+/* Refuse up front a run that obviously cannot complete: with path (an .npz
+ * output), an uncompressed output larger than the free space of path's
+ * filesystem (statvfs; skipped with compress, or when the directory cannot
+ * be examined: creating the file then reports it); with path NULL (output
+ * kept in memory, as the Python module does), output plus working memory
+ * larger than the physical memory; in both cases working memory larger than
+ * the physical memory. FSCI_ERANGE with one line naming the request and the
+ * sizes. fsci_ptycho_simulate makes the working-memory check itself. */
+FSCI_API int fsci_ptycho_check_resources(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in,
+                                         const char *path) FSCI_WUR;
 
 /* Run the simulation and stream every output member into `sink` (see
  * doc/ptycho.md for the keys, dtypes and shapes). Validates everything before

@@ -202,6 +202,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
         ctx.seed_set = true;
     }
     const char *path = output ? PyBytes_AS_STRING(output) : NULL;
+    ctx.output = c->output == FSCI_OUTPUT_TEXT ? NULL : path;
     int st = open_sink(c, opts, path, &sink);
     if (!st) {
         fsci_inputs in = {.v = h.v, .n = h.n};

@@ -71,6 +71,7 @@ static int simulate_run(const void *opts, const fsci_inputs *in, const fsci_ctx 
     fsci_ptycho_report rep;
     int st = FSCI_OK;
     FSCI_TRY(coords_inputs(in, &pin.xcoords, &pin.ycoords, &pin.npoints));
+    FSCI_TRY(fsci_ptycho_check_resources(o, &pin, ctx->output));
     FSCI_TRY(fsci_ptycho_simulate(o, &pin, fsci_ctx_seed(ctx, 42), ctx->threads, sink, &rep));
     FSCI_TRY(simulate_summary(&rep, sink));
     if (ctx->quiet) return FSCI_OK;

@@ -28,13 +28,18 @@
 #include "fastsci/core/parallel.h"
 #include "fastsci/core/progress.h"
 #include "fastsci/core/rng.h"
+#include "fastsci/core/spatial.h"
 #include "fastsci/ptycho.h"
-#include "group_impl.h"
 
 /* Upper bound on nsamples: keeps 2 * nsamples * C and the pool sizes far from
  * int64 overflow; memory runs out long before. */
 #define NSAMPLES_MAX ((int64_t)1 << 40)
-#define GRIDSIZE_MAX 31 /* C = 961 <= K <= FSCI_PTYCHO_KNN_MAX - 1 */
+/* Largest number of tree results per query: the K + 1 (or pool_size + 1)
+ * nearest points of a seed are held in fixed stack buffers of this size, so
+ * K and pool_size are limited to KNN_MAX - 1 and the tree's queries allocate
+ * nothing (KNN_MAX <= FSCI_KDTREE_KNN_STACK). */
+#define KNN_MAX 1024
+#define GRIDSIZE_MAX 31 /* C = 961 <= K <= KNN_MAX - 1 */
 /* Fewer tree queries than this run on the calling thread: they take about a
  * millisecond, less than waking a team on a busy machine can cost. */
 #define PARALLEL_MIN_QUERIES 16384
@@ -107,11 +112,13 @@ static int64_t binom_capped(int64_t m, int64_t c, int64_t cap)
  *    index wherever it appears, else the farthest point), keep K.
  *  - kq == n <= K: the fixed path keeps all n, the seed included
  *    (neighbors[:K]); the oversampling path drops the seed (neighbors[1:]).
- * Then, if fewer than C remain, the seed is put in front. */
-static int seed_neighbours(const fsci_ptycho_kdtree *t, int64_t s, double sx, double sy, int K, int C, int kq,
+ * Then, if fewer than C remain, the seed is put in front. A failing query
+ * (impossible for the validated input) returns its negative status. */
+static int seed_neighbours(const fsci_kdtree *t, int64_t s, double sx, double sy, int K, int C, int kq,
                            int drop_always, int64_t *q, int64_t *avail)
 {
-    fsci__ptycho_kdtree_query(t, sx, sy, kq, q, NULL);
+    int st = FSCI_OK;
+    FSCI_TRY(fsci_kdtree_knn(t, sx, sy, kq, q, NULL));
     int m = 0;
     if (kq > K || drop_always) {
         int self = kq - 1;
@@ -131,16 +138,18 @@ static int seed_neighbours(const fsci_ptycho_kdtree *t, int64_t s, double sx, do
     }
     memmove(avail, avail + 1, (size_t)m * sizeof *avail);
     return m;
+fail:
+    return st;
 }
 
 /* The items 0..m-1, whose seeds seeds[0..m) are distinct points, listed in
  * the tree order of their seeds. Queries made in this order touch the tree
  * in nearly sequential order, which matters once it no longer fits in the
  * cache; the results do not depend on the processing order. */
-static int tree_order(const fsci_ptycho_kdtree *t, const int64_t *seeds, int64_t m, int64_t *order)
+static int tree_order(const fsci_kdtree *t, const int64_t *seeds, int64_t m, int64_t *order)
 {
-    int64_t n = fsci__ptycho_kdtree_size(t);
-    const int64_t *id = fsci__ptycho_kdtree_ids(t);
+    int64_t n = fsci_kdtree_size(t);
+    const int64_t *id = fsci_kdtree_order(t);
     int64_t *item = fsci_malloc((size_t)n, sizeof *item);
     FSCI_CHECK(item, FSCI_ENOMEM, "group: out of memory for %lld points", (long long)n);
     for (int64_t i = 0; i < n; i++) item[i] = -1;
@@ -152,26 +161,37 @@ static int tree_order(const fsci_ptycho_kdtree *t, const int64_t *seeds, int64_t
     return FSCI_OK;
 }
 
+/* After a parallel loop: a query failure recorded by any thread (its message
+ * stays on that thread) becomes an error of the calling thread. */
+static int query_status(int qst)
+{
+    FSCI_CHECK(qst == FSCI_OK, qst < 0 ? qst : FSCI_EINTERNAL,
+               "group: a neighbour query failed in a worker thread (%s)", fsci_strerror(qst));
+    return FSCI_OK;
+}
+
 /* Fixed path: one group per seed, C of its available neighbours in random
  * order, from the group's own sub-stream. */
-static int fixed_groups(const fsci_ptycho_kdtree *t, const double *x, const double *y, const int64_t *seeds,
+static int fixed_groups(const fsci_kdtree *t, const double *x, const double *y, const int64_t *seeds,
                         int64_t ng, int K, int C, uint64_t seed, int nthreads, int32_t *nn)
 {
-    int64_t n = fsci__ptycho_kdtree_size(t);
+    int st = FSCI_OK, qst = FSCI_OK;
+    int64_t n = fsci_kdtree_size(t);
     int kq = (int)(K + 1 < n ? K + 1 : n);
     int64_t *order = fsci_malloc((size_t)ng, sizeof *order);
     FSCI_CHECK(order, FSCI_ENOMEM, "group: out of memory for %lld groups", (long long)ng);
-    int st = tree_order(t, seeds, ng, order);
-    if (st < 0) {
-        fsci_free(order);
-        return st;
-    }
+    FSCI_TRY(tree_order(t, seeds, ng, order));
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 256) if (ng >= PARALLEL_MIN_QUERIES)
     for (int64_t i = 0; i < ng; i++) {
-        int64_t q[FSCI_PTYCHO_KNN_MAX];
-        int64_t avail[FSCI_PTYCHO_KNN_MAX + 1];
+        int64_t q[KNN_MAX];
+        int64_t avail[KNN_MAX + 1];
         int64_t b = order[i], s = seeds[b];
         int m = seed_neighbours(t, s, x[s], y[s], K, C, kq, 0, q, avail);
+        if (m < 0) {
+#pragma omp atomic write
+            qst = m;
+            continue;
+        }
         fsci_rng r;
         fsci_rng_init(&r, seed, FSCI_PTYCHO_STREAM_CHOICE, (uint64_t)b, 0);
         int32_t *g = nn + b * C;
@@ -188,18 +208,20 @@ static int fixed_groups(const fsci_ptycho_kdtree *t, const double *x, const doub
             for (int c = 0; c < C; c++) g[c] = (int32_t)avail[rand_below(&r, (uint64_t)m)];
         }
     }
+    FSCI_TRY(query_status(qst));
+fail:
     fsci_free(order);
-    return FSCI_OK;
+    return st;
 }
 
 /* Oversampling path (K-choose-C pool). */
-static int oversampled_groups(const fsci_ptycho_kdtree *t, const double *x, const double *y, int64_t nsamples,
-                              int P, int C, uint64_t seed, int nthreads, int32_t *nn, int64_t *seeds_out)
+static int oversampled_groups(const fsci_kdtree *t, const double *x, const double *y, int64_t nsamples, int P,
+                              int C, uint64_t seed, int nthreads, int32_t *nn, int64_t *seeds_out)
 {
-    int st = FSCI_OK;
+    int st = FSCI_OK, qst = FSCI_OK;
     int64_t *seeds = NULL, *sel = NULL, *order = NULL;
     int32_t *pool = NULL;
-    int64_t n = fsci__ptycho_kdtree_size(t);
+    int64_t n = fsci_kdtree_size(t);
     int64_t cap = 2 * nsamples;
 
     /* Seeds: ceil(nsamples / C(P, C)) needed, twice that used for diversity. */
@@ -229,11 +251,16 @@ static int oversampled_groups(const fsci_ptycho_kdtree *t, const double *x, cons
     FSCI_TRY(tree_order(t, seeds, used, order));
 #pragma omp parallel for num_threads(nthreads) schedule(dynamic, 256) if (used >= PARALLEL_MIN_QUERIES)
     for (int64_t i = 0; i < used; i++) {
-        int64_t q[FSCI_PTYCHO_KNN_MAX];
-        int64_t avail[FSCI_PTYCHO_KNN_MAX + 1];
-        int c[FSCI_PTYCHO_KNN_MAX];
+        int64_t q[KNN_MAX];
+        int64_t avail[KNN_MAX + 1];
+        int c[KNN_MAX];
         int64_t s = order[i], sd = seeds[s];
         int ma = seed_neighbours(t, sd, x[sd], y[sd], P, C, kq, 1, q, avail);
+        if (ma < 0) {
+#pragma omp atomic write
+            qst = ma;
+            continue;
+        }
         int64_t p = s * M, pend = p + M < T ? p + M : T;
         /* C-combinations of avail in lexicographic order (itertools order) */
         for (int j = 0; j < C; j++) c[j] = j;
@@ -247,6 +274,7 @@ static int oversampled_groups(const fsci_ptycho_kdtree *t, const double *x, cons
             for (int j = h + 1; j < C; j++) c[j] = c[j - 1] + 1;
         }
     }
+    FSCI_TRY(query_status(qst));
 
     /* Draw nsamples pool entries: without replacement when the pool is large
      * enough, else with replacement (PtychoPINN warns as well). */
@@ -279,7 +307,7 @@ int fsci_ptycho_group(const double *x, const double *y, int64_t npoints, const f
     int st = FSCI_OK;
     int32_t *nn = NULL;
     int64_t *seeds = NULL;
-    fsci_ptycho_kdtree *tree = NULL;
+    fsci_kdtree *tree = NULL;
 
     FSCI_CHECK(nn_out && ngroups_out, FSCI_EINVAL, "group: NULL output pointer");
     *nn_out = NULL;
@@ -300,8 +328,8 @@ int fsci_ptycho_group(const double *x, const double *y, int64_t npoints, const f
                "distinct positions)",
                (long long)npoints, C);
     FSCI_CHECK(o->K >= C, FSCI_EINVAL, "group: K = %d is smaller than C = gridsize^2 = %d", o->K, C);
-    FSCI_CHECK(C == 1 || o->K < FSCI_PTYCHO_KNN_MAX, FSCI_EINVAL,
-               "group: K = %d exceeds the limit of %d neighbours", o->K, FSCI_PTYCHO_KNN_MAX - 1);
+    FSCI_CHECK(C == 1 || o->K < KNN_MAX, FSCI_EINVAL, "group: K = %d exceeds the limit of %d neighbours",
+               o->K, KNN_MAX - 1);
     FSCI_CHECK(o->nthreads >= 0, FSCI_EINVAL, "group: nthreads = %d is negative (0 means default)",
                o->nthreads);
     FSCI_CHECK(o->pool_size >= 0, FSCI_EINVAL, "group: pool_size = %d is negative (0 means K)", o->pool_size);
@@ -318,8 +346,8 @@ int fsci_ptycho_group(const double *x, const double *y, int64_t npoints, const f
                    "group: pool_size = %d is smaller than C = gridsize^2 = %d (OVERSAMPLING-001: "
                    "the K-choose-C pool needs at least C neighbours; use --pool-size >= %d)",
                    P, C, C);
-        FSCI_CHECK(P < FSCI_PTYCHO_KNN_MAX, FSCI_EINVAL,
-                   "group: pool_size = %d exceeds the limit of %d neighbours", P, FSCI_PTYCHO_KNN_MAX - 1);
+        FSCI_CHECK(P < KNN_MAX, FSCI_EINVAL, "group: pool_size = %d exceeds the limit of %d neighbours", P,
+                   KNN_MAX - 1);
     }
     for (int64_t i = 0; i < npoints; i++) {
         FSCI_CHECK(isfinite(x[i]), FSCI_EINVAL, "group: xcoords[%lld] = %g is not finite", (long long)i,
@@ -344,7 +372,7 @@ int fsci_ptycho_group(const double *x, const double *y, int64_t npoints, const f
     }
 
     if (oversample) {
-        FSCI_TRY(fsci_ptycho_kdtree_create(x, y, npoints, &tree));
+        FSCI_TRY(fsci_kdtree_create(x, y, npoints, &tree));
         FSCI_TRY(oversampled_groups(tree, x, y, ng, P, C, o->seed, nt, nn, seeds));
     } else {
         /* Seeds without replacement (all points, in order, if ng == npoints). */
@@ -354,12 +382,12 @@ int fsci_ptycho_group(const double *x, const double *y, int64_t npoints, const f
         if (C == 1) {
             for (int64_t b = 0; b < ng; b++) nn[b] = (int32_t)seeds[b];
         } else {
-            FSCI_TRY(fsci_ptycho_kdtree_create(x, y, npoints, &tree));
+            FSCI_TRY(fsci_kdtree_create(x, y, npoints, &tree));
             FSCI_TRY(fixed_groups(tree, x, y, seeds, ng, o->K, C, o->seed, nt, nn));
         }
     }
 
-    fsci_ptycho_kdtree_destroy(&tree);
+    fsci_kdtree_destroy(&tree);
     *nn_out = nn;
     *ngroups_out = ng;
     if (seeds_out)
@@ -368,7 +396,7 @@ int fsci_ptycho_group(const double *x, const double *y, int64_t npoints, const f
         fsci_free(seeds);
     return FSCI_OK;
 fail:
-    fsci_ptycho_kdtree_destroy(&tree);
+    fsci_kdtree_destroy(&tree);
     fsci_free(nn);
     fsci_free(seeds);
     return st;

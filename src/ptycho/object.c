@@ -6,44 +6,11 @@
 
 #include "ptycho_impl.h"
 
-static int64_t reflect(int64_t i, int64_t n)
+/* PtychoPINN's blur: scipy.ndimage.gaussian_filter(img, sigma) with its
+ * defaults (truncate 4, mode 'reflect'), in place. */
+static int gaussian(double *img, int64_t h, int64_t w, double sigma)
 {
-    int64_t p = 2 * n;
-    i %= p;
-    if (i < 0) i += p;
-    return i < n ? i : p - 1 - i;
-}
-
-int fsci__ptycho_gaussian_filter(double *img, int64_t h, int64_t w, double sigma)
-{
-    int64_t rad = (int64_t)(4.0 * sigma + 0.5);
-    double *k = fsci_malloc((size_t)(2 * rad + 1), sizeof *k);
-    int64_t len = h > w ? h : w;
-    double *line = fsci_malloc((size_t)(len + 2 * rad), sizeof *line);
-    if (!k || !line) {
-        fsci_free(k);
-        fsci_free(line);
-        return FSCI_ENOMEM;
-    }
-    double sum = 0;
-    for (int64_t i = -rad; i <= rad; i++) sum += k[i + rad] = exp(-0.5 * (double)(i * i) / (sigma * sigma));
-    for (int64_t i = 0; i <= 2 * rad; i++) k[i] /= sum;
-    for (int pass = 0; pass < 2; pass++) {
-        int64_t n = pass ? h : w, count = pass ? w : h;
-        int64_t stride = pass ? w : 1, step = pass ? 1 : w;
-        for (int64_t c = 0; c < count; c++) {
-            double *base = img + c * step;
-            for (int64_t i = -rad; i < n + rad; i++) line[i + rad] = base[reflect(i, n) * stride];
-            for (int64_t i = 0; i < n; i++) {
-                double acc = 0;
-                for (int64_t j = 0; j <= 2 * rad; j++) acc += k[j] * line[i + j];
-                base[i * stride] = acc;
-            }
-        }
-    }
-    fsci_free(k);
-    fsci_free(line);
-    return FSCI_OK;
+    return fsci_filter_gaussian(img, img, h, w, sigma, 4.0, FSCI_FILTER_REFLECT, 0.0);
 }
 
 /* Bresenham's line including both end points (as skimage.draw.line). */
@@ -84,9 +51,9 @@ static int lines_amplitude(int64_t m, uint64_t seed, double *amp)
     }
     memcpy(b1, canvas, (size_t)(side * side) * sizeof *b1);
     memcpy(b2, canvas, (size_t)(side * side) * sizeof *b2);
-    FSCI_TRY(fsci__ptycho_gaussian_filter(canvas, side, side, 1.0));
-    FSCI_TRY(fsci__ptycho_gaussian_filter(b1, side, side, 5.0));
-    FSCI_TRY(fsci__ptycho_gaussian_filter(b2, side, side, 10.0));
+    FSCI_TRY(gaussian(canvas, side, side, 1.0));
+    FSCI_TRY(gaussian(b1, side, side, 5.0));
+    FSCI_TRY(gaussian(b2, side, side, 10.0));
     int64_t off = m / 2;
     for (int64_t y = 0; y < m; y++)
         for (int64_t x = 0; x < m; x++) {
@@ -169,7 +136,7 @@ int fsci_ptycho_probe_disk(int64_t n, double scale, fsci_array **out)
     for (int64_t i = 0; i < n; i++) win[i] /= mx;
     for (int64_t y = 0; y < n; y++)
         for (int64_t x = 0; x < n; x++) img[y * n + x] = win[y] * win[x] > 0.5 ? 1.0 : 0.0;
-    FSCI_TRY(fsci__ptycho_gaussian_filter(img, n, n, 1.0));
+    FSCI_TRY(gaussian(img, n, n, 1.0));
     FSCI_TRY(fsci_array_create(FSCI_C64, 2, (int64_t[2]){n, n}, false, &a));
     float *p = a->view.data;
     for (int64_t i = 0; i < n * n; i++) {

@@ -6,8 +6,8 @@
 #define F(x) offsetof(fsci_ptycho_opts, x)
 
 const fsci_param fsci_ptycho_params[FSCI_PTYCHO_NPARAMS] = {
-    {"n-images", FSCI_PARAM_INT, F(n_images), "5000", 1, 1e8, NULL,
-     "scan positions (and groups unless --n-groups is given)"},
+    {"n-images", FSCI_PARAM_INT, F(n_images), "0", 0, 1e8, NULL,
+     "random scan positions (and groups unless --n-groups is given); 0: 5000, or the count of --positions"},
     {"n-groups", FSCI_PARAM_INT, F(n_groups), "0", 0, 1e9, NULL,
      "groups B (PtychoPINN's nsamples); 0: --n-images"},
     {"gridsize", FSCI_PARAM_INT, F(gridsize), "2", 1, 16, NULL, "C = gridsize^2 patterns per group"},

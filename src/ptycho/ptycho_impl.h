@@ -57,9 +57,21 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
  * calling thread's error. */
 int fsci__ptycho_ws_status(const fsci__ptycho_diff *d);
 
-/* Gaussian filter (sigma, radius int(4 sigma + 0.5), reflecting edges as
- * scipy.ndimage's mode 'reflect') of a row-major (h, w) double image, in place. */
-int fsci__ptycho_gaussian_filter(double *img, int64_t h, int64_t w, double sigma);
+/* Range checks of the options that need no input file (one line naming
+ * the option and the value). */
+int fsci__ptycho_validate(const fsci_ptycho_opts *o);
+
+/* Random scan positions made when n_images is 0. */
+#define FSCI__PTYCHO_DEFAULT_IMAGES 5000
+static inline int64_t fsci__ptycho_random_count(const fsci_ptycho_opts *o)
+{
+    return o->n_images > 0 ? o->n_images : FSCI__PTYCHO_DEFAULT_IMAGES;
+}
+
+/* Refuse a run whose working memory (plus its output when with_output, for
+ * a memory sink) exceeds the physical memory: FSCI_ERANGE with one line
+ * naming the request and both sizes. Uses fsci_ptycho_estimate. */
+int fsci__ptycho_check_memory(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, bool with_output);
 
 /* The stream of the noise of pattern `index` (< 2^32) for a noise kind (< 2^31):
  * the key {seed, kind << 32 | index} is distinct for every pattern and kind. */

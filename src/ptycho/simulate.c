@@ -159,7 +159,7 @@ static int get_positions(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
                    "positions: object (%lld, %lld) must be larger than N = %lld for random positions with a "
                    "buffer of N/2",
                    (long long)h, (long long)w, (long long)o->N);
-        n = o->n_images;
+        n = fsci__ptycho_random_count(o);
         x = fsci_malloc((size_t)n, sizeof *x);
         y = fsci_malloc((size_t)n, sizeof *y);
         FSCI_CHECK_GOTO(x && y, FSCI_ENOMEM, "positions: out of memory for %lld points", (long long)n);
@@ -402,7 +402,7 @@ static void profile_report(const fsci_ptycho_report *r, int64_t n, bool raw)
     fsci_profile_add(ev[6], r->t_write, 1, out_bytes, 0);
 }
 
-static int validate(const fsci_ptycho_opts *o)
+int fsci__ptycho_validate(const fsci_ptycho_opts *o)
 {
     FSCI_CHECK(o->N >= 4 && o->N <= 4096, FSCI_EINVAL, "--N: %lld is outside [4, 4096]", (long long)o->N);
     FSCI_CHECK(o->gridsize >= 1 && o->gridsize <= 16, FSCI_EINVAL, "--gridsize: %lld is outside [1, 16]",
@@ -413,72 +413,120 @@ static int validate(const fsci_ptycho_opts *o)
                (long long)o->K, (long long)(o->gridsize * o->gridsize));
     FSCI_CHECK(isfinite(o->nphotons) && o->nphotons > 0 && o->nphotons <= 1e13, FSCI_EINVAL,
                "--nphotons: %g is outside (0, 1e13]", o->nphotons);
-    FSCI_CHECK(o->n_images >= 1, FSCI_EINVAL, "--n-images: %lld must be at least 1", (long long)o->n_images);
+    FSCI_CHECK(o->n_images >= 0, FSCI_EINVAL, "--n-images: %lld is negative", (long long)o->n_images);
     FSCI_CHECK(o->n_groups >= 0, FSCI_EINVAL, "--n-groups: %lld is negative", (long long)o->n_groups);
     FSCI_CHECK(strcmp(o->layout, "channel") == 0 || strcmp(o->layout, "flat") == 0, FSCI_EINVAL,
                "--layout: '%s' is not channel or flat", o->layout);
     return FSCI_OK;
 }
 
-int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed, int nthreads,
-                         fsci_sink *sink, fsci_ptycho_report *rep)
+/* Everything one run holds; released by sim_free. */
+typedef struct sim {
+    const fsci_ptycho_opts *o;
+    const fsci_ptycho_inputs *in;
+    uint64_t seed;
+    int nt;
+    bool channel;
+    int64_t n, n2, C, H, W;
+    int64_t np, B, P; /* positions, groups, grouped patterns */
+    int64_t K_used;   /* the neighbour pool the grouping used: min(K, np) */
+    fsci_array *obj, *probe;
+    double *x, *y, *cx, *cy, *offs, *rel, *nnc, *sumsq;
+    int64_t *counts, *scan_index;
+    int32_t *nn;
+    float *diff, *buf;
+    fsci__ptycho_diff *d;
+    fsci_progress *prog;
+    fsci_ptycho_report r;
+} sim;
+
+static void sim_free(sim *s)
 {
-    FSCI_CHECK(o && sink, FSCI_EINVAL, "ptycho: NULL options or sink");
-    int st = validate(o);
-    if (st) return st;
-    fsci_ptycho_report r = {0};
-    double t_start = fsci_clock(), t;
-    int nt = fsci_parallel_resolve(nthreads);
-    int64_t n = o->N, n2 = n * n, C = o->gridsize * o->gridsize;
-    bool channel = strcmp(o->layout, "channel") == 0;
-    fsci_array *obj = NULL, *probe = NULL;
-    double *x = NULL, *y = NULL, *cx = NULL, *cy = NULL, *offs = NULL, *rel = NULL, *nnc = NULL,
-           *sumsq = NULL;
-    int64_t *counts = NULL, *scan_index = NULL;
-    int32_t *nn = NULL;
-    float *diff = NULL, *buf = NULL;
-    fsci__ptycho_diff *d = NULL;
-    fsci_progress *prog = NULL;
-    int64_t np = 0, B = 0;
+    fsci_progress_destroy(&s->prog);
+    fsci__ptycho_diff_destroy(&s->d);
+    fsci_array_destroy(&s->obj);
+    fsci_array_destroy(&s->probe);
+    fsci_free(s->x);
+    fsci_free(s->y);
+    fsci_free(s->cx);
+    fsci_free(s->cy);
+    fsci_free(s->offs);
+    fsci_free(s->rel);
+    fsci_free(s->nnc);
+    fsci_free(s->sumsq);
+    fsci_free(s->counts);
+    fsci_free(s->nn);
+    fsci_free(s->diff);
+    fsci_free(s->buf);
+    fsci_free(s->scan_index);
+}
 
-    /* inputs, all checked before anything is written */
-    FSCI_TRY(get_object(o, in, seed, &obj));
-    FSCI_TRY(get_probe(o, in, &probe));
-    const int64_t H = obj->view.shape[0], W = obj->view.shape[1];
-    FSCI_TRY(get_positions(o, in, seed, H, W, &x, &y, &np));
-    r.npoints = np;
-    r.t_inputs = fsci_clock() - t_start;
+/* Object, probe and positions, all checked before anything is written. */
+static int sim_inputs(sim *s)
+{
+    int st = FSCI_OK;
+    const fsci_ptycho_opts *o = s->o;
+    FSCI_TRY(get_object(o, s->in, s->seed, &s->obj));
+    FSCI_TRY(get_probe(o, s->in, &s->probe));
+    s->H = s->obj->view.shape[0];
+    s->W = s->obj->view.shape[1];
+    FSCI_TRY(get_positions(o, s->in, s->seed, s->H, s->W, &s->x, &s->y, &s->np));
+    /* --n-images counts random positions; given positions fix their own count */
+    bool given = (s->in && s->in->xcoords) || strcmp(o->positions, "random") != 0;
+    FSCI_CHECK_GOTO(
+        !given || o->n_images == 0 || o->n_images == s->np, FSCI_EINVAL,
+        "--n-images: %lld conflicts with the %lld positions of %s (omit --n-images to use them all)",
+        (long long)o->n_images, (long long)s->np,
+        s->in && s->in->xcoords ? "the xcoords array" : o->positions);
+fail:
+    return st;
+}
 
-    /* grouping */
-    t = fsci_clock();
-    fsci_ptycho_group_opts go = {.nsamples = o->n_groups > 0 ? o->n_groups : np,
-                                 .K = (int)o->K,
+/* Grouping; K at or above the number of positions is clamped as PtychoPINN
+ * clamps it (every position in each pool), with a warning. */
+static int sim_group(sim *s)
+{
+    int st = FSCI_OK;
+    const fsci_ptycho_opts *o = s->o;
+    s->K_used = s->C > 1 && o->K > s->np ? s->np : o->K;
+    if (s->K_used != o->K)
+        fsci_warn("ptycho: --K %lld is more than the %lld positions: each neighbour pool is all %lld "
+                  "positions (PtychoPINN clamps the same way); the metadata records K = %lld",
+                  (long long)o->K, (long long)s->np, (long long)s->np, (long long)s->K_used);
+    fsci_ptycho_group_opts go = {.nsamples = o->n_groups > 0 ? o->n_groups : s->np,
+                                 .K = (int)s->K_used,
                                  .gridsize = (int)o->gridsize,
-                                 .seed = seed,
+                                 .seed = s->seed,
                                  .oversampling = o->oversampling,
                                  .pool_size = (int)o->pool_size,
-                                 .nthreads = nt};
-    FSCI_TRY(fsci_ptycho_group(x, y, np, &go, &nn, NULL, &B));
-    r.t_group = fsci_clock() - t;
-    r.ngroups = B;
-    int64_t P = B * C;
-    r.npatterns = P;
+                                 .nthreads = s->nt};
+    FSCI_TRY(fsci_ptycho_group(s->x, s->y, s->np, &go, &s->nn, NULL, &s->B));
+    s->P = s->B * s->C;
     FSCI_CHECK_GOTO(
-        P <= FSCI__PTYCHO_MAX_PATTERNS && np <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
+        s->P <= FSCI__PTYCHO_MAX_PATTERNS && s->np <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
         "ptycho: %lld patterns exceed the limit of 2^32 (noise streams are keyed by a 32-bit index)",
-        (long long)(P > np ? P : np));
+        (long long)(s->P > s->np ? s->P : s->np));
+fail:
+    return st;
+}
 
-    /* coordinates: offsets = group mean, relative = -(coords - mean), sampling centre = offsets + relative */
-    int64_t pmax = P > np ? P : np;
-    offs = fsci_malloc((size_t)(2 * B), sizeof *offs);
-    rel = fsci_malloc((size_t)(2 * P), sizeof *rel);
-    nnc = fsci_malloc((size_t)(2 * P), sizeof *nnc);
-    cx = fsci_malloc((size_t)P, sizeof *cx);
-    cy = fsci_malloc((size_t)P, sizeof *cy);
-    sumsq = fsci_malloc((size_t)pmax, sizeof *sumsq);
-    counts = fsci_malloc((size_t)pmax, sizeof *counts);
-    FSCI_CHECK_GOTO(offs && rel && nnc && cx && cy && sumsq && counts, FSCI_ENOMEM,
+/* offsets = group mean, relative = -(coords - mean), sampling centre = offsets + relative */
+static int sim_coords(sim *s)
+{
+    int st = FSCI_OK;
+    const int64_t B = s->B, C = s->C, P = s->P, pmax = P > s->np ? P : s->np;
+    const double *x = s->x, *y = s->y;
+    const int32_t *nn = s->nn;
+    s->offs = fsci_malloc((size_t)(2 * B), sizeof *s->offs);
+    s->rel = fsci_malloc((size_t)(2 * P), sizeof *s->rel);
+    s->nnc = fsci_malloc((size_t)(2 * P), sizeof *s->nnc);
+    s->cx = fsci_malloc((size_t)P, sizeof *s->cx);
+    s->cy = fsci_malloc((size_t)P, sizeof *s->cy);
+    s->sumsq = fsci_malloc((size_t)pmax, sizeof *s->sumsq);
+    s->counts = fsci_malloc((size_t)pmax, sizeof *s->counts);
+    FSCI_CHECK_GOTO(s->offs && s->rel && s->nnc && s->cx && s->cy && s->sumsq && s->counts, FSCI_ENOMEM,
                     "ptycho: out of memory for the coordinates of %lld patterns", (long long)P);
+    double *offs = s->offs, *rel = s->rel, *nnc = s->nnc, *cx = s->cx, *cy = s->cy;
     for (int64_t b = 0; b < B; b++) {
         double mx = 0, my = 0;
         for (int64_t c = 0; c < C; c++) {
@@ -500,90 +548,111 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
             cy[b * C + c] = my + rel[b * 2 * C + C + c];
         }
     }
+fail:
+    return st;
+}
 
-    FSCI_TRY(fsci_progress_create("ptycho", P + (o->raw ? np : 0), "patterns", &prog));
-    const float *pr = probe->view.data;
-    /* one FFT plan and one set of per-thread buffers for both passes */
-    FSCI_TRY(
-        fsci__ptycho_diff_create(n, &probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW, nt, &d));
+/* raw diff3d: one pattern per scan position, centred on it */
+static int sim_raw(sim *s, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    const int64_t n = s->n, np = s->np;
+    double t = fsci_clock();
+    FSCI_TRY(dataset_scale(&s->obj->view, s->probe->view.data, s->x, s->y, np, n, s->o->nphotons, s->o->noise,
+                           "raw", s->nt, s->d->ws, &s->r.scale_raw));
+    s->d->scale = s->r.scale_raw;
+    s->d->inv_scale = 1.0 / s->r.scale_raw;
+    s->r.t_scale += fsci_clock() - t;
+    pass ps = {s->d, &s->obj->view, s->x, s->y, n, 1, false, s->prog};
+    int64_t blk = block_groups(s->n2 * 4, np);
+    s->buf = fsci_malloc((size_t)(2 * blk * s->n2), sizeof(float));
+    FSCI_CHECK_GOTO(s->buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld patterns of %lld x %lld",
+                    (long long)blk, (long long)n, (long long)n);
+    FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
+    FSCI_TRY(run_pass(&ps, np, blk, s->buf, NULL, s->sumsq, s->counts, sink, &s->r.t_write));
+    FSCI_TRY(fsci_sink_end(sink));
+    fsci_free(s->buf);
+    s->buf = NULL;
+    add_stage_times(&s->r, s->d, s->nt);
+fail:
+    return st;
+}
 
-    /* raw diff3d: one pattern per scan position, centred on it */
-    if (o->raw) {
-        t = fsci_clock();
-        FSCI_TRY(dataset_scale(&obj->view, pr, x, y, np, n, o->nphotons, o->noise, "raw", nt, d->ws,
-                               &r.scale_raw));
-        d->scale = r.scale_raw;
-        d->inv_scale = 1.0 / r.scale_raw;
-        r.t_scale += fsci_clock() - t;
-        pass ps = {d, &obj->view, x, y, n, 1, false, prog};
-        int64_t blk = block_groups(n2 * 4, np);
-        buf = fsci_malloc((size_t)(2 * blk * n2), sizeof(float));
-        FSCI_CHECK_GOTO(buf, FSCI_ENOMEM,
-                        "ptycho: out of memory for 2 blocks of %lld patterns of %lld x %lld", (long long)blk,
-                        (long long)n, (long long)n);
-        FSCI_TRY(fsci_sink_begin(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}));
-        FSCI_TRY(run_pass(&ps, np, blk, buf, NULL, sumsq, counts, sink, &r.t_write));
-        FSCI_TRY(fsci_sink_end(sink));
-        fsci_free(buf);
-        buf = NULL;
-        add_stage_times(&r, d, nt);
-    }
-
-    /* grouped: scale, then Y streamed block by block, amplitudes kept for X_full */
-    t = fsci_clock();
-    FSCI_TRY(
-        dataset_scale(&obj->view, pr, cx, cy, P, n, o->nphotons, o->noise, "grouped", nt, d->ws, &r.scale));
-    d->scale = r.scale;
-    d->inv_scale = 1.0 / r.scale;
-    d->stream = FSCI_PTYCHO_STREAM_NOISE;
-    r.t_scale += fsci_clock() - t;
-    diff = fsci_malloc((size_t)(P * n2), sizeof *diff);
-    FSCI_CHECK_GOTO(diff, FSCI_ENOMEM,
+/* grouped: scale, then Y streamed block by block, amplitudes kept for
+ * X_full; then diffraction and X_full */
+static int sim_grouped(sim *s, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    const int64_t n = s->n, n2 = s->n2, C = s->C, B = s->B, P = s->P;
+    const int nt = s->nt;
+    double t = fsci_clock();
+    FSCI_TRY(dataset_scale(&s->obj->view, s->probe->view.data, s->cx, s->cy, P, n, s->o->nphotons,
+                           s->o->noise, "grouped", nt, s->d->ws, &s->r.scale));
+    s->d->scale = s->r.scale;
+    s->d->inv_scale = 1.0 / s->r.scale;
+    s->d->stream = FSCI_PTYCHO_STREAM_NOISE;
+    s->r.t_scale += fsci_clock() - t;
+    s->diff = fsci_malloc((size_t)(P * n2), sizeof *s->diff);
+    FSCI_CHECK_GOTO(s->diff, FSCI_ENOMEM,
                     "ptycho: out of memory for the diffraction (%lld patterns of %lld x %lld)", (long long)P,
                     (long long)n, (long long)n);
     int64_t gblk = block_groups(C * n2 * 8, B);
-    buf = fsci_malloc((size_t)(2 * gblk * C * n2 * 2), sizeof(float));
-    FSCI_CHECK_GOTO(buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld groups", (long long)gblk);
-    pass ps = {d, &obj->view, cx, cy, n, C, channel, prog};
+    s->buf = fsci_malloc((size_t)(2 * gblk * C * n2 * 2), sizeof(float));
+    FSCI_CHECK_GOTO(s->buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld groups",
+                    (long long)gblk);
+    pass ps = {s->d, &s->obj->view, s->cx, s->cy, n, C, s->channel, s->prog};
     int64_t shape4[4] = {B, n, n, C}, shape3[3] = {P, n, n};
-    FSCI_TRY(fsci_sink_begin(sink, "Y", FSCI_C64, channel ? 4 : 3, channel ? shape4 : shape3));
-    FSCI_TRY(run_pass(&ps, B, gblk, buf, diff, sumsq, counts, sink, &r.t_write));
+    const int64_t *shape = s->channel ? shape4 : shape3;
+    const int ndim = s->channel ? 4 : 3;
+    FSCI_TRY(fsci_sink_begin(sink, "Y", FSCI_C64, ndim, shape));
+    FSCI_TRY(run_pass(&ps, B, gblk, s->buf, s->diff, s->sumsq, s->counts, sink, &s->r.t_write));
     FSCI_TRY(fsci_sink_end(sink));
-    add_stage_times(&r, d, nt);
-    fsci_progress_finish(prog);
+    add_stage_times(&s->r, s->d, nt);
+    fsci_progress_finish(s->prog);
 
     /* X_full = float32(sqrt((N/2)^2 / mean sum diff^2)) * diffraction (PtychoPINN's normalize_data) */
-    double mean_sq = fsci_parallel_sum_f64(sumsq, P, nt) / (double)P;
-    r.xfull_norm = mean_sq > 0 ? sqrt(0.25 * (double)(n * n) / mean_sq) : 1.0;
-    if (o->noise) {
+    double mean_sq = fsci_parallel_sum_f64(s->sumsq, P, nt) / (double)P;
+    s->r.xfull_norm = mean_sq > 0 ? sqrt(0.25 * (double)(n * n) / mean_sq) : 1.0;
+    if (s->o->noise) {
         double tot = 0;
-        for (int64_t p = 0; p < P; p++) tot += (double)counts[p];
-        r.mean_counts = tot / (double)P;
+        for (int64_t p = 0; p < P; p++) tot += (double)s->counts[p];
+        s->r.mean_counts = tot / (double)P;
     }
-    t = fsci_clock();
-    FSCI_TRY(sink_array(sink, "diffraction", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3, diff));
+    double tw = fsci_clock();
+    FSCI_TRY(sink_array(sink, "diffraction", FSCI_F32, ndim, shape, s->diff));
     /* the diffraction is in the sink: scale it in place (no second buffer) and
      * hand it over whole, so that its CRC-32 is computed on every thread */
-    const float norm = (float)r.xfull_norm;
+    float *diff = s->diff;
+    const float norm = (float)s->r.xfull_norm;
     const int64_t total = P * n2;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < total; i++) diff[i] *= norm;
-    FSCI_TRY(sink_array(sink, "X_full", FSCI_F32, channel ? 4 : 3, channel ? shape4 : shape3, diff));
+    FSCI_TRY(sink_array(sink, "X_full", FSCI_F32, ndim, shape, s->diff));
+    s->r.t_write += fsci_clock() - tw;
+fail:
+    return st;
+}
 
-    /* coordinates and inputs */
-    FSCI_TRY(sink_array(sink, "coords_offsets", FSCI_F64, 4, (int64_t[4]){B, 1, 2, 1}, offs));
-    FSCI_TRY(sink_array(sink, "coords_relative", FSCI_F64, 4, (int64_t[4]){B, 1, 2, C}, rel));
-    FSCI_TRY(sink_array(sink, "coords_nn", FSCI_F64, 4, (int64_t[4]){B, 1, 2, C}, nnc));
-    FSCI_TRY(sink_array(sink, "nn_indices", FSCI_I32, 2, (int64_t[2]){B, C}, nn));
-    FSCI_TRY(sink_array(sink, "xcoords", FSCI_F64, 1, &np, x));
-    FSCI_TRY(sink_array(sink, "ycoords", FSCI_F64, 1, &np, y));
-    FSCI_TRY(sink_array(sink, "xcoords_start", FSCI_F64, 1, &np, x));
-    FSCI_TRY(sink_array(sink, "ycoords_start", FSCI_F64, 1, &np, y));
-    scan_index = fsci_calloc((size_t)np, sizeof *scan_index);
-    FSCI_CHECK_GOTO(scan_index, FSCI_ENOMEM, "ptycho: out of memory");
-    FSCI_TRY(sink_array(sink, "scan_index", FSCI_I64, 1, &np, scan_index));
-    FSCI_TRY(fsci_sink_add(sink, "probeGuess", &probe->view));
-    FSCI_TRY(fsci_sink_add(sink, "objectGuess", &obj->view));
+/* Coordinates, inputs and the metadata. */
+static int sim_write_rest(sim *s, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    const fsci_ptycho_opts *o = s->o;
+    const fsci_ptycho_inputs *in = s->in;
+    int64_t B = s->B, C = s->C, np = s->np;
+    FSCI_TRY(sink_array(sink, "coords_offsets", FSCI_F64, 4, (int64_t[4]){B, 1, 2, 1}, s->offs));
+    FSCI_TRY(sink_array(sink, "coords_relative", FSCI_F64, 4, (int64_t[4]){B, 1, 2, C}, s->rel));
+    FSCI_TRY(sink_array(sink, "coords_nn", FSCI_F64, 4, (int64_t[4]){B, 1, 2, C}, s->nnc));
+    FSCI_TRY(sink_array(sink, "nn_indices", FSCI_I32, 2, (int64_t[2]){B, C}, s->nn));
+    FSCI_TRY(sink_array(sink, "xcoords", FSCI_F64, 1, &np, s->x));
+    FSCI_TRY(sink_array(sink, "ycoords", FSCI_F64, 1, &np, s->y));
+    FSCI_TRY(sink_array(sink, "xcoords_start", FSCI_F64, 1, &np, s->x));
+    FSCI_TRY(sink_array(sink, "ycoords_start", FSCI_F64, 1, &np, s->y));
+    s->scan_index = fsci_calloc((size_t)np, sizeof *s->scan_index);
+    FSCI_CHECK_GOTO(s->scan_index, FSCI_ENOMEM, "ptycho: out of memory");
+    FSCI_TRY(sink_array(sink, "scan_index", FSCI_I64, 1, &np, s->scan_index));
+    FSCI_TRY(fsci_sink_add(sink, "probeGuess", &s->probe->view));
+    FSCI_TRY(fsci_sink_add(sink, "objectGuess", &s->obj->view));
     char eobj[600], eprobe[600], epos[600], meta[4096];
     json_escape(in && in->xcoords ? "array" : o->positions, epos, sizeof epos);
     json_escape(in && in->object ? "array" : o->object, eobj, sizeof eobj);
@@ -592,37 +661,64 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
         meta, sizeof meta,
         "{\"generator\": \"fastsci %s\", \"nphotons\": %.17g, \"seed\": %llu, \"N\": %lld, \"gridsize\": "
         "%lld, "
-        "\"K\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, \"layout\": \"%s\", "
+        "\"K\": %lld, \"K_requested\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, "
+        "\"layout\": \"%s\", "
         "\"intensity_scale\": %.17g, \"intensity_scale_raw\": %.17g, \"X_full_norm\": %.9g, "
         "\"local_offset_sign\": -1, \"object\": \"%s\", \"object_shape\": [%lld, %lld], \"probe\": \"%s\", "
         "\"probe_scale\": %.17g, \"positions\": \"%s\", \"raw\": %s, \"oversampling\": %s, "
         "\"pool_size\": %lld, \"version\": 1}",
-        fsci_version(), o->nphotons, (unsigned long long)seed, (long long)n, (long long)o->gridsize,
-        (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false", o->layout, r.scale,
-        r.scale_raw, r.xfull_norm, eobj, (long long)H, (long long)W, eprobe, o->probe_scale, epos,
-        o->raw ? "true" : "false", o->oversampling ? "true" : "false", (long long)o->pool_size);
+        fsci_version(), o->nphotons, (unsigned long long)s->seed, (long long)s->n, (long long)o->gridsize,
+        (long long)s->K_used, (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false",
+        o->layout, s->r.scale, s->r.scale_raw, s->r.xfull_norm, eobj, (long long)s->H, (long long)s->W,
+        eprobe, o->probe_scale, epos, o->raw ? "true" : "false", o->oversampling ? "true" : "false",
+        (long long)o->pool_size);
     FSCI_TRY(fsci_sink_add_string(sink, "_metadata", meta));
-    r.t_write += fsci_clock() - t;
-    r.t_total = fsci_clock() - t_start;
-    profile_report(&r, n, o->raw);
-    if (rep) *rep = r;
 fail:
-    fsci_progress_destroy(&prog);
-    fsci__ptycho_diff_destroy(&d);
-    fsci_array_destroy(&obj);
-    fsci_array_destroy(&probe);
-    fsci_free(x);
-    fsci_free(y);
-    fsci_free(cx);
-    fsci_free(cy);
-    fsci_free(offs);
-    fsci_free(rel);
-    fsci_free(nnc);
-    fsci_free(sumsq);
-    fsci_free(counts);
-    fsci_free(nn);
-    fsci_free(diff);
-    fsci_free(buf);
-    fsci_free(scan_index);
+    return st;
+}
+
+int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, uint64_t seed, int nthreads,
+                         fsci_sink *sink, fsci_ptycho_report *rep)
+{
+    int st = FSCI_OK;
+    sim s = {0};
+    FSCI_CHECK(o && sink, FSCI_EINVAL, "ptycho: NULL options or sink");
+    FSCI_TRY(fsci__ptycho_validate(o));
+    /* refuse what cannot fit in memory before computing anything */
+    FSCI_TRY(fsci__ptycho_check_memory(o, in, false));
+    double t_start = fsci_clock(), t;
+    s.o = o;
+    s.in = in;
+    s.seed = seed;
+    s.nt = fsci_parallel_resolve(nthreads);
+    s.channel = strcmp(o->layout, "channel") == 0;
+    s.n = o->N;
+    s.n2 = s.n * s.n;
+    s.C = o->gridsize * o->gridsize;
+
+    FSCI_TRY(sim_inputs(&s));
+    s.r.npoints = s.np;
+    s.r.t_inputs = fsci_clock() - t_start;
+    t = fsci_clock();
+    FSCI_TRY(sim_group(&s));
+    s.r.t_group = fsci_clock() - t;
+    s.r.ngroups = s.B;
+    s.r.npatterns = s.P;
+    FSCI_TRY(sim_coords(&s));
+
+    FSCI_TRY(fsci_progress_create("ptycho", s.P + (o->raw ? s.np : 0), "patterns", &s.prog));
+    /* one FFT plan and one set of per-thread buffers for both passes */
+    FSCI_TRY(fsci__ptycho_diff_create(s.n, &s.probe->view, 1.0, o->noise, seed, FSCI_PTYCHO_STREAM_NOISE_RAW,
+                                      s.nt, &s.d));
+    if (o->raw) FSCI_TRY(sim_raw(&s, sink));
+    FSCI_TRY(sim_grouped(&s, sink));
+    t = fsci_clock();
+    FSCI_TRY(sim_write_rest(&s, sink));
+    s.r.t_write += fsci_clock() - t;
+    s.r.t_total = fsci_clock() - t_start;
+    profile_report(&s.r, s.n, o->raw);
+    if (rep) *rep = s.r;
+fail:
+    sim_free(&s);
     return st;
 }

@@ -64,6 +64,43 @@ bad "K < C" "--K: 3 is smaller than C" --K 3 --gridsize 2 --n-images 50 --N 16
 bad "unreadable object file" "missing.npy" --object "$T/missing.npy" --N 16 --n-images 50
 bad "corrupt object file" "garbage.npy" --object "$T/garbage.npy" --N 16 --n-images 50
 bad "more groups than positions without oversampling" "oversampling" --n-images 50 --n-groups 80 --N 16
+# --n-images counts random positions: with a positions file it is an error (PtychoPINN has no such pair)
+"$PY" -c "
+import numpy as np
+r = np.random.default_rng(2)
+np.savez('$T/pos30.npz', xcoords=r.uniform(20, 90, 30), ycoords=r.uniform(20, 90, 30))
+"
+bad "--n-images with a positions file" "--n-images: 20 conflicts with the 30 positions of" \
+    --positions "$T/pos30.npz" --n-images 20 --N 32 --object-size 112
+run "$FSCI" ptycho simulate --positions "$T/pos30.npz" --n-images 30 --N 32 --object-size 112 --quiet -o "$T/p30.npz"
+check "--n-images equal to the file's count is accepted" rc 0
+# --K above the number of positions: PtychoPINN clamps it (min(K + 1, n) neighbours); we warn and record it
+run "$FSCI" ptycho simulate --positions "$T/pos30.npz" --K 31 --N 32 --object-size 112 -o "$T/k31.npz"
+check "--K 31 with 30 positions: runs, warns naming --K 31" eval 'rc 0 && errhas "warning: ptycho: --K 31 is more than the 30 positions"'
+check "--K 31 with 30 positions: metadata records K = 30 and K_requested = 31" "$PY" -c "
+import json, numpy as np
+m = json.loads(np.load('$T/k31.npz')['_metadata'].item())
+assert m['K'] == 30 and m['K_requested'] == 31, m
+"
+run "$FSCI" ptycho simulate --positions "$T/pos30.npz" --K 31 --N 32 --object-size 112 --quiet -o "$T/k31q.npz"
+check "--K 31 with --quiet: no warning" eval 'rc 0 && [ ! -s "$T/err" ]'
+run "$FSCI" ptycho simulate --positions "$T/pos30.npz" --K 30 --N 32 --object-size 112 --quiet -o "$T/k30.npz"
+check "--K 31 and --K 30 give the same groups" "$PY" -c "
+import numpy as np
+a, b = np.load('$T/k31.npz'), np.load('$T/k30.npz')
+assert (a['nn_indices'] == b['nn_indices']).all()
+"
+# requests larger than the disk or the memory are refused before computing, an existing output untouched
+echo keep >"$T/o.npz"
+run "$FSCI" ptycho simulate --N 1024 --n-images 1e6 --quiet -o "$T/o.npz"
+check "output larger than the free disk: exit 1, one line naming the size, output untouched" \
+    eval 'rc 1 && errhas "would need [0-9.]* TB but" && errhas "\-\-N 1024" && oneline && [ "$(cat "$T/o.npz")" = keep ]'
+run "$FSCI" ptycho simulate --N 1024 --n-images 1e6 --compress --quiet -o "$T/o.npz"
+check "working memory larger than the machine: exit 1, one line naming the size" \
+    eval 'rc 1 && errhas "needs about [0-9.]* TB of memory but the machine has" && oneline && [ "$(cat "$T/o.npz")" = keep ]'
+rm -f "$T/o.npz"
+check "no temporary file left behind" eval '[ -z "$(ls -a "$T" | grep -E "\.tmp")" ]'
+
 run "$FSCI" ptycho simulate --nphotons -5 -o "$T/o.npz"
 check "bad parameter: usage error" eval 'rc 2 && errhas "--nphotons: -5 is outside" && noout'
 run "$FSCI" ptycho simulate --n-images 20 --N 16 --quiet -o "$T/nodir/o.npz"

@@ -150,6 +150,7 @@ TEST(extreme_scales_stay_finite_or_are_refused)
     in.xcoords = x;
     in.ycoords = y;
     in.npoints = 400;
+    o.n_images = 0; /* given positions fix their own count */
     o.nphotons = 1e13;
     ASSERT_OK(fsci_sink_memory_create(&s));
     ASSERT_STATUS(fsci_ptycho_simulate(&o, &in, 1, 2, s, &rep), FSCI_ERANGE);
@@ -188,6 +189,80 @@ TEST(diffract_refuses_bad_inputs)
                   FSCI_EINVAL);
     ASSERT_OK(fsci_ptycho_diffract(patch, 1, 8, &probe->view, 2.0, true, 0, 1, 0, amp, NULL, 1));
     fsci_array_destroy(&probe);
+}
+
+/* The size estimate agrees with a written .npz (stored, not deflated). */
+TEST(estimate_matches_the_written_file)
+{
+    const char *tmp = getenv("FSCI_TEST_TMP");
+    if (!tmp) {
+        printf("  (skipped: FSCI_TEST_TMP not set)\n");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/estimate.npz", tmp);
+    for (int raw = 0; raw < 2; raw++) {
+        fsci_ptycho_opts o;
+        opts(&o, 300, 32, 2);
+        o.raw = raw;
+        o.n_groups = 250;
+        fsci_ptycho_size z;
+        ASSERT_OK(fsci_ptycho_estimate(&o, NULL, &z));
+        ASSERT_EQ(z.npoints, 300);
+        ASSERT_EQ(z.ngroups, 250);
+        ASSERT_EQ(z.npatterns, 1000);
+        ASSERT_OK(fsci_ptycho_check_resources(&o, NULL, path));
+        fsci_sink *s = NULL;
+        fsci_ptycho_report rep;
+        ASSERT_OK(fsci_sink_npz_create(path, false, &s));
+        int st = fsci_ptycho_simulate(&o, NULL, 3, 1, s, &rep);
+        if (!st) st = fsci_sink_close(s);
+        fsci_sink_destroy(&s);
+        ASSERT_OK(st);
+        ASSERT_EQ(rep.npatterns, z.npatterns);
+        FILE *f = fopen(path, "rb");
+        ASSERT_TRUE(f != NULL);
+        fseek(f, 0, SEEK_END);
+        double bytes = (double)ftell(f);
+        fclose(f);
+        remove(path);
+        ASSERT_NEAR_REL(z.output_bytes, bytes, 0.02, 0);    /* headers: a few kB of 17 MB */
+        ASSERT_TRUE(z.memory_bytes > 1000.0 * 32 * 32 * 4); /* at least the diffraction */
+    }
+    /* a positions file is counted from its header */
+    fsci_ptycho_opts o;
+    opts(&o, 0, 32, 2);
+    snprintf(o.positions, sizeof o.positions, "%s/missing-positions.npz", tmp);
+    fsci_ptycho_size z;
+    ASSERT_STATUS(fsci_ptycho_estimate(&o, NULL, &z), FSCI_EIO);
+    ASSERT_TRUE(strstr(fsci_error_message(), "missing-positions.npz"));
+}
+
+/* Requests beyond the machine are refused before computing. */
+TEST(requests_beyond_the_memory_are_refused_up_front)
+{
+    fsci_ptycho_opts o;
+    opts(&o, 1000000, 1024, 2);
+    fsci_sink *s = NULL;
+    ASSERT_OK(fsci_sink_memory_create(&s));
+    fsci_ptycho_report rep;
+    ASSERT_STATUS(fsci_ptycho_simulate(&o, NULL, 1, 1, s, &rep), FSCI_ERANGE);
+    const char *m = fsci_error_message();
+    ASSERT_TRUE(strstr(m, "--N 1024") && strstr(m, "4000000 patterns") && strstr(m, "TB of memory"));
+    ASSERT_EQ(fsci_sink_memory_count(s), 0); /* nothing written */
+    fsci_sink_destroy(&s);
+    /* the same request for an output kept in memory (the Python path) */
+    ASSERT_STATUS(fsci_ptycho_check_resources(&o, NULL, NULL), FSCI_ERANGE);
+    ASSERT_TRUE(strstr(fsci_error_message(), "the output is kept in memory"));
+    /* given positions fix their own count: n_images must be 0 or equal */
+    opts(&o, 20, 16, 1);
+    double x[30], y[30];
+    for (int i = 0; i < 30; i++) x[i] = y[i] = 10 + i;
+    fsci_ptycho_inputs in = {.xcoords = x, .ycoords = y, .npoints = 30};
+    ASSERT_OK(fsci_sink_memory_create(&s));
+    ASSERT_STATUS(fsci_ptycho_simulate(&o, &in, 1, 1, s, &rep), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "--n-images: 20 conflicts with the 30 positions"));
+    fsci_sink_destroy(&s);
 }
 
 TESTKIT_MAIN()

@@ -25,13 +25,14 @@
 /* The run context. Clients fill it (fsci_ctx_init gives the defaults) and pass
  * it, read-only, to a command's run. */
 typedef struct fsci_ctx {
-    int threads;   /* worker threads; 0: the default (FSCI_NUM_THREADS or all cores) */
-    uint64_t seed; /* the random seed when seed_set */
-    bool seed_set; /* false: the command's default_seed */
-    bool progress; /* progress on stderr (a bar on a terminal, plain lines otherwise) */
-    bool quiet;    /* no progress, no warnings, no status lines (results still go to out) */
-    bool profile;  /* record profiling events (printed by the client) */
-    FILE *out;     /* human-readable result lines (the CLI: stdout); NULL: none */
+    int threads;        /* worker threads; 0: the default (FSCI_NUM_THREADS or all cores) */
+    uint64_t seed;      /* the random seed when seed_set */
+    bool seed_set;      /* false: the command's default_seed */
+    bool progress;      /* progress on stderr (a bar on a terminal, plain lines otherwise) */
+    bool quiet;         /* no progress, no warnings, no status lines (results still go to out) */
+    bool profile;       /* record profiling events (printed by the client) */
+    FILE *out;          /* human-readable result lines (the CLI: stdout); NULL: none */
+    const char *output; /* the path the sink writes (for up-front size checks); NULL: memory */
 } fsci_ctx;
 
 /* Defaults: threads 0, seed unset, no progress, not quiet, no profile, out NULL. */

@@ -1,7 +1,7 @@
-/* fastsci ptycho: exact k-nearest-neighbour search on 2-D points (k-d tree).
+/* fastsci core: exact nearest-neighbour and radius search on 2-D points (k-d tree).
  *
- * Written here rather than taken from a library because the grouping needs
- * exact results with a deterministic order for equal distances (ties broken
+ * Written here rather than taken from a library because its clients (the
+ * ptycho grouping first) need exact results with a deterministic order for equal distances (ties broken
  * by index), thread-safe queries that allocate nothing, and no C++ runtime;
  * FLANN's C interface is approximate by default and allocates per query.
  *
@@ -28,14 +28,17 @@
  * exceeds the computed distance of a point inside the box: the pruning is
  * exact in floating point, not only in real arithmetic. Candidates are kept
  * in a sorted list for small k and in a max-heap keyed by (d2, index) for
- * large k, both in fixed-size stack buffers. */
+ * large k, in a stack buffer up to FSCI_KDTREE_KNN_STACK.
+ *
+ * Radius query: depth-first over the boxes within r (the same exact pruning),
+ * the points within r collected and sorted by (d2, index). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/error.h"
-#include "fastsci/ptycho.h"
-#include "group_impl.h"
+#include "fastsci/core/spatial.h"
 
 #define LEAF_SIZE 16  /* leaves hold LEAF_SIZE / 2 .. LEAF_SIZE points */
 #define STACK_MAX 160 /* > depth + 2 for any int64 n */
@@ -53,7 +56,7 @@ typedef struct kd_pt {
     double x, y;
 } kd_pt;
 
-struct fsci_ptycho_kdtree {
+struct fsci_kdtree {
     int64_t n;
     int64_t nnodes;
     int depth;
@@ -128,7 +131,7 @@ static void select_kth(kd_rec *a, int axis, int64_t l, int64_t r, int64_t k)
     }
 }
 
-static void build(fsci_ptycho_kdtree *t, kd_rec *a, int64_t *next, int64_t begin, int64_t end, int depth)
+static void build(fsci_kdtree *t, kd_rec *a, int64_t *next, int64_t begin, int64_t end, int depth)
 {
     int64_t me = (*next)++;
     kd_node *nd = &t->nodes[me];
@@ -161,16 +164,16 @@ static void build(fsci_ptycho_kdtree *t, kd_rec *a, int64_t *next, int64_t begin
     build(t, a, next, mid, end, depth + 1);
 }
 
-int fsci_ptycho_kdtree_create(const double *x, const double *y, int64_t n, fsci_ptycho_kdtree **out)
+int fsci_kdtree_create(const double *x, const double *y, int64_t n, fsci_kdtree **out)
 {
     int st = FSCI_OK;
-    fsci_ptycho_kdtree *t = NULL;
+    fsci_kdtree *t = NULL;
     kd_rec *rec = NULL;
     FSCI_CHECK(out, FSCI_EINVAL, "kdtree: NULL output pointer");
     *out = NULL;
-    FSCI_CHECK(n >= 1, FSCI_EINVAL, "kdtree: n = %lld points; need at least 1", (long long)n);
-    FSCI_CHECK(x && y, FSCI_EINVAL, "kdtree: NULL coordinate array (x = %p, y = %p)", (const void *)x,
-               (const void *)y);
+    FSCI_CHECK(n >= 0, FSCI_EINVAL, "kdtree: n = %lld points is negative", (long long)n);
+    FSCI_CHECK(n == 0 || (x && y), FSCI_EINVAL, "kdtree: NULL coordinate array (x = %p, y = %p)",
+               (const void *)x, (const void *)y);
     for (int64_t i = 0; i < n; i++) {
         FSCI_CHECK(isfinite(x[i]), FSCI_EINVAL, "kdtree: x[%lld] = %g is not finite", (long long)i, x[i]);
         FSCI_CHECK(isfinite(y[i]), FSCI_EINVAL, "kdtree: y[%lld] = %g is not finite", (long long)i, y[i]);
@@ -178,38 +181,40 @@ int fsci_ptycho_kdtree_create(const double *x, const double *y, int64_t n, fsci_
     t = fsci_calloc(1, sizeof *t);
     FSCI_CHECK(t, FSCI_ENOMEM, "kdtree: out of memory");
     t->n = n;
-    t->nnodes = count_nodes(n);
-    t->pt = fsci_malloc((size_t)n, sizeof *t->pt);
-    t->id = fsci_malloc((size_t)n, sizeof *t->id);
-    t->nodes = fsci_malloc((size_t)t->nnodes, sizeof *t->nodes);
-    rec = fsci_malloc((size_t)n, sizeof *rec);
-    FSCI_CHECK_GOTO(t->pt && t->id && t->nodes && rec, FSCI_ENOMEM, "kdtree: out of memory for %lld points",
-                    (long long)n);
-    for (int64_t i = 0; i < n; i++) {
-        rec[i].c[0] = x[i];
-        rec[i].c[1] = y[i];
-        rec[i].id = i;
-    }
-    int64_t next = 0;
-    build(t, rec, &next, 0, n, 1);
-    FSCI_CHECK_GOTO(next == t->nnodes && t->depth + 2 < STACK_MAX, FSCI_EINTERNAL,
-                    "kdtree: built %lld nodes of %lld, depth %d", (long long)next, (long long)t->nnodes,
-                    t->depth);
-    for (int64_t i = 0; i < n; i++) {
-        t->pt[i].x = rec[i].c[0];
-        t->pt[i].y = rec[i].c[1];
-        t->id[i] = rec[i].id;
+    if (n > 0) { /* an empty tree has no nodes */
+        t->nnodes = count_nodes(n);
+        t->pt = fsci_malloc((size_t)n, sizeof *t->pt);
+        t->id = fsci_malloc((size_t)n, sizeof *t->id);
+        t->nodes = fsci_malloc((size_t)t->nnodes, sizeof *t->nodes);
+        rec = fsci_malloc((size_t)n, sizeof *rec);
+        FSCI_CHECK_GOTO(t->pt && t->id && t->nodes && rec, FSCI_ENOMEM,
+                        "kdtree: out of memory for %lld points", (long long)n);
+        for (int64_t i = 0; i < n; i++) {
+            rec[i].c[0] = x[i];
+            rec[i].c[1] = y[i];
+            rec[i].id = i;
+        }
+        int64_t next = 0;
+        build(t, rec, &next, 0, n, 1);
+        FSCI_CHECK_GOTO(next == t->nnodes && t->depth + 2 < STACK_MAX, FSCI_EINTERNAL,
+                        "kdtree: built %lld nodes of %lld, depth %d", (long long)next, (long long)t->nnodes,
+                        t->depth);
+        for (int64_t i = 0; i < n; i++) {
+            t->pt[i].x = rec[i].c[0];
+            t->pt[i].y = rec[i].c[1];
+            t->id[i] = rec[i].id;
+        }
     }
     fsci_free(rec);
     *out = t;
     return FSCI_OK;
 fail:
     fsci_free(rec);
-    fsci_ptycho_kdtree_destroy(&t);
+    fsci_kdtree_destroy(&t);
     return st;
 }
 
-void fsci_ptycho_kdtree_destroy(fsci_ptycho_kdtree **t)
+void fsci_kdtree_destroy(fsci_kdtree **t)
 {
     if (!t || !*t) return;
     fsci_free((*t)->pt);
@@ -219,14 +224,14 @@ void fsci_ptycho_kdtree_destroy(fsci_ptycho_kdtree **t)
     *t = NULL;
 }
 
-int64_t fsci__ptycho_kdtree_size(const fsci_ptycho_kdtree *t)
+int64_t fsci_kdtree_size(const fsci_kdtree *t)
 {
-    return t->n;
+    return t ? t->n : 0;
 }
 
-const int64_t *fsci__ptycho_kdtree_ids(const fsci_ptycho_kdtree *t)
+const int64_t *fsci_kdtree_order(const fsci_kdtree *t)
 {
-    return t->id;
+    return t ? t->id : NULL;
 }
 
 /* ---------------------------------------------------------------- query */
@@ -290,7 +295,7 @@ typedef struct knn_state {
 
 /* Offer the points of one leaf. `heap` is a compile-time constant at every
  * call: false keeps c sorted ascending (fast for small k), true a max-heap. */
-static inline void scan_leaf(const fsci_ptycho_kdtree *t, const kd_node *nd, knn_state *s, const int heap)
+static inline void scan_leaf(const fsci_kdtree *t, const kd_node *nd, knn_state *s, const int heap)
 {
     const kd_pt *pt = t->pt;
     cand *c = s->c;
@@ -333,7 +338,7 @@ static inline void scan_leaf(const fsci_ptycho_kdtree *t, const kd_node *nd, knn
 }
 
 /* Depth-first search of the subtree at `root`, nearer child first. */
-static inline void search_subtree(const fsci_ptycho_kdtree *t, int64_t root, knn_state *s, const int heap)
+static inline void search_subtree(const fsci_kdtree *t, int64_t root, knn_state *s, const int heap)
 {
     struct {
         int64_t node;
@@ -377,7 +382,7 @@ static inline void search_subtree(const fsci_ptycho_kdtree *t, int64_t root, knn
     }
 }
 
-static inline int search(const fsci_ptycho_kdtree *t, double qx, double qy, int k, cand *c, const int heap)
+static inline int search(const fsci_kdtree *t, double qx, double qy, int k, cand *c, const int heap)
 {
     knn_state s = {c, k, 0, (double)INFINITY, qx, qy};
     const kd_node *nodes = t->nodes;
@@ -411,30 +416,133 @@ static inline int search(const fsci_ptycho_kdtree *t, double qx, double qy, int 
     return s.cnt;
 }
 
-void fsci__ptycho_kdtree_query(const fsci_ptycho_kdtree *t, double qx, double qy, int k, int64_t *idx,
-                               double *d2)
+/* The k-NN search for valid input (1 <= k <= n) into c[0..k). */
+static void query(const fsci_kdtree *t, double qx, double qy, int64_t k, cand *c)
 {
-    cand c[FSCI_PTYCHO_KNN_MAX];
-    int cnt = k <= SMALL_K ? search(t, qx, qy, k, c, 0) : search(t, qx, qy, k, c, 1);
-    for (int i = 0; i < cnt; i++) {
+    if (k <= SMALL_K)
+        search(t, qx, qy, (int)k, c, 0);
+    else
+        search(t, qx, qy, (int)k, c, 1);
+}
+
+int fsci_kdtree_knn(const fsci_kdtree *t, double qx, double qy, int64_t k, int64_t *idx, double *d2)
+{
+    cand stack_c[FSCI_KDTREE_KNN_STACK];
+    cand *c = stack_c;
+    FSCI_CHECK(t, FSCI_EINVAL, "kdtree_knn: NULL tree");
+    FSCI_CHECK(k >= 0 && k <= t->n, FSCI_EINVAL, "kdtree_knn: k = %lld is outside [0, n = %lld]",
+               (long long)k, (long long)t->n);
+    if (k == 0) return FSCI_OK;
+    FSCI_CHECK(idx, FSCI_EINVAL, "kdtree_knn: NULL idx");
+    FSCI_CHECK(isfinite(qx) && isfinite(qy), FSCI_EINVAL, "kdtree_knn: query point (%g, %g) is not finite",
+               qx, qy);
+    if (k > FSCI_KDTREE_KNN_STACK) {
+        FSCI_CHECK(k <= INT32_MAX, FSCI_EINVAL, "kdtree_knn: k = %lld exceeds 2^31 - 1", (long long)k);
+        c = fsci_malloc((size_t)k, sizeof *c);
+        FSCI_CHECK(c, FSCI_ENOMEM, "kdtree_knn: out of memory for k = %lld candidates", (long long)k);
+    }
+    query(t, qx, qy, k, c);
+    for (int64_t i = 0; i < k; i++) {
         idx[i] = c[i].id;
         if (d2) d2[i] = c[i].d2;
     }
+    if (c != stack_c) fsci_free(c);
+    return FSCI_OK;
 }
 
-int fsci_ptycho_kdtree_knn(const fsci_ptycho_kdtree *t, double qx, double qy, int k, int64_t *idx, double *d2,
-                           int *found)
+/* ---------------------------------------------------------------- radius */
+
+/* Growable list of candidates. */
+typedef struct cand_list {
+    cand *c;
+    int64_t n, cap;
+} cand_list;
+
+static int list_push(cand_list *l, cand v)
 {
-    FSCI_CHECK(found, FSCI_EINVAL, "kdtree_knn: NULL 'found' pointer");
-    *found = 0;
-    FSCI_CHECK(t && idx, FSCI_EINVAL, "kdtree_knn: NULL %s", t ? "idx" : "tree");
-    FSCI_CHECK(k >= 1, FSCI_EINVAL, "kdtree_knn: k = %d; need k >= 1", k);
-    FSCI_CHECK(isfinite(qx) && isfinite(qy), FSCI_EINVAL, "kdtree_knn: query point (%g, %g) is not finite",
-               qx, qy);
-    int64_t kk = k < t->n ? k : t->n;
-    FSCI_CHECK(kk <= FSCI_PTYCHO_KNN_MAX, FSCI_EINVAL,
-               "kdtree_knn: k = %d exceeds the limit of %d neighbours per query", k, FSCI_PTYCHO_KNN_MAX);
-    fsci__ptycho_kdtree_query(t, qx, qy, (int)kk, idx, d2);
-    *found = (int)kk;
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        cand *c = fsci_malloc((size_t)cap, sizeof *c);
+        FSCI_CHECK(c, FSCI_ENOMEM, "kdtree_radius: out of memory for %lld points", (long long)cap);
+        if (l->n) memcpy(c, l->c, (size_t)l->n * sizeof *c);
+        fsci_free(l->c);
+        l->c = c;
+        l->cap = cap;
+    }
+    l->c[l->n++] = v;
     return FSCI_OK;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+    cand p = *(const cand *)a, q = *(const cand *)b;
+    return cand_less(p, q) ? -1 : cand_less(q, p) ? 1 : 0;
+}
+
+/* Collect the points with d2 <= r2 into l, depth first over the boxes within r2. */
+static int collect(const fsci_kdtree *t, double qx, double qy, double r2, cand_list *l)
+{
+    int st = FSCI_OK;
+    int64_t stack[STACK_MAX];
+    int sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+        int64_t ni = stack[--sp];
+        const kd_node *nd = &t->nodes[ni];
+        if (box_d2(nd, qx, qy) > r2) continue;
+        if (nd->right >= 0) { /* at most depth + 1 entries: the stack cannot overflow */
+            stack[sp++] = nd->right;
+            stack[sp++] = ni + 1;
+            continue;
+        }
+        for (int64_t i = nd->begin; i < nd->end; i++) {
+            double dx = t->pt[i].x - qx, dy = t->pt[i].y - qy;
+            double d = dx * dx + dy * dy;
+            if (d <= r2) FSCI_TRY(list_push(l, (cand){d, t->id[i]}));
+        }
+    }
+fail:
+    return st;
+}
+
+int fsci_kdtree_radius(const fsci_kdtree *t, double qx, double qy, double r, int64_t **idx, double **d2,
+                       int64_t *count)
+{
+    int st = FSCI_OK;
+    cand_list l = {0};
+    int64_t *oi = NULL;
+    double *od = NULL;
+    FSCI_CHECK(idx && count, FSCI_EINVAL, "kdtree_radius: NULL %s", idx ? "count" : "idx");
+    *idx = NULL;
+    *count = 0;
+    if (d2) *d2 = NULL;
+    FSCI_CHECK(t, FSCI_EINVAL, "kdtree_radius: NULL tree");
+    FSCI_CHECK(r >= 0, FSCI_EINVAL, "kdtree_radius: r = %g is not >= 0", r);
+    FSCI_CHECK(isfinite(qx) && isfinite(qy), FSCI_EINVAL, "kdtree_radius: query point (%g, %g) is not finite",
+               qx, qy);
+    if (t->n == 0) return FSCI_OK;
+    FSCI_TRY(collect(t, qx, qy, r * r, &l));
+    if (l.n > 0) {
+        qsort(l.c, (size_t)l.n, sizeof *l.c, cand_cmp);
+        oi = fsci_malloc((size_t)l.n, sizeof *oi);
+        FSCI_CHECK_GOTO(oi, FSCI_ENOMEM, "kdtree_radius: out of memory for %lld points", (long long)l.n);
+        if (d2) {
+            od = fsci_malloc((size_t)l.n, sizeof *od);
+            FSCI_CHECK_GOTO(od, FSCI_ENOMEM, "kdtree_radius: out of memory for %lld points", (long long)l.n);
+        }
+        for (int64_t i = 0; i < l.n; i++) {
+            oi[i] = l.c[i].id;
+            if (od) od[i] = l.c[i].d2;
+        }
+    }
+    *idx = oi;
+    if (d2) *d2 = od;
+    *count = l.n;
+    oi = NULL;
+    od = NULL;
+fail:
+    fsci_free(l.c);
+    fsci_free(oi);
+    fsci_free(od);
+    return st;
 }

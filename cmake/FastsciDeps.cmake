@@ -6,6 +6,20 @@ find_package(PNG REQUIRED)
 pkg_check_modules(PLPLOT REQUIRED IMPORTED_TARGET plplot)
 pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
+pkg_check_modules(LAPACKE REQUIRED IMPORTED_TARGET lapacke)
+
+# The OpenMP build of OpenBLAS (Debian libopenblas-openmp-dev), named by its own
+# directory rather than through the libblas/cblas.h alternatives, which could
+# point at the pthreads build (two thread pools fighting the OpenMP one) or at
+# the reference BLAS. Called from inside an OpenMP parallel region it runs
+# single-threaded.
+set(FSCI_OPENBLAS_SUBDIR ${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp)
+find_path(OPENBLAS_OPENMP_INCLUDE_DIR cblas.h PATHS /usr/include/${FSCI_OPENBLAS_SUBDIR} NO_DEFAULT_PATH)
+find_library(OPENBLAS_OPENMP_LIBRARY openblas PATHS /usr/lib/${FSCI_OPENBLAS_SUBDIR} NO_DEFAULT_PATH)
+if(NOT OPENBLAS_OPENMP_INCLUDE_DIR OR NOT OPENBLAS_OPENMP_LIBRARY)
+  message(FATAL_ERROR "OpenMP OpenBLAS not found: run scripts/install-deps (Debian package libopenblas-openmp-dev)")
+endif()
 
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h)
 if(NOT RANDOM123_INCLUDE_DIR)
@@ -13,8 +27,9 @@ if(NOT RANDOM123_INCLUDE_DIR)
 endif()
 
 add_library(fsci_deps INTERFACE)
-target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR})
-target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F PkgConfig::JANSSON m)
+target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR} ${OPENBLAS_OPENMP_INCLUDE_DIR})
+target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F
+  PkgConfig::FFTW3 PkgConfig::LAPACKE ${OPENBLAS_OPENMP_LIBRARY} PkgConfig::JANSSON m)
 
 if(FSCI_WITH_MPI)
   find_package(MPI REQUIRED COMPONENTS C)

@@ -6,6 +6,8 @@
 #include "fastsci/core/error.h"
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/array.h"
+#include "fastsci/core/fft.h"
+#include "fastsci/core/la.h"
 #include "fastsci/core/parallel.h"
 #include "fastsci/core/params.h"
 #include "fastsci/core/profile.h"

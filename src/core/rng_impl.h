@@ -1,12 +1,17 @@
 /* fastsci internal: constants and single steps of the samplers in rng.c,
- * exposed to the tests (tests/core/test_rng.c checks the tables against their
- * defining equations and each fast path against the exact one it replaces).
+ * rng_poisson.c and rng_pmf.c, exposed to the tests (tests/core/test_rng*.c check the tables against their
+ * defining equations and each fast path against the exact one it replaces),
+ * and the generator steps, chunking and argument checks the rng*.c files share.
  * Not part of the public API. */
 #ifndef FASTSCI_CORE_RNG_IMPL_H
 #define FASTSCI_CORE_RNG_IMPL_H
 
 #include <stdint.h>
 
+#include <Random123/philox.h>
+
+#include "fastsci/core/error.h"
+#include "fastsci/core/parallel.h"
 #include "fastsci/core/rng.h"
 
 /* Ziggurat for f(x) = exp(-x^2/2) with FSCI__RNG_ZIG_N layers of equal area V.
@@ -24,7 +29,7 @@ extern const uint64_t fsci__rng_zig_k[FSCI__RNG_ZIG_N];
  * otherwise. This is the log-pmf used by the PTRS acceptance step. */
 double fsci__rng_poisson_logpmf(double k, double lam);
 
-/* One attempt of the Poisson kernel (see the fill layout in rng.c and
+/* One attempt of the Poisson kernel (see the fill layout in rng_poisson.c and
  * doc/rng.md) on the words w[0..) it reads (none for lam = 0, one for
  * lam < FSCI_RNG_POISSON_SWITCH, two above): the value, or -1 when another
  * attempt is needed; -2 for an invalid lam. fsci_rng_poisson runs attempts on
@@ -49,5 +54,83 @@ int fsci__rng_poisson_inv_word(double lam, uint64_t w, int mode);
  * mode 1: the exp- and log-free squeeze alone, -1 when it cannot decide;
  * mode 2: squeeze, then the exact test if needed (what the samplers run). */
 int fsci__rng_ptrs_step4(double k, double lam, double V, double us, int mode);
+
+/* ------------------------------------------------ shared by rng*.c only */
+
+/* The Philox4x64-10 block of counter {c0, c1, c2, c3} under key {k0, k1}. */
+static inline void fsci__rng_block(uint64_t k0, uint64_t k1, uint64_t c0, uint64_t c1, uint64_t c2,
+                                   uint64_t c3, uint64_t *out)
+{
+    philox4x64_ctr_t ctr = {{c0, c1, c2, c3}};
+    philox4x64_key_t key = {{k0, k1}};
+    philox4x64_ctr_t y = philox4x64_R(10, ctr, key);
+    out[0] = y.v[0];
+    out[1] = y.v[1];
+    out[2] = y.v[2];
+    out[3] = y.v[3];
+}
+
+/* Next block of a sequential generator, next word, top 53 bits as [0, 1). */
+static inline void fsci__rng_refill(fsci_rng *r)
+{
+    /* 256-bit increment before each block, word 0 least significant: numpy's order. */
+    if (++r->ctr[0] == 0 && ++r->ctr[1] == 0 && ++r->ctr[2] == 0) ++r->ctr[3];
+    fsci__rng_block(r->key[0], r->key[1], r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3], r->buf);
+    r->pos = 0;
+}
+
+static inline uint64_t fsci__rng_next(fsci_rng *r)
+{
+    if ((unsigned)r->pos >= 4u) fsci__rng_refill(r);
+    return r->buf[r->pos++];
+}
+
+static inline double fsci__rng_unit53(uint64_t w)
+{
+    return (double)(w >> 11) * 0x1p-53;
+}
+
+/* Fills: number of FSCI_RNG_CHUNK chunks of n elements, threads for them. */
+static inline int64_t fsci__rng_num_chunks(int64_t n)
+{
+    return (n + FSCI_RNG_CHUNK - 1) / FSCI_RNG_CHUNK;
+}
+
+static inline int fsci__rng_team_size(int nthreads, int64_t nchunks)
+{
+    int nt = fsci_parallel_resolve(nthreads);
+    return nchunks < nt ? (int)(nchunks > 0 ? nchunks : 1) : nt;
+}
+
+#define FSCI__RNG_CHECK_FILL_ARGS(out, n)                                                                    \
+    do {                                                                                                     \
+        FSCI_CHECK((n) >= 0, FSCI_EINVAL, "%s: n = %lld is negative", __func__, (long long)(n));             \
+        FSCI_CHECK((n) == 0 || (out), FSCI_EINVAL, "%s: out is NULL for n = %lld", __func__,                 \
+                   (long long)(n));                                                                          \
+    } while (0)
+
+/* CHUNK(args..., c, out + b, m) for every chunk c (first element b, m
+ * elements). With one thread (or one chunk) the loop runs in the caller,
+ * without entering a parallel region: the fills are called per pattern from
+ * inside the engines' own regions. */
+#define FSCI__RNG_FOR_EACH_CHUNK(CHUNK, SCHED, out, n, nthreads, ...)                                        \
+    do {                                                                                                     \
+        int64_t nch_ = fsci__rng_num_chunks(n);                                                              \
+        int nt_ = fsci__rng_team_size(nthreads, nch_);                                                       \
+        if (nt_ <= 1) {                                                                                      \
+            for (int64_t c_ = 0; c_ < nch_; c_++) {                                                          \
+                int64_t b_ = c_ * FSCI_RNG_CHUNK;                                                            \
+                CHUNK(__VA_ARGS__, (uint64_t)c_, (out) + b_,                                                 \
+                      (n)-b_ < FSCI_RNG_CHUNK ? (n)-b_ : FSCI_RNG_CHUNK);                                    \
+            }                                                                                                \
+        } else {                                                                                             \
+            _Pragma(SCHED) for (int64_t c_ = 0; c_ < nch_; c_++)                                             \
+            {                                                                                                \
+                int64_t b_ = c_ * FSCI_RNG_CHUNK;                                                            \
+                CHUNK(__VA_ARGS__, (uint64_t)c_, (out) + b_,                                                 \
+                      (n)-b_ < FSCI_RNG_CHUNK ? (n)-b_ : FSCI_RNG_CHUNK);                                    \
+            }                                                                                                \
+        }                                                                                                    \
+    } while (0)
 
 #endif

@@ -7,13 +7,10 @@
  * counts from the counter-based generator keyed by the pattern's index. */
 #include <math.h>
 #include <omp.h>
-#include <pthread.h>
 #include <string.h>
 
+#include "fastsci/core/fft.h"
 #include "ptycho_impl.h"
-
-/* FFTW's planner is not thread-safe; execution of a plan is. */
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void fsci__ptycho_extract_one(const float *obj, int64_t h, int64_t w, double cx, double cy, int64_t n,
                               float *out)
@@ -110,13 +107,15 @@ int fsci__ptycho_diff_create(int64_t n, const fsci_view *probe, double scale, bo
         FSCI_CHECK_GOTO(w->patch && w->buf && w->lam && w->counts && w->amp, FSCI_ENOMEM,
                         "diffraction: out of memory");
     }
-    /* FFTW_ESTIMATE: the plan (and so every bit of the output) is the same in
-     * every run; FFTW_MEASURE may pick a different algorithm each time. */
-    pthread_mutex_lock(&plan_lock);
-    d->plan = fftwf_plan_dft_2d((int)n, (int)n, d->ws[0].buf, d->ws[0].buf, FFTW_FORWARD, FFTW_ESTIMATE);
-    pthread_mutex_unlock(&plan_lock);
-    FSCI_CHECK_GOTO(d->plan, FSCI_EINTERNAL, "diffraction: FFTW could not plan a %lld x %lld transform",
-                    (long long)n, (long long)n);
+    /* one in-place n x n forward transform from the shared cache (FFTW_ESTIMATE:
+     * the same plan, so every bit of the output, in every run) */
+    fsci_fft_desc fd = {.dtype = FSCI_C64,
+                        .rank = 2,
+                        .shape = {n, n},
+                        .howmany = 1,
+                        .dir = FSCI_FFT_FORWARD,
+                        .inplace = true};
+    FSCI_TRY(fsci_fft_plan_get(&fd, &d->plan));
     *out = d;
     return FSCI_OK;
 fail:
@@ -127,12 +126,7 @@ fail:
 void fsci__ptycho_diff_destroy(fsci__ptycho_diff **dp)
 {
     if (!dp || !*dp) return;
-    fsci__ptycho_diff *d = *dp;
-    if (d->plan) {
-        pthread_mutex_lock(&plan_lock);
-        fftwf_destroy_plan(d->plan);
-        pthread_mutex_unlock(&plan_lock);
-    }
+    fsci__ptycho_diff *d = *dp; /* d->plan belongs to the FFT cache */
     for (int t = 0; d->ws && t < d->nthreads; t++) {
         fsci_free(d->ws[t].patch);
         fsci_free(d->ws[t].buf);
@@ -161,7 +155,11 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
         buf[2 * i] = (float)(s * (pr * qr - pi * qi));
         buf[2 * i + 1] = (float)(s * (pr * qi + pi * qr));
     }
-    fftwf_execute_dft(d->plan, w->buf, w->buf);
+    int fst = fsci_fft_execute(d->plan, w->buf, w->buf);
+    if (fst && !w->st) { /* cannot happen: the buffers come from fsci_malloc */
+        w->st = fst;
+        snprintf(w->err, sizeof w->err, "pattern %lld: %s", (long long)index, fsci_error_message());
+    }
     /* |F|^2 / n^2, stored fftshifted: row r goes to (r + n/2) mod n, likewise columns. */
     double inv_n2 = 1.0 / (double)(n * n);
     int64_t hc = n - h; /* columns [0, hc) go to [h, n), columns [hc, n) to [0, h) */

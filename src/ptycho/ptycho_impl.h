@@ -24,8 +24,8 @@ typedef struct fsci__ptycho_ws {
 /* A diffraction plan: FFT plan, probe copy, and one workspace per thread. */
 typedef struct fsci__ptycho_diff {
     int64_t n;
-    fftwf_plan plan;
-    float *probe; /* n*n complex, interleaved */
+    const fsci_fft_plan *plan; /* owned by the core/fft cache */
+    float *probe;              /* n*n complex, interleaved */
     double scale, inv_scale;
     bool noise;
     uint64_t seed, stream;

@@ -5,6 +5,7 @@
 #include <float.h>
 
 #include "fastsci/proton.h"
+#include "proton/proton_hooks.h"
 
 /* Element type of the phase space psi and of everything the operators
  * multiply it with (kernel taps, energy-transfer weights, survival factors,

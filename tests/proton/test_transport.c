@@ -15,6 +15,7 @@
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/profile.h"
 #include "fastsci/proton.h"
+#include "proton/proton_hooks.h"
 #include "testkit.h"
 
 /* ---- helpers ---------------------------------------------------------------- */

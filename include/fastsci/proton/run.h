@@ -49,6 +49,12 @@ typedef struct fsci_proton_setup {
     double *rsp, *rscat, *density; /* (nz, nx) owned, NULL for water */
 } fsci_proton_setup;
 
+/* Beam-loss limits of the run level (opts.loss_warn, opts.loss_fail of the
+ * resolved setup): more than 1 % of the injected weight or energy rejected or
+ * leaked gives a warning, more than 20 % fails (doc/proton.md, "Beam losses"). */
+#define FSCI_PROTON_LOSS_WARN 0.01
+#define FSCI_PROTON_LOSS_FAIL 0.2
+
 /* Validate *r and resolve it (nthreads into opts.nthreads, progress into
  * opts.progress). Errors name the flag and value, e.g. "--energy: 600 MeV is
  * above the PSTAR table (500 MeV)", "--dx: 0 must be > 0", "--phantom m.npz:

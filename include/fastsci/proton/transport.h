@@ -96,6 +96,11 @@ typedef struct fsci_proton_opts {
                                        counted as `pruned` (1e-10; 0 disables) */
     int nthreads;                   /* 0: fsci_parallel_threads() */
     bool progress;                  /* report progress in fsci_proton_run (false) */
+    double loss_warn;               /* fsci_proton_run: warn (fsci_warn) when more than this fraction
+                                       of the injected weight or energy was rejected or leaked
+                                       (0 disables; default 0, the run level sets 0.01) */
+    double loss_fail;               /* fsci_proton_run: fail with FSCI_ERANGE above this fraction
+                                       (0 disables; default 0, the run level sets 0.2) */
 } fsci_proton_opts;
 
 /* Fill *o with the defaults above. o must not be NULL. */
@@ -137,8 +142,8 @@ typedef struct fsci_proton_plan fsci_proton_plan;
 /* Validate *o (and *m if not NULL; NULL means water everywhere) and build the
  * plan. Every bad value is reported as one message naming the field and the
  * value (FSCI_EINVAL; FSCI_ERANGE for energies outside the stopping-power
- * table), e.g. "opts.nx = 0: must be in [1, 1000000]" or "materials: shape
- * (10, 40) does not match the grid (nz, nx) = (40, 40)". FSCI_ENOMEM. *out
+ * table), e.g. "--nx 0: must be in [1, 1000000]" (fields with a CLI flag are named by the flag, others by the
+ * field name) or "materials: shape (10, 40) does not match the grid (nz, nx) = (40, 40)". FSCI_ENOMEM. *out
  * owns everything; free with fsci_proton_plan_destroy. Not thread-safe with
  * respect to fsci_profile_register (registers its events on first use). */
 FSCI_API int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materials *m,
@@ -246,7 +251,13 @@ FSCI_API int fsci_proton_step(const fsci_proton_plan *p, fsci_proton_state *s) F
 /* Run steps until the phase space is empty or max_steps steps were taken
  * (max_steps <= 0: until empty, at most 4 (ne + nz + nx) + 16 steps).
  * *steps_done (may be NULL) receives the number taken. Progress is reported
- * when opts.progress is set. Errors as fsci_proton_step. */
+ * when opts.progress is set. At the end, the fractions of the injected weight
+ * and energy that were rejected (scattered out of the angular cone) or
+ * leaked (streamed out of the grid) are checked against opts.loss_warn and
+ * opts.loss_fail (see doc/proton.md, "Beam losses"): above loss_warn a
+ * warning through fsci_warn, above loss_fail FSCI_ERANGE with a message
+ * naming the fractions and the run parameters to change (the state keeps the
+ * finished run). Errors as fsci_proton_step otherwise. */
 FSCI_API int fsci_proton_run(const fsci_proton_plan *p, fsci_proton_state *s, int64_t max_steps,
                              int64_t *steps_done) FSCI_WUR;
 

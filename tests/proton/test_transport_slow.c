@@ -3,7 +3,7 @@
  * Fermi-Eyges, angular variance, threads, sparsity, materials, inputs.
  * Reference numbers and their sources: doc/proton_physics.md, doc/proton.md.
  * Speed is measured by bench/bench_proton.py; the run times printed here are
- * for information only. Built twice (tests/CMakeLists.txt): test_transport
+ * for information only. Built twice (tests/CMakeLists.txt): test_transport_slow
  * runs the library's float32 engine, test_transport_f64 the proton sources
  * compiled with -DFSCI_PROTON_F64 (psi in double); the operator tolerances
  * follow fsci_proton_psi_bytes(). */

@@ -194,21 +194,21 @@ struct fsci_proton_state {
  * bins; energy_check: FSCI_ERANGE if A_E would overflow the energy window;
  * stream: A_stream (shift: the fused water step, bin k to bin k - 1 with the
  * nuclear survival factor). */
-int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool want_wsum);
-int fsci__proton_wsum(const fsci_proton_plan *p, fsci_proton_state *s);
-int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool gather);
-int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift);
+int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool want_wsum) FSCI_WUR;
+int fsci__proton_wsum(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
+int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool gather) FSCI_WUR;
+int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift) FSCI_WUR;
 int fsci__proton_build_kernel(double v, int64_t hmax, fsci__psi_t *w, double *tmp, int64_t *half,
-                              bool *clamped);
+                              bool *clamped) FSCI_WUR;
 void fsci__proton_window_update(const fsci_proton_plan *p, fsci_proton_state *s);
-int fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s);
-int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s);
+int fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
+int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
 
 /* Plan tables (plan_tables.c), called by fsci_proton_plan_create once the
  * grids and material classes are set: the PLAIN scattering kernels (tbar,
  * tcum, k_*) and the energy-transfer tables (e_*, dep, cutf, nuc*, surv, g_*). */
-int fsci__proton_build_kernels(fsci_proton_plan *p);
-int fsci__proton_build_energy_tables(fsci_proton_plan *p);
+int fsci__proton_build_kernels(fsci_proton_plan *p) FSCI_WUR;
+int fsci__proton_build_energy_tables(fsci_proton_plan *p) FSCI_WUR;
 
 /* Register the proton profiling events (transport.c; idempotent). */
 void fsci__proton_register_events(void);

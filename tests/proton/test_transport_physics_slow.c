@@ -80,7 +80,7 @@ TEST(stopping_depth_spread_150)
         if (g == 0)
             ASSERT_TRUE(sqrt(s2 / s0) <= 1.7);
         else if (g == 1) /* the numerical diffusion the range grid removes; a 1-D simulation of
-                          * the same splitting gives 7.81 mm (notes §2.7: 7.8 mm) */
+                          * the same splitting gives 7.81 mm (doc/proton.md, A_E) */
             ASSERT_NEAR_REL(sqrt(s2 / s0), 7.81, 0.05, 0);
         free(dd);
         free(stop);
@@ -128,7 +128,8 @@ static int lateral_sigma(double e0, double rmm, double dx, fsci_proton_stream_ki
 TEST(lateral_sigma_against_fermi_eyges)
 {
     const double e0[3] = {70, 100, 150};
-    const double table98[3] = {0.88, 1.66, 3.40}, table50[3] = {0.27, 0.52, 1.06}; /* notes §2.4 */
+    const double table98[3] = {0.88, 1.66, 3.40},
+                 table50[3] = {0.27, 0.52, 1.06}; /* doc/proton_physics.md#lateral-references */
     fsci_proton_physics *ph = NULL;
     ASSERT_OK(fsci_proton_physics_create(NULL, &ph));
     for (int i = 0; i < 3; i++) {
@@ -165,7 +166,7 @@ TEST(lateral_sigma_against_fermi_eyges)
                    100 * (sg[0] / table50[i] - 1), sg[1], fe[1], 100 * (sg[1] / fe[1] - 1), table98[i],
                    100 * (sg[1] / table98[i] - 1));
             /* against the transport's own scattering model (Fermi-Eyges of the
-             * same T): the numerics. Against the notes' table (generalised
+             * same T): the numerics. Against the Fermi-Eyges table (generalised
              * Highland): the physics, with the issue's tolerances. */
             const double tol_model = cfg[c].sk == FSCI_PROTON_STREAM_MUSCL ? 0.05 : 0.06;
             ASSERT_TRUE(fabs(sg[0] / fe[0] - 1) <= tol_model);

@@ -97,7 +97,7 @@ def test_unknown_keyword():
 # sigma_x of a zero-width pencil beam, Fermi-Eyges with the generalised Highland power:
 # (R/2, 0.98 R) in mm. Sources (Eyges 1948, Highland 1975, Gottschalk et al. 1993, PSTAR):
 # doc/proton_physics.md, "Reference values reproduced" / "Where these σx come from". 70-150 MeV are checked in C
-# (tests/proton/test_transport_slow.c); these are the high energies, on a 0.5 mm lateral grid.
+# (tests/proton/test_transport_physics_slow.c); these are the high energies, on a 0.5 mm lateral grid.
 FERMI_EYGES = {200: (1.74, 5.60), 230: (2.21, 7.11)}
 
 

@@ -74,7 +74,7 @@ static inline void small_opts(fsci_proton_opts *o, bool periodic)
 /* Tolerances of the operator tests. The float32 engine (the library) keeps
  * particles and energy to its rounding, measured <= 3.2e-10 and asserted to
  * 1e-6, and matches the double references to ~1e-7 of the largest value; the
- * float64 test build (test_transport_f64: fsci_proton_psi_bytes() == 8,
+ * float64 test build (test_transport_*_f64: fsci_proton_psi_bytes() == 8,
  * tests/CMakeLists.txt) measured <= 2.2e-16 for both, asserted to TOL_OP. */
 static inline bool f64_engine(void)
 {

@@ -3,7 +3,7 @@
 (a) The dense reference grid of doc/proton.md: 200 E x 72 theta (periodic) x 40 z x
 40 x = 23.04 M float32 cells, dense = true, prune = 0, bilinear streaming, RANGE
 grid of exactly 200 bins (ds = (R(230) - R(1)) / 200), a fixed pseudo-random psi
-(fastsci._fastsci.proton_bench_setup). Ours with 2 threads; the baseline is
+(_fastsci_bench.proton_bench_setup). Ours with 2 threads; the baseline is
 bench/proton_baseline.py (numpy, single-threaded, float32, driven by the same plan
 tables). Per operator and per step: median of 5 runs, each on the
 initial psi (ours: reset before each call, timed in C around the call); GB/s counts one read and one
@@ -18,7 +18,7 @@ import statistics
 import numpy as np
 
 import fastsci
-from fastsci import _fastsci as F
+import _fastsci_bench as F
 from harness import Table, timeit
 from proton_baseline import NumpyProton
 

@@ -1,7 +1,7 @@
 """Vectorised numpy implementation of the proton engine's three transport operators.
 
 The same discretisation as fastsci's engine (doc/proton.md, "One step"), driven by
-the tables of the engine's plan (``fastsci._fastsci.proton_bench_tables``), on a
+the tables of the engine's plan (``_fastsci_bench.proton_bench_tables``), on a
 dense phase space psi[E][theta][z][x] (float32) with a periodic angular grid:
 
 - ``scatter`` (A_theta): per energy bin a symmetric circular convolution along theta

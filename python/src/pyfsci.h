@@ -51,6 +51,5 @@ extern PyMethodDef fsci_py_random_methods[];
 extern PyMethodDef fsci_py_io_methods[];
 extern PyMethodDef fsci_py_ptycho_methods[];
 extern PyMethodDef fsci_py_proton_methods[];
-extern PyMethodDef fsci_py_proton_bench_methods[];
 
 #endif

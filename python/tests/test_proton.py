@@ -94,9 +94,10 @@ def test_unknown_keyword():
         fastsci.proton.run(nosuch=1)
 
 
-# sigma_x of a zero-width pencil beam, Fermi-Eyges with the generalised Highland power
-# (doc/proton_physics.md): (R/2, 0.98 R) in mm. 70-150 MeV are checked in C
-# (tests/proton/test_transport.c); these are the high energies, on a 0.5 mm lateral grid.
+# sigma_x of a zero-width pencil beam, Fermi-Eyges with the generalised Highland power:
+# (R/2, 0.98 R) in mm. Sources (Eyges 1948, Highland 1975, Gottschalk et al. 1993, PSTAR):
+# doc/proton_physics.md, "Reference values reproduced" / "Where these σx come from". 70-150 MeV are checked in C
+# (tests/proton/test_transport_physics_slow.c); these are the high energies, on a 0.5 mm lateral grid.
 FERMI_EYGES = {200: (1.74, 5.60), 230: (2.21, 7.11)}
 
 
@@ -124,3 +125,29 @@ def test_lateral_spread_high_energy(energy, mcs):
     # the spread grows with depth as Fermi-Eyges says: sigma(0.98 R) / sigma(R/2) = 3.2
     assert 2.9 <= s98 / s50 <= 3.5, s98 / s50
     assert abs(r["balance"]["residual"]) < 1e-6
+
+
+# Beam losses (doc/proton.md, "Beam losses"): more than 20 % of the beam rejected or
+# leaked fails with RangeError naming the parameter to change; a lung slab sizes its
+# energy window and its depth itself; messages name the user's parameter.
+@pytest.mark.parametrize("kw, msg", [
+    (dict(theta_max=0.001, ntheta=11), r"scattered out of the angular cone \(widen --theta-max, now 0.001 degrees\)"),
+    (dict(egrid="uniform", ne=1), r"left the grid"),
+    (dict(nz=1), r"--nz 1 x --dz 1 mm deep"),
+])
+def test_beam_loss_fails(kw, msg):
+    with pytest.raises(fastsci.RangeError, match=msg) as e:
+        fastsci.proton.run(energy=70, nx=20, threads=1, **kw)
+    assert "opts." not in str(e.value) and "above the 20 % limit" in str(e.value)
+
+
+def test_lung_slab_runs():
+    # R80 of 70 MeV in water is 40.8 mm (PSTAR); 30 mm of lung (rsp 0.3) add 21 mm
+    d = fastsci.proton.run(energy=70, nx=20, threads=1, phantom="slab:lung:0:30")
+    assert abs(d["R80"] - 61.8) < 1.5
+    assert d["balance"]["leaked"] + d["balance"]["rejected"] < 0.01
+
+
+def test_tiny_dz_names_the_parameter():
+    with pytest.raises(fastsci.InvalidArgumentError, match=r"--dz 1e-09: covering .* raise --dz or set --nz"):
+        fastsci.proton.run(energy=70, nx=20, dz=1e-9)

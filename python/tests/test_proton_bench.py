@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastsci import _fastsci as F
+import _fastsci_bench as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 from proton_baseline import NumpyProton  # noqa: E402

@@ -9,6 +9,13 @@
 
 #define F(x) offsetof(fsci_proton_run_opts, x)
 
+/* Memory budget of the two phase-space buffers when a phantom needs a wide
+ * energy window (bytes). */
+#define PHANTOM_WINDOW_BYTES 2e9
+
+/* Relative stopping power of the built-in lung slab (fsci_proton_slab_fill). */
+#define LUNG_RSP 0.3
+
 const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS] = {
     {"energy", FSCI_PARAM_DOUBLES, F(energy), "150", 1, 1e9, NULL,
      "beam energies in MeV (comma-separated; one beam each, equal weights); at most 500 (PSTAR)"},
@@ -143,6 +150,8 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
     o->dense = !r->sparse;
     o->nthreads = nthreads;
     o->progress = progress;
+    o->loss_warn = FSCI_PROTON_LOSS_WARN;
+    o->loss_fail = FSCI_PROTON_LOSS_FAIL;
     o->egrid = strcmp(r->egrid, "uniform") == 0 ? FSCI_PROTON_EGRID_UNIFORM
                : strcmp(r->egrid, "log") == 0   ? FSCI_PROTON_EGRID_LOG
                                                 : FSCI_PROTON_EGRID_RANGE;
@@ -171,7 +180,33 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
     } else {
         double rmm;
         FSCI_TRY(fsci_proton_physics_range_mm(ph, emax, &rmm));
-        o->nz = (int64_t)ceil((1.15 * rmm + 10) / r->dz);
+        /* a slab of lower stopping power than water pushes the range deeper */
+        double z1 = 0, z2 = 0;
+        char kind[16], extra;
+        if (strncmp(r->phantom, "slab:", 5) == 0 &&
+            sscanf(r->phantom + 5, "%15[a-z]:%lf:%lf%c", kind, &z1, &z2, &extra) == 3 &&
+            strcmp(kind, "lung") == 0 && isfinite(z1) && isfinite(z2) && z2 > z1 && z1 < 1.15 * rmm + 10)
+            rmm += (1 - LUNG_RSP) * (z2 - z1) / 1.15;
+        const double nzd = ceil((1.15 * rmm + 10) / r->dz);
+        FSCI_CHECK_GOTO(
+            nzd <= 1000000, FSCI_EINVAL,
+            "--dz %g: covering 1.15 x the CSDA range + 10 mm (%g mm) needs %.0f depth cells, more than "
+            "1000000; raise --dz or set --nz",
+            r->dz, 1.15 * rmm + 10, nzd);
+        o->nz = (int64_t)nzd;
+    }
+    if (o->egrid == FSCI_PROTON_EGRID_RANGE && strcmp(r->phantom, "water") != 0) {
+        /* In a material with rsp != 1 the energy transfer splits weight between
+         * two bins each step, and lateral heterogeneity spreads it further:
+         * hold the whole grid if it fits the memory budget, else as many bins
+         * as fit (a run that still overflows fails naming --step). */
+        double ds = r->ds > 0 ? r->ds : (r->dx < r->dz ? r->dx : r->dz), rcut;
+        FSCI_TRY(fsci_proton_physics_range_mm(ph, o->e_min_mev, &rcut));
+        const double ne = ceil((rmax - rcut) / ds) + 2;
+        const double per_bin = 2.0 * (double)o->ntheta * (double)o->nz * (double)o->nx * sizeof(float);
+        double fit = floor(PHANTOM_WINDOW_BYTES / per_bin), want = ne < fit ? ne : fit;
+        if (want > 100000) want = 100000;
+        if (want > (double)(o->e_window > 0 ? o->e_window : 32)) o->e_window = (int64_t)want;
     }
     for (int i = 0; i < r->energy.n; i++) {
         fsci_proton_beam *b = &su->beams[i];

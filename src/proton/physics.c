@@ -91,26 +91,28 @@ static double bethe_raw(double e, double i_ev)
 
 int fsci_proton_kinematics(double e_mev, double *beta, double *p_mev)
 {
-    int st = check_kinetic(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_kinetic(e_mev));
     double pc = sqrt(e_mev * (e_mev + 2.0 * FSCI_PROTON_MASS_MEV));
     if (beta) *beta = pc / (e_mev + FSCI_PROTON_MASS_MEV);
     if (p_mev) *p_mev = pc;
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_bethe(double e_mev, double i_ev, double *s_mass)
 {
     FSCI_CHECK(s_mass, FSCI_EINVAL, "s_mass is NULL");
-    int st = check_kinetic(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_kinetic(e_mev));
     FSCI_CHECK(i_ev > 0 && isfinite(i_ev), FSCI_EINVAL,
                "mean excitation energy %g eV is not a positive finite number", i_ev);
     double s = bethe_raw(e_mev, i_ev);
     FSCI_CHECK(s > 0, FSCI_ERANGE, "Bethe-Bloch gives no positive stopping power at %g MeV (I = %g eV)",
                e_mev, i_ev);
     *s_mass = s;
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 /* Log-log interpolation in the PSTAR table (e inside the table). */
@@ -136,36 +138,39 @@ int fsci_proton_stopping_power(double e_mev, fsci_proton_sp_model model, double 
 {
     FSCI_CHECK(s_mass, FSCI_EINVAL, "s_mass is NULL");
     FSCI_CHECK(model_ok(model), FSCI_EINVAL, "unknown stopping-power model %d", (int)model);
-    int st = check_energy(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_energy(e_mev));
     if (model != FSCI_PROTON_SP_PSTAR && e_mev > FSCI_PROTON_BETHE_SWITCH_MEV)
         *s_mass = bethe_raw(e_mev, model_i_ev(model));
     else
         *s_mass = pstar_interp(e_mev);
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_scattering_power(double e_mev, double *t_rad2_per_mm)
 {
     FSCI_CHECK(t_rad2_per_mm, FSCI_EINVAL, "t_rad2_per_mm is NULL");
-    int st = check_kinetic(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_kinetic(e_mev));
     *t_rad2_per_mm = scat_power(e_mev);
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_highland(double e_mev, double s_mm, bool log_term, double *theta0_rad)
 {
     FSCI_CHECK(theta0_rad, FSCI_EINVAL, "theta0_rad is NULL");
-    int st = check_kinetic(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_kinetic(e_mev));
     FSCI_CHECK(s_mm > 0 && isfinite(s_mm), FSCI_EINVAL, "path length %g mm is not a positive finite number",
                s_mm);
     double x = s_mm / FSCI_PROTON_X0_WATER_MM;
     double th = FSCI_PROTON_HIGHLAND_MEV / pv_of(e_mev) * sqrt(x);
     if (log_term) th *= 1.0 + 0.038 * log(x);
     *theta0_rad = th;
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 /* ---- the fine tables ------------------------------------------------------ */
@@ -391,31 +396,34 @@ void fsci_proton_physics_limits(const fsci_proton_physics *ph, double *e_min, do
 int fsci_proton_physics_stop(const fsci_proton_physics *ph, double e_mev, double *s_mass)
 {
     FSCI_CHECK(ph && s_mass, FSCI_EINVAL, "NULL argument");
-    int st = check_energy(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_energy(e_mev));
     double u = log(e_mev);
     *s_mass = seg_stop(ph, seg_of_u(ph, u), u);
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_physics_stop_mm(const fsci_proton_physics *ph, double e_mev, double *s_mev_per_mm)
 {
     double s;
-    int st = fsci_proton_physics_stop(ph, e_mev, &s);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(fsci_proton_physics_stop(ph, e_mev, &s));
     FSCI_CHECK(s_mev_per_mm, FSCI_EINVAL, "s_mev_per_mm is NULL");
     *s_mev_per_mm = 0.1 * s;
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_physics_range_mm(const fsci_proton_physics *ph, double e_mev, double *r_mm)
 {
     FSCI_CHECK(ph && r_mm, FSCI_EINVAL, "NULL argument");
-    int st = check_energy(e_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_energy(e_mev));
     double u = log(e_mev);
     *r_mm = range_at_u(ph, seg_of_u(ph, u), u);
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_physics_energy_mm(const fsci_proton_physics *ph, double r_mm, double *e_mev)
@@ -443,8 +451,8 @@ int fsci_proton_physics_fermi_eyges(const fsci_proton_physics *ph, double e0_mev
     FSCI_CHECK(ph && out, FSCI_EINVAL, "NULL argument");
     memset(out, 0, sizeof *out);
     out->factor = 1.0;
-    int st = check_energy(e0_mev);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(check_energy(e0_mev));
     FSCI_CHECK(z_mm >= 0 && isfinite(z_mm), FSCI_EINVAL, "depth %g mm is not a non-negative finite number",
                z_mm);
     double u0 = log(e0_mev);
@@ -457,8 +465,7 @@ int fsci_proton_physics_fermi_eyges(const fsci_proton_physics *ph, double e0_mev
     if (z_mm == 0) return FSCI_OK;
 
     double e_end;
-    st = fsci_proton_physics_energy_mm(ph, r_end, &e_end);
-    if (st < 0) return st;
+    FSCI_TRY(fsci_proton_physics_energy_mm(ph, r_end, &e_end));
     double ue = log(e_end);
     int64_t j = seg_of_u(ph, ue);
     double a0 = 0, a1 = 0, a2 = 0, sx2 = 0;
@@ -492,7 +499,8 @@ int fsci_proton_physics_fermi_eyges(const fsci_proton_physics *ph, double e0_mev
     out->factor = f;
     out->theta0 = sqrt(out->a0);
     out->sigma_x = sqrt(f * sx2);
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 int fsci_proton_physics_theta0_sq(const fsci_proton_physics *ph, double e0_mev, double s_mm, bool generalised,
@@ -500,10 +508,11 @@ int fsci_proton_physics_theta0_sq(const fsci_proton_physics *ph, double e0_mev, 
 {
     FSCI_CHECK(theta0_sq, FSCI_EINVAL, "theta0_sq is NULL");
     fsci_proton_fe fe;
-    int st = fsci_proton_physics_fermi_eyges(ph, e0_mev, s_mm, generalised, &fe);
-    if (st < 0) return st;
+    int st = FSCI_OK;
+    FSCI_TRY(fsci_proton_physics_fermi_eyges(ph, e0_mev, s_mm, generalised, &fe));
     *theta0_sq = fe.a0;
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 /* ---- energy grids --------------------------------------------------------- */
@@ -529,10 +538,8 @@ int fsci_proton_egrid_create(const fsci_proton_physics *ph, const fsci_proton_eg
                    o->kind == FSCI_PROTON_EGRID_LOG,
                FSCI_EINVAL, "unknown energy-grid kind %d", (int)o->kind);
     const double emin = o->e_min_mev, emax = o->e_max_mev;
-    st = check_energy(emin);
-    if (st < 0) return st;
-    st = check_energy(emax);
-    if (st < 0) return st;
+    FSCI_TRY(check_energy(emin));
+    FSCI_TRY(check_energy(emax));
     FSCI_CHECK(emin < emax, FSCI_EINVAL, "e_min %g MeV is not below e_max %g MeV", emin, emax);
 
     double rlo = 0, rhi = 0, rbase = 0;
@@ -540,10 +547,8 @@ int fsci_proton_egrid_create(const fsci_proton_physics *ph, const fsci_proton_eg
     if (o->kind == FSCI_PROTON_EGRID_RANGE) {
         FSCI_CHECK(o->ds_mm > 0 && isfinite(o->ds_mm), FSCI_EINVAL,
                    "step ds %g mm is not a positive finite number", o->ds_mm);
-        st = fsci_proton_physics_range_mm(ph, emin, &rlo);
-        if (st < 0) return st;
-        st = fsci_proton_physics_range_mm(ph, emax, &rhi);
-        if (st < 0) return st;
+        FSCI_TRY(fsci_proton_physics_range_mm(ph, emin, &rlo));
+        FSCI_TRY(fsci_proton_physics_range_mm(ph, emax, &rhi));
         double nd = (rhi - rlo) / o->ds_mm;
         FSCI_CHECK(nd <= 1e8, FSCI_EINVAL, "step ds %g mm gives %.3g bins between %g and %g MeV (max 1e8)",
                    o->ds_mm, nd, emin, emax);

@@ -3,8 +3,10 @@
 #define FASTSCI_PROTON_IMPL_H
 
 #include <float.h>
+#include <math.h>
 
 #include "fastsci/proton.h"
+#include "proton/proton_hooks.h"
 
 /* Element type of the phase space psi and of everything the operators
  * multiply it with (kernel taps, energy-transfer weights, survival factors,
@@ -20,6 +22,15 @@ typedef double fsci__psi_t;
 typedef float fsci__psi_t;
 #define FSCI__PSI_MAX FLT_MAX
 #endif
+
+/* Round a weight in [0, 1] to a multiple of 2^-24: sums of such weights are
+ * exact in float32, so "1 - w" keeps kernels and splits normalised exactly. */
+static inline double fsci__q24(double w)
+{
+    if (!(w > 0)) return 0;
+    if (w >= 1) return 1;
+    return nearbyint(w * 16777216.0) / 16777216.0;
+}
 
 /* NIST PSTAR, liquid water: rows {E (MeV), S_total (MeV cm^2/g), R_CSDA (g/cm^2)}
  * (src/proton/pstar_data.c, mirrored by data/pstar_water.tsv). */
@@ -183,14 +194,23 @@ struct fsci_proton_state {
  * bins; energy_check: FSCI_ERANGE if A_E would overflow the energy window;
  * stream: A_stream (shift: the fused water step, bin k to bin k - 1 with the
  * nuclear survival factor). */
-int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool want_wsum);
-int fsci__proton_wsum(const fsci_proton_plan *p, fsci_proton_state *s);
-int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool gather);
-int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift);
+int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool want_wsum) FSCI_WUR;
+int fsci__proton_wsum(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
+int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool gather) FSCI_WUR;
+int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift) FSCI_WUR;
 int fsci__proton_build_kernel(double v, int64_t hmax, fsci__psi_t *w, double *tmp, int64_t *half,
-                              bool *clamped);
+                              bool *clamped) FSCI_WUR;
 void fsci__proton_window_update(const fsci_proton_plan *p, fsci_proton_state *s);
-void fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s);
-int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s);
+int fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
+int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
+
+/* Plan tables (plan_tables.c), called by fsci_proton_plan_create once the
+ * grids and material classes are set: the PLAIN scattering kernels (tbar,
+ * tcum, k_*) and the energy-transfer tables (e_*, dep, cutf, nuc*, surv, g_*). */
+int fsci__proton_build_kernels(fsci_proton_plan *p) FSCI_WUR;
+int fsci__proton_build_energy_tables(fsci_proton_plan *p) FSCI_WUR;
+
+/* Register the proton profiling events (transport.c; idempotent). */
+void fsci__proton_register_events(void);
 
 #endif

@@ -72,5 +72,23 @@ check "-o naming a file: exit 1, file untouched, no temporaries" eval 'rc 1 && [
 run "$FSCI" proton run --quiet --energy 600 -o "$T/bad"
 check "validation error is a single line" oneline
 
+# beam losses (doc/proton.md, "Beam losses"): above 20 % the run fails naming the parameter
+bad "cone too narrow" "scattered out of the angular cone (widen --theta-max, now 0.001 degrees)" --energy 70 --theta-max 0.001
+bad "one energy bin" "left the grid" --energy 70 --egrid uniform --ne 1
+bad "grid too shallow" "left the grid (enlarge it: .*--nz 1 x --dz 1 mm deep" --energy 70 --nz 1
+check "loss error is a single line without internal field names" eval 'oneline && ! grep -q "opts\." "$T/err"'
+# between 1 % and 20 %: a warning on stderr, none with --quiet, and the run succeeds
+run "$FSCI" proton run --energy 100 --spot-sigma 5 --nx 14 -o "$T/warn"
+check "1-20 % lost: exit 0 with one warning naming the loss" eval 'rc 0 && grep -q "warning: .* left the grid" "$T/err"'
+run "$FSCI" proton run --quiet --energy 100 --spot-sigma 5 --nx 14 -o "$T/warnq"
+check "--quiet: no warning" eval 'rc 0 && [ ! -s "$T/err" ]'
+# a lung slab needs a wider energy window and a deeper grid: both sized automatically
+run "$FSCI" proton run --quiet --energy 100 --nx 20 --phantom slab:lung:0:50 -o "$T/lung"
+check "slab:lung:0:50 runs; R80 = water R80 + 0.7 x 50 mm within 2 mm" eval 'rc 0 && ! grep -q "opts\." "$T/err" && awk "/^R80/ {exit !(\$2 > 110 && \$2 < 114)}" "$T/out"'
+# messages name the user's parameter and its value, never an internal field
+bad "--dz tiny" "dz 1e-09: covering .* depth cells, more than 1000000; raise --dz or set --nz" --dz 1e-9
+check "--dz message names no internal field" eval '! grep -q "opts\." "$T/err"'
+bad "--step out of range" "step 1e+06: must be a number in" --step 1e6 --nz 10
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -90,7 +90,7 @@ TEST(table_is_sane)
         ASSERT_TRUE(t[3 * i + 5] > t[3 * i + 2]);
         ASSERT_TRUE(t[3 * i + 1] > 0);
     }
-    /* spot values of PSTAR (research notes §2.1) */
+    /* spot values of PSTAR (ICRU 49; doc/proton_physics.md, Data and References) */
     double s = 0;
     ASSERT_OK(fsci_proton_stopping_power(70, FSCI_PROTON_SP_PSTAR, &s));
     ASSERT_NEAR_REL(s, 9.559, 0, 0);
@@ -154,7 +154,8 @@ TEST(stop_between_nodes)
 
 TEST(bethe_against_pstar)
 {
-    /* §2.2: I = 75 eV within 0.1 % of PSTAR from 50 to 230 MeV, I = 78 eV ~0.5 % lower */
+    /* Bethe-Bloch (PDG; doc/proton_physics.md, Stopping power): I = 75 eV within 0.1 % of PSTAR from 50 to
+     * 230 MeV, I = 78 eV ~0.5 % lower */
     const double es[] = {50, 60, 70, 80, 90, 100, 125, 150, 175, 200, 225, 230};
     double maxd75 = 0, mind78 = 1, maxd78 = -1;
     for (size_t i = 0; i < sizeof es / sizeof es[0]; i++) {
@@ -170,7 +171,7 @@ TEST(bethe_against_pstar)
     ASSERT_TRUE(mind78 > -0.006 && maxd78 < -0.004);
     printf("  Bethe/PSTAR 50-230 MeV: I=75 max |d| %.3f %%, I=78 %.3f..%.3f %%\n", 100 * maxd75, 100 * mind78,
            100 * maxd78);
-    /* notes' table: Bethe-75 at 150 MeV = 5.445, at 50 MeV = 12.457 */
+    /* Bethe-75 at 150 MeV = 5.445, at 50 MeV = 12.457 (doc/proton_physics.md, Stopping power) */
     double b = 0;
     ASSERT_OK(fsci_proton_bethe(150, 75, &b));
     ASSERT_NEAR_REL(b, 5.445, 2e-4, 0);
@@ -236,7 +237,8 @@ TEST(csda_ranges_bethe)
 {
     fsci_proton_physics *b75 = make(FSCI_PROTON_SP_BETHE75), *b78 = make(FSCI_PROTON_SP_BETHE78);
     ASSERT_TRUE(b75 && b78);
-    /* §2.2 table (Bethe above 2 MeV there; above 20 MeV here: same to ~0.05 %) */
+    /* CSDA ranges of the Bethe models (doc/proton_physics.md, CSDA range table; an independent
+     * integration with Bethe above 2 MeV agrees to ~0.05 %) */
     const double e[] = {50, 70, 100, 150, 200, 230};
     const double r75[] = {2.222, 4.075, 7.711, 15.768, 25.952, 32.942};
     const double r78[] = {2.236, 4.098, 7.753, 15.849, 26.081, 33.104};
@@ -246,7 +248,7 @@ TEST(csda_ranges_bethe)
         double dr = R_of(b78, e[i]) / R_of(b75, e[i]) - 1;
         ASSERT_TRUE(dr > 0.002 && dr < 0.007);
     }
-    /* +0.81 mm at 150 MeV, +1.29 mm at 200 MeV (notes §2.2) */
+    /* +0.81 mm at 150 MeV, +1.29 mm at 200 MeV (doc/proton_physics.md, CSDA range) */
     ASSERT_NEAR_REL(10 * (R_of(b78, 150) - R_of(b75, 150)), 0.81, 0, 0.1);
     ASSERT_NEAR_REL(10 * (R_of(b78, 200) - R_of(b75, 200)), 1.29, 0, 0.15);
     fsci_proton_physics_destroy(&b75);
@@ -417,7 +419,8 @@ TEST(scattering_power_x0_units)
     ASSERT_NEAR_REL(T, want, 1e-13, 0);
     ASSERT_NEAR_REL(T, 6.570e-6, 1e-3, 0); /* rad^2/mm at 150 MeV */
     /* per-step sigma_theta for 1 mm at 150 MeV with the log term: 1.99 mrad
-     * (notes §2.3); the seed's X0 = 36.08 mm gives 7.0 mrad and fails. */
+     * (Highland 1975; doc/proton_physics.md, Multiple Coulomb scattering); the seed's X0 = 36.08 mm gives 7.0
+     * mrad and fails. */
     double th = 0;
     ASSERT_OK(fsci_proton_highland(150, 1.0, true, &th));
     ASSERT_NEAR_REL(th, 1.99e-3, 0.02, 0);
@@ -428,7 +431,8 @@ TEST(scattering_power_x0_units)
 
 TEST(highland_per_step_table)
 {
-    /* notes §2.3: 1 mm step, X0 = 36.08 cm, with the log term; within 1 % */
+    /* Highland per 1 mm step, X0 = 36.08 cm, with the log term (doc/proton_physics.md,
+     * Multiple Coulomb scattering); within 1 % */
     const double e[] = {200, 150, 100, 70, 50, 20, 10, 5};
     const double mrad[] = {1.52, 1.99, 2.92, 4.11, 5.70, 14.0, 27.9, 55.7};
     for (int i = 0; i < 8; i++) {
@@ -438,7 +442,8 @@ TEST(highland_per_step_table)
     }
 }
 
-/* sigma_x references of notes §2.4 (generalised Highland). */
+/* sigma_x references, Fermi-Eyges with generalised Highland (doc/proton_physics.md,
+ * "Reference values reproduced" and "Where these sigma_x come from"). */
 static const double FE_E[] = {70, 100, 150, 200};
 static const double FE_END[] = {0.88, 1.66, 3.40, 5.60}; /* at 0.98 R */
 static const double FE_MID[] = {0.27, 0.52, 1.06, 1.74}; /* at R / 2 */
@@ -462,7 +467,7 @@ TEST(fermi_eyges_reference)
         /* the tolerances */
         ASSERT_NEAR_REL(g98.sigma_x, FE_END[i], 0.10, 0);
         ASSERT_NEAR_REL(g50.sigma_x, FE_MID[i], 0.15, 0);
-        /* and the notes' numbers to their rounding (2 digits) */
+        /* and the independent depth march's numbers to their rounding (2 digits) */
         ASSERT_NEAR_REL(g98.sigma_x, FE_END[i], 0.012, 0);
         ASSERT_NEAR_REL(g50.sigma_x, FE_MID[i], 0.025, 0);
         /* the log correction is < 1 at these depths */
@@ -471,7 +476,7 @@ TEST(fermi_eyges_reference)
         /* sigma_x^2 = A0 z^2 - 2 A1 z + A2 */
         double z = 0.98 * R;
         ASSERT_NEAR_REL(g98.a0 * z * z - 2 * g98.a1 * z + g98.a2, g98.sigma_x * g98.sigma_x, 1e-8, 0);
-        /* accumulated sigma_theta ~ 25.6 mrad at R/2, ~67 mrad at 0.98 R (notes §2.4) */
+        /* accumulated sigma_theta ~ 25.6 mrad at R/2, ~67 mrad at 0.98 R (doc/proton_physics.md) */
         ASSERT_NEAR_REL(g50.theta0, 25.6e-3, 0.01, 0);
         ASSERT_NEAR_REL(g98.theta0, 67e-3, 0.01, 0);
         double t2 = 0;
@@ -512,7 +517,7 @@ TEST(fermi_eyges_against_depth_march)
 
 TEST(per_step_highland_under_scatters)
 {
-    /* notes §2.3: per-step Highland with the log term, summed over 1 mm steps,
+    /* doc/proton_physics.md, trap 3: per-step Highland with the log term, summed over 1 mm steps,
      * gives 20.3-21.6 mrad at R/2 for 150 MeV against 25.6 generalised. */
     fsci_proton_physics *ph = make(FSCI_PROTON_SP_PSTAR);
     ASSERT_TRUE(ph);

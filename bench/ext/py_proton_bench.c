@@ -1,11 +1,32 @@
-/* fastsci._fastsci.proton_bench_*: the dense reference transport problem of
+/* _fastsci_bench.proton_bench_*: the dense reference transport problem of
  * doc/proton.md ("Performance") exposed for bench/bench_proton.py and its numpy
  * baseline (bench/proton_baseline.py): build a plan and a state with a fixed
- * pseudo-random psi, read the operator tables, apply operators, read psi. */
+ * pseudo-random psi, read the operator tables, apply operators, read psi.
+ * A separate extension module built into build/python/ (bench/CMakeLists.txt),
+ * not part of the shipped fastsci package: it uses the engine's test hooks
+ * (src/proton/proton_hooks.h). */
 #include <string.h>
 #include <time.h>
 
-#include "pyfsci.h"
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include "fastsci/fastsci.h"
+#include "proton/proton_hooks.h"
+
+/* Raise the library's message as a Python exception (ValueError for bad
+ * arguments and ranges, MemoryError, RuntimeError otherwise); returns NULL. */
+static PyObject *fsci_py_raise(int status)
+{
+    PyObject *type = PyExc_RuntimeError;
+    if (status == FSCI_EINVAL || status == FSCI_ERANGE) type = PyExc_ValueError;
+    if (status == FSCI_ENOMEM) type = PyExc_MemoryError;
+    const char *msg = fsci_error_message();
+    PyErr_SetString(type, msg && *msg ? msg : fsci_strerror(status));
+    return NULL;
+}
 
 #define BENCH_CAPSULE "fastsci.proton_bench"
 
@@ -307,7 +328,7 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
 
 #define KWFN(f) (PyCFunction)(void (*)(void))(f)
 
-PyMethodDef fsci_py_proton_bench_methods[] = {
+static PyMethodDef bench_methods[] = {
     {"proton_bench_setup", KWFN(py_setup), METH_VARARGS | METH_KEYWORDS,
      "proton_bench_setup(ne=200, ntheta=72, nz=40, nx=40, threads=2, e_max=230, dx=1, dz=1, "
      "stream='bilinear', "
@@ -326,3 +347,21 @@ PyMethodDef fsci_py_proton_bench_methods[] = {
      "wall seconds (GIL released)."},
     {NULL, NULL, 0, NULL},
 };
+
+static struct PyModuleDef bench_module = {
+    PyModuleDef_HEAD_INIT,
+    "_fastsci_bench",
+    "Benchmark hooks of the fastsci proton engine (bench/bench_proton.py); not part of fastsci.",
+    -1,
+    bench_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastsci_bench(void)
+{
+    import_array();
+    return PyModule_Create(&bench_module);
+}

@@ -1,0 +1,147 @@
+/* proton run level: the beam-loss check (doc/proton.md, "Beam losses"), undefined
+ * range figures kept as NaN in fsci_proton_result, and messages that name the
+ * user's parameters. Small grids; fast. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fastsci/core/progress.h"
+#include "fastsci/proton.h"
+#include "testkit.h"
+
+static int setup_with(fsci_proton_run_opts *r, const char *name, const char *value)
+{
+    return fsci_params_set(fsci_proton_params, FSCI_PROTON_NPARAMS, r, name, value);
+}
+
+static int defaults(fsci_proton_run_opts *r)
+{
+    memset(r, 0, sizeof *r);
+    int st = fsci_params_defaults(fsci_proton_params, FSCI_PROTON_NPARAMS, r);
+    if (st == 0) st = setup_with(r, "energy", "70");
+    if (st == 0) st = setup_with(r, "nx", "20");
+    return st;
+}
+
+static bool message_has(const char *s)
+{
+    const char *m = fsci_error_message();
+    bool ok = strstr(m, s) != NULL;
+    if (!ok) fprintf(stderr, "  message: %s\n  wanted: %s\n", m, s);
+    return ok;
+}
+
+/* The run level sets the documented thresholds; the plan level keeps them off. */
+TEST(loss_thresholds_defaults)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    ASSERT_TRUE(su->opts.loss_warn == FSCI_PROTON_LOSS_WARN && FSCI_PROTON_LOSS_WARN == 0.01);
+    ASSERT_TRUE(su->opts.loss_fail == FSCI_PROTON_LOSS_FAIL && FSCI_PROTON_LOSS_FAIL == 0.2);
+    fsci_proton_setup_destroy(&su);
+    fsci_proton_opts o;
+    fsci_proton_opts_default(&o);
+    ASSERT_TRUE(o.loss_warn == 0 && o.loss_fail == 0);
+    o.loss_fail = 1.5;
+    fsci_proton_plan *p = NULL;
+    ASSERT_STATUS(fsci_proton_plan_create(&o, NULL, &p), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("loss_fail 1.5"));
+}
+
+/* A grid one row deep leaks 99.9 % of the beam: the run level fails naming --nz;
+ * with the check off the same run succeeds and R80 stays NaN (undefined). */
+TEST(shallow_grid_fails_or_keeps_nan)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    fsci_proton_result res;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "nz", "1"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    ASSERT_STATUS(fsci_proton_simulate(su, &res), FSCI_ERANGE);
+    ASSERT_TRUE(message_has("left the grid (enlarge it: --nx 20 x --dx 1 mm wide, --nz 1 x --dz 1 mm deep"));
+    ASSERT_TRUE(message_has("above the 20 % limit"));
+    ASSERT_TRUE(strstr(fsci_error_message(), "opts.") == NULL);
+    su->opts.loss_fail = 0;
+    su->opts.loss_warn = 0;
+    ASSERT_OK(fsci_proton_simulate(su, &res));
+    ASSERT_TRUE(isnan(res.metrics.r80_mm) && isnan(res.metrics.r90_mm) && isnan(res.metrics.falloff_mm));
+    ASSERT_TRUE(res.weight.leaked > 0.99);
+    fsci_proton_result_free(&res);
+    fsci_proton_setup_destroy(&su);
+}
+
+/* A cone of +-0.001 degrees rejects 99 % of the weight: fails naming --theta-max. */
+TEST(narrow_cone_fails)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    fsci_proton_result res;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "theta-max", "0.001"));
+    ASSERT_OK(setup_with(&r, "ntheta", "11"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    ASSERT_STATUS(fsci_proton_simulate(su, &res), FSCI_ERANGE);
+    ASSERT_TRUE(message_has("scattered out of the angular cone (widen --theta-max, now 0.001 degrees)"));
+    fsci_proton_setup_destroy(&su);
+}
+
+/* Between the thresholds: a warning and a successful run (the thresholds are
+ * the check's, so a run losing a few per cent laterally still gives results). */
+TEST(moderate_loss_warns_and_runs)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    fsci_proton_result res;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "nx", "10"));
+    ASSERT_OK(setup_with(&r, "spot-sigma", "4"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    fsci_progress_set_mode(FSCI_PROGRESS_QUIET);
+    ASSERT_OK(fsci_proton_simulate(su, &res));
+    const double lost = res.weight.leaked + res.weight.rejected;
+    ASSERT_TRUE(lost > 0.01 && lost < 0.2);
+    ASSERT_TRUE(isfinite(res.metrics.r80_mm));
+    fsci_proton_result_free(&res);
+    fsci_proton_setup_destroy(&su);
+}
+
+/* --dz too small for the automatic depth: the message names --dz and its value. */
+TEST(messages_name_parameters)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "dz", "1e-9"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("--dz 1e-09: covering"));
+    ASSERT_TRUE(message_has("raise --dz or set --nz"));
+    fsci_proton_opts o;
+    fsci_proton_opts_default(&o);
+    o.nz = 0;
+    fsci_proton_plan *p = NULL;
+    ASSERT_STATUS(fsci_proton_plan_create(&o, NULL, &p), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("--nz 0: must be in [1, 1000000]"));
+}
+
+/* The lung slab: the energy window and the depth are sized automatically. */
+TEST(lung_slab_runs)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    fsci_proton_result res;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "phantom", "slab:lung:0:30"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    ASSERT_OK(fsci_proton_simulate(su, &res));
+    /* R80 of 70 MeV in water is 40.8 mm (PSTAR CSDA range, doc/proton_physics.md);
+     * 30 mm of lung at rsp 0.3 add 0.7 x 30 = 21 mm */
+    ASSERT_NEAR_REL(res.metrics.r80_mm, 40.8 + 21.0, 0, 1.5);
+    ASSERT_TRUE(res.weight.leaked + res.weight.rejected < 0.01);
+    fsci_proton_result_free(&res);
+    fsci_proton_setup_destroy(&su);
+}
+
+TESTKIT_MAIN()

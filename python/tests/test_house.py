@@ -83,5 +83,7 @@ def test_engine_keywords_are_type_checked():
 
 
 def test_undefined_figures_are_nan():
-    out = fastsci.proton.run(energy=70, nx=10, nz=1)
+    with pytest.raises(fastsci.RangeError, match="left the grid.*--max-loss"):
+        fastsci.proton.run(energy=70, nx=10, nz=1)
+    out = fastsci.proton.run(energy=70, nx=10, nz=1, max_loss=1, quiet=True)
     assert np.isnan(out["R80"])

@@ -47,6 +47,9 @@ const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS] = {
      "multiple scattering: plain Highland power or the generalised Highland form"},
     {"nuclear", FSCI_PARAM_BOOL, F(nuclear), "true", 0, -1, NULL, "nuclear removal of primaries"},
     {"sparse", FSCI_PARAM_BOOL, F(sparse), "true", 0, -1, NULL, "process only occupied bounding boxes"},
+    {"max-loss", FSCI_PARAM_DOUBLE, F(max_loss), "0.2", 0, 1, NULL,
+     "fail when more than this fraction of the beam leaves the grid or the energy/angle grids (1: never; "
+     "above 0.01 a warning)"},
 };
 
 _Static_assert(sizeof fsci_proton_params / sizeof fsci_proton_params[0] == FSCI_PROTON_NPARAMS,
@@ -151,7 +154,7 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
     o->nthreads = nthreads;
     o->progress = progress;
     o->loss_warn = FSCI_PROTON_LOSS_WARN;
-    o->loss_fail = FSCI_PROTON_LOSS_FAIL;
+    o->loss_fail = r->max_loss;
     o->egrid = strcmp(r->egrid, "uniform") == 0 ? FSCI_PROTON_EGRID_UNIFORM
                : strcmp(r->egrid, "log") == 0   ? FSCI_PROTON_EGRID_LOG
                                                 : FSCI_PROTON_EGRID_RANGE;

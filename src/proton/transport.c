@@ -175,8 +175,8 @@ static int check_losses(const fsci_proton_plan *p, const fsci_proton_state *s)
                  o->egrid != FSCI_PROTON_EGRID_RANGE ? "; or use --egrid range or more --ne bins" : "");
     if (fails)
         return fsci_error_set(FSCI_ERANGE, __FILE__, __LINE__, __func__,
-                              "%s; above the %g %% limit, the dose "
-                              "and ranges would be wrong",
+                              "%s; above the --max-loss limit of %g %%, the dose and ranges would be wrong "
+                              "(--max-loss 1 runs anyway)",
                               what, 100 * o->loss_fail);
     fsci_warn("%s (above %g %%)", what, 100 * o->loss_warn);
     return FSCI_OK;

@@ -35,9 +35,10 @@ typedef struct fsci_proton_run_opts {
     char mcs[FSCI_PARAM_STRLEN];    /* plain | generalised */
     bool nuclear;
     bool sparse; /* bounding boxes (false: dense) */
+    double max_loss; /* beam fraction lost above which a run fails (1: never) */
 } fsci_proton_run_opts;
 
-#define FSCI_PROTON_NPARAMS 21
+#define FSCI_PROTON_NPARAMS 22
 FSCI_API extern const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS];
 
 /* A resolved problem: plan options, beams and (optional) material map. */
@@ -52,7 +53,8 @@ typedef struct fsci_proton_setup {
 
 /* Beam-loss limits of the run level (opts.loss_warn, opts.loss_fail of the
  * resolved setup): more than 1 % of the injected weight or energy rejected or
- * leaked gives a warning, more than 20 % fails (doc/proton.md, "Beam losses"). */
+ * leaked gives a warning, more than --max-loss (default 20 %) fails
+ * (doc/proton.md, "Beam losses"). */
 #define FSCI_PROTON_LOSS_WARN 0.01
 #define FSCI_PROTON_LOSS_FAIL 0.2
 

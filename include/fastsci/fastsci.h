@@ -14,6 +14,8 @@
 #include "fastsci/core/sink.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
+#include "fastsci/core/atomic.h"
+#include "fastsci/core/json.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

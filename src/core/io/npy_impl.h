@@ -139,6 +139,10 @@ typedef int (*fsci__sink_fn)(void *ctx, const void *p, size_t n);
 bool fsci__npy_view_order(const fsci_view *v);
 int fsci__npy_emit_view(const fsci_view *v, bool fortran, fsci__sink_fn sink, void *ctx);
 
+/* The name an archive was opened with (for messages). */
+typedef struct fsci_npz fsci_npz;
+const char *fsci__npz_fname(const fsci_npz *z);
+
 /* zlib allocation through fsci_malloc (so injection and accounting apply). */
 void *fsci__zalloc(void *opaque, unsigned items, unsigned size);
 void fsci__zfree(void *opaque, void *p);

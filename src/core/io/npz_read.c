@@ -222,6 +222,37 @@ fail:
     return st;
 }
 
+static int cmp_display(const void *a, const void *b)
+{
+    const zent *x = *(const zent *const *)a, *y = *(const zent *const *)b;
+    int c = strcmp(x->display, y->display);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Two entries with the same name (or "a" and "a.npy", which numpy shows
+ * alike) make the archive ambiguous: numpy keeps the last one silently;
+ * fastsci refuses the archive, naming the member. */
+static int check_duplicates(fsci_npz *z)
+{
+    int st = FSCI_OK;
+    const zent **p = NULL;
+    if (z->n < 2) return FSCI_OK;
+    p = fsci_malloc((size_t)z->n, sizeof *p);
+    if (!p) return fsci__io_error_prefix(FSCI_ENOMEM, z->fname, NULL);
+    for (int64_t i = 0; i < z->n; i++) p[i] = &z->e[i];
+    qsort(p, (size_t)z->n, sizeof *p, cmp_display);
+    for (int64_t i = 1; i < z->n; i++)
+        if (strcmp(p[i - 1]->display, p[i]->display) == 0) {
+            st = FSCI__IOERR(FSCI_EFORMAT, z->fname, p[i]->name,
+                             "duplicate member name (also stored as '%.200s'): the archive is ambiguous",
+                             p[i - 1]->name);
+            goto fail;
+        }
+fail:
+    fsci_free(p);
+    return st;
+}
+
 static int npz_open_common(fsci_npz *z, const char *name, fsci_npz **out)
 {
     int st = FSCI_OK;
@@ -233,6 +264,7 @@ static int npz_open_common(fsci_npz *z, const char *name, fsci_npz **out)
     }
     memcpy(z->fname, name, n + 1);
     FSCI_TRY(npz_parse(z));
+    FSCI_TRY(check_duplicates(z));
     *out = z;
     return FSCI_OK;
 fail:
@@ -278,6 +310,11 @@ void fsci_npz_close(fsci_npz **zp)
     fsci_free(z->fname);
     fsci_free(z);
     *zp = NULL;
+}
+
+const char *fsci__npz_fname(const fsci_npz *z)
+{
+    return z ? z->fname : "<null>";
 }
 
 int64_t fsci_npz_count(const fsci_npz *z)

@@ -42,7 +42,14 @@ int fsci_json_set_int(json_t *obj, const char *key, int64_t v)
 int fsci_json_set_string(json_t *obj, const char *key, const char *s)
 {
     FSCI_CHECK(s, FSCI_EINVAL, "json: NULL string for key '%s'", key ? key : "(null)");
-    return fsci_json_set(obj, key, json_string(s));
+    json_t *v = json_string(s);
+    if (!v) { /* invalid UTF-8, unless even the unchecked copy fails (memory) */
+        json_t *raw = json_string_nocheck(s);
+        bool utf8 = raw == NULL;
+        json_decref(raw);
+        FSCI_CHECK(utf8, FSCI_EINVAL, "json: the value of key '%s' is not valid UTF-8", key ? key : "(null)");
+    }
+    return fsci_json_set(obj, key, v);
 }
 
 int fsci_json_set_bool(json_t *obj, const char *key, bool v)

@@ -200,23 +200,22 @@ fail:
 
 int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, const int64_t *shape)
 {
+    int st = FSCI_OK;
+    member *m = NULL;
     FSCI_CHECK(s && name, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_begin(s->npz, name, dtype, ndim, shape);
     if (s->kind == FSCI_SINK_DIR) return dir_begin(s, name, dtype, ndim, shape);
     FSCI_CHECK(!s->open, FSCI_EINVAL, "sink: member '%s' begun inside another", name);
-    member *m;
-    int st = push(s, name, &m);
-    if (st) return st;
+    FSCI_TRY(push(s, name, &m));
     /* every byte is written before end() succeeds, so no zero fill */
-    st = fsci_array_alloc(dtype, ndim, shape, false, &m->array);
-    if (st) {
-        s->n--;
-        return st;
-    }
+    FSCI_TRY(fsci_array_alloc(dtype, ndim, shape, false, &m->array));
     s->open = m->array;
     s->open_off = 0;
     return FSCI_OK;
+fail:
+    if (m) s->n--; /* the member pushed last */
+    return st;
 }
 
 int fsci_sink_write(fsci_sink *s, const void *data, size_t nbytes)
@@ -263,34 +262,39 @@ int fsci_sink_end(fsci_sink *s)
 
 int fsci_sink_add(fsci_sink *s, const char *name, const fsci_view *v)
 {
+    int st = FSCI_OK;
     FSCI_CHECK(s && name && v, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add(s->npz, name, v);
     if (s->kind == FSCI_SINK_DIR) return dir_add(s, name, v);
-    int st = fsci_sink_begin(s, name, v->dtype, v->ndim, v->shape);
-    if (st) return st;
+    FSCI_TRY(fsci_sink_begin(s, name, v->dtype, v->ndim, v->shape));
     s->open = NULL;
     st = fsci_view_copy(&s->members[s->n - 1].array->view, v);
+    if (st < 0) { /* drop the half-made member */
+        fsci_array_destroy(&s->members[s->n - 1].array);
+        s->n--;
+    }
+fail:
     return st;
 }
 
 int fsci_sink_add_string(fsci_sink *s, const char *name, const char *utf8)
 {
+    int st = FSCI_OK;
+    member *m = NULL;
     FSCI_CHECK(s && name && utf8, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add_string(s->npz, name, utf8);
     if (s->kind == FSCI_SINK_DIR) return dir_add_text(s, name, utf8);
-    member *m;
-    int st = push(s, name, &m);
-    if (st) return st;
+    FSCI_TRY(push(s, name, &m));
     size_t len = strlen(utf8);
     m->text = fsci_malloc(len + 1, 1);
-    if (!m->text) {
-        s->n--;
-        FSCI_CHECK(0, FSCI_ENOMEM, "sink: out of memory for member '%s'", name);
-    }
+    FSCI_CHECK_GOTO(m->text, FSCI_ENOMEM, "sink: out of memory for member '%s'", name);
     memcpy(m->text, utf8, len + 1);
     return FSCI_OK;
+fail:
+    if (m) s->n--;
+    return st;
 }
 
 int fsci_sink_add_text(fsci_sink *s, const char *name, const char *text)

@@ -35,10 +35,22 @@ test-sanitize: deps
 	@cmake --build build-sanitize -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest --test-dir build-sanitize --output-on-failure -j $(JOBS) -LE "browser|python"
 
+# Every libFuzzer target in fuzz/ for $(FUZZ_SECONDS) seconds each (default 60), from generated seeds
+# (fuzz/make_seeds.py) and fuzz/corpus; new inputs go to build-fuzz/corpus/<target>.
+FUZZ_TARGETS = fuzz_npy fuzz_npz fuzz_png
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSCI_FUZZ=ON -DFSCI_WITH_PYTHON=OFF >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_npy
-	@mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_npy -max_total_time=$${FUZZ_SECONDS:-60} -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@/usr/bin/python3 fuzz/make_seeds.py build-fuzz/seeds
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    case $$t in \
+	        fuzz_png) seeds=build-fuzz/seeds/png ;; \
+	        *) seeds="fuzz/corpus build-fuzz/seeds/npz" ;; \
+	    esac; \
+	    mkdir -p build-fuzz/corpus/$$t; \
+	    echo "== $$t: $${FUZZ_SECONDS:-60} s"; \
+	    build-fuzz/fuzz/$$t -max_total_time=$${FUZZ_SECONDS:-60} -print_final_stats=1 build-fuzz/corpus/$$t $$seeds; \
+	done
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,6 +1,5 @@
 /* fastsci: one binary. Built-in commands through a table; every registered
  * engine (the library's registry) is a command too. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,10 +63,9 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    /* A file-size limit must surface as EFBIG on the write (a clear error and
-     * the temporary file removed), not kill the process. */
-    signal(SIGXFSZ, SIG_IGN);
-    fsci_atomic_install_signal_cleanup();
+    /* Ctrl-C, SIGTERM and SIGHUP remove live temporary files before the process
+     * dies; a file-size limit surfaces as EFBIG on the write (SIGXFSZ ignored). */
+    if (fsci_atomic_install_signal_cleanup() != FSCI_OK) return cli_fail(fsci_error_code());
     if (argc < 2) {
         fprintf(stderr, "fastsci: no command given\n");
         fprintf(stderr, "usage: fastsci <command> [options] (see 'fastsci --help')\n");

@@ -21,6 +21,7 @@
 #include "fastsci/core/atomic.h"
 #include "fastsci/core/spatial.h"
 #include "fastsci/core/filter.h"
+#include "fastsci/core/json.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

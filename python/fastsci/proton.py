@@ -8,6 +8,11 @@ from . import _engine, _fastsci
 
 __all__ = ["run", "pdd", "csda_range", "stopping_power", "PARAMS"]
 
+#: summary.json's keys -> the names ``run`` returns.
+_NAMES = {"R80_mm": "R80", "R90_mm": "R90", "R50_mm": "R50", "R20_mm": "R20", "peak_depth_mm": "peak_depth",
+          "d80_20_mm": "d80_20", "entrance_to_peak": "entrance", "balance_weight": "balance",
+          "balance_energy_mev": "energy_balance"}
+
 #: (name, type, default, help) of every run parameter; keywords use '_' for '-'.
 PARAMS = _engine.params("proton", "run")
 
@@ -31,7 +36,8 @@ def run(*, threads=0, output=None, progress=False, **params):
     and ``seconds``; undefined figures are NaN. Invalid parameters raise fastsci
     errors naming the parameter.
     """
-    return _engine.call("proton", "run", threads=threads, output=output, progress=progress, **params)
+    out = _engine.call("proton", "run", threads=threads, output=output, progress=progress, **params)
+    return {_NAMES.get(k, k): v for k, v in out.items()}
 
 
 run.__doc__ = run.__doc__.format(params="\n    ".join(f"{n} ({t}) [{d}]: {h}" for n, t, d, h in PARAMS))

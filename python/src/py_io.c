@@ -1,6 +1,8 @@
 /* fastsci.io: .npy and .npz through the library's readers and writers. */
 #include "pyfsci.h"
 
+#include <string.h>
+
 static PyObject *py_npy_load(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -111,11 +113,28 @@ static PyObject *py_npz_save(PyObject *self, PyObject *args, PyObject *kw)
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(dict, &pos, &key, &value)) {
-        const char *name = PyUnicode_AsUTF8(key);
+        if (!PyUnicode_Check(key)) {
+            PyErr_Format(PyExc_TypeError, "npz_save: arrays: member names must be str, not %.100s",
+                         Py_TYPE(key)->tp_name);
+            goto fail;
+        }
+        Py_ssize_t klen;
+        const char *name = PyUnicode_AsUTF8AndSize(key, &klen);
         if (!name) goto fail;
+        /* the C writer takes NUL-terminated names: a NUL would cut the name short */
+        if (memchr(name, '\0', (size_t)klen)) {
+            PyErr_Format(PyExc_ValueError, "npz_save: arrays: member name %R contains a NUL character", key);
+            goto fail;
+        }
         if (PyUnicode_Check(value)) {
-            const char *text = PyUnicode_AsUTF8(value);
+            Py_ssize_t tlen;
+            const char *text = PyUnicode_AsUTF8AndSize(value, &tlen);
             if (!text) goto fail;
+            if (memchr(text, '\0', (size_t)tlen)) {
+                PyErr_Format(PyExc_ValueError, "npz_save: arrays: string member %R contains a NUL character",
+                             key);
+                goto fail;
+            }
             if ((st = fsci_npz_writer_add_string(w, name, text))) goto lib_fail;
             continue;
         }

@@ -61,9 +61,11 @@ def test_physics_data():
 
 
 def test_energy_list_and_output(tmp_path):
-    d = fastsci.proton.run(energy=[70, 100], nx=20, threads=1, output=tmp_path / "o")
+    d = fastsci.proton.run(energy=[70, 100], nx=20, threads=1)
+    f = fastsci.proton.run(energy=[70, 100], nx=20, threads=1, output=tmp_path / "o")
     s = json.load(open(tmp_path / "o" / "summary.json"))
-    assert math.isclose(s["R80_mm"], d["R80"], rel_tol=1e-12)
+    assert math.isclose(s["R80_mm"], d["R80"], rel_tol=1e-12) and s["R80_mm"] == f["R80"]
+    assert "dose" not in f  # with output= the arrays go to the files, the figures come back
     assert np.array_equal(np.load(tmp_path / "o" / "dose.npy"), d["dose"])
     # two peaks: the 70 MeV beam stops near 40.8 mm
     dd = d["depth_dose"]
@@ -138,7 +140,7 @@ def test_lateral_spread_high_energy(energy, mcs):
 def test_beam_loss_fails(kw, msg):
     with pytest.raises(fastsci.RangeError, match=msg) as e:
         fastsci.proton.run(energy=70, nx=20, threads=1, **kw)
-    assert "opts." not in str(e.value) and "above the 20 % limit" in str(e.value)
+    assert "opts." not in str(e.value) and "above the --max-loss limit of 20 %" in str(e.value)
 
 
 def test_lung_slab_runs():

@@ -1,5 +1,4 @@
 /* The proton engine's registration: its commands (run, pdd) and demo section. */
-#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
@@ -12,53 +11,6 @@ static int check_run(const void *opts, const fsci_ctx *ctx)
     fsci_proton_setup *su = NULL;
     int st = fsci_proton_setup_create(opts, ctx->threads, false, &su);
     fsci_proton_setup_destroy(&su);
-    return st;
-}
-
-/* Set a number in a JSON object; NaN and infinities become null. */
-static int put(json_t *o, const char *key, double v)
-{
-    json_t *j = isfinite(v) ? json_real(v) : json_null();
-    return j && json_object_set_new(o, key, j) == 0 ? FSCI_OK : FSCI_ENOMEM;
-}
-
-static json_t *balance_json(const fsci_proton_balance *b)
-{
-    json_t *o = json_object();
-    const double v[] = {b->initial, b->deposited, b->leaked,    b->rejected, b->cutoff,
-                        b->nuclear, b->pruned,    b->remaining, b->residual};
-    const char *k[] = {"initial", "deposited", "leaked",    "rejected", "cutoff",
-                       "nuclear", "pruned",    "remaining", "residual"};
-    for (int i = 0; o && i < 9; i++)
-        if (put(o, k[i], v[i])) {
-            json_decref(o);
-            return NULL;
-        }
-    return o;
-}
-
-/* The run's figures as JSON: range metrics, balances, steps, time. */
-static int run_summary(const fsci_proton_result *r, fsci_sink *sink)
-{
-    int st = FSCI_OK;
-    char *text = NULL;
-    const fsci_proton_range_metrics *m = &r->metrics;
-    json_t *o = json_object(), *bw = balance_json(&r->weight), *be = balance_json(&r->energy);
-    FSCI_CHECK_GOTO(o && bw && be, FSCI_ENOMEM, "proton: out of memory for the run summary");
-    const double v[] = {m->r80_mm,     m->r90_mm,   m->r50_mm,        m->r20_mm, m->peak_mm,
-                        m->falloff_mm, m->entrance, (double)r->steps, r->seconds};
-    const char *k[] = {"R80", "R90", "R50", "R20", "peak_depth", "d80_20", "entrance", "steps", "seconds"};
-    for (int i = 0; i < 9; i++) FSCI_TRY(put(o, k[i], v[i]));
-    FSCI_CHECK_GOTO(json_object_set(o, "balance", bw) == 0 && json_object_set(o, "energy_balance", be) == 0,
-                    FSCI_ENOMEM, "proton: out of memory for the run summary");
-    text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    FSCI_CHECK_GOTO(text, FSCI_ENOMEM, "proton: out of memory for the run summary");
-    FSCI_TRY(fsci_sink_set_summary(sink, text));
-fail:
-    free(text);
-    json_decref(o);
-    json_decref(bw);
-    json_decref(be);
     return st;
 }
 
@@ -80,10 +32,7 @@ static int run_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx,
     fsci_proton_result res = {0};
     FSCI_TRY(fsci_proton_setup_create(opts, ctx->threads, ctx->progress && !ctx->quiet, &su));
     FSCI_TRY(fsci_proton_simulate(su, &res));
-    if (sink) {
-        FSCI_TRY(fsci_proton_result_to_sink(&res, sink));
-        FSCI_TRY(run_summary(&res, sink));
-    }
+    if (sink) FSCI_TRY(fsci_proton_result_to_sink(&res, sink));
     const fsci_proton_range_metrics *m = &res.metrics;
     fsci_ctx_printf(ctx,
                     "R80 %.3f mm  R90 %.3f mm  peak %.3f mm  d80-20 %.3f mm  (grid %lld x %lld, %lld steps, "

@@ -1,12 +1,9 @@
 /* The proton engine end to end: run a resolved setup, keep the results per
  * primary, and write them into a directory (NumPy, MetaImage, CSV, JSON). */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "fastsci/fastsci.h"
 
@@ -57,161 +54,209 @@ void fsci_proton_result_free(fsci_proton_result *res)
     memset(res, 0, sizeof *res);
 }
 
-enum { NFILES = 8 };
-static const char *const out_names[NFILES] = {"dose.npy",       "dose_mev.npy", "dose.raw",     "dose.mhd",
-                                              "depth_dose.csv", "lateral.csv",  "summary.json", NULL};
+/* Text built in memory (open_memstream), then handed to the sink whole. */
+typedef struct text {
+    char *buf;
+    size_t len;
+    FILE *f;
+} text;
 
-static int path_of(char *buf, size_t cap, const char *dir, const char *name, bool tmp)
+static int text_open(text *t)
 {
-    int n = snprintf(buf, cap, "%s/%s%s%s", dir, tmp ? "." : "", name, tmp ? ".tmp" : "");
-    FSCI_CHECK(n > 0 && (size_t)n < cap, FSCI_EINVAL, "output path too long: %s/%s", dir, name);
+    t->buf = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->buf, &t->len);
+    FSCI_CHECK(t->f, FSCI_ENOMEM, "proton output: out of memory for a text file");
     return FSCI_OK;
 }
 
-static int open_tmp(const char *dir, const char *name, FILE **f)
-{
-    char path[4096];
-    int st = path_of(path, sizeof path, dir, name, true);
-    if (st) return st;
-    *f = fopen(path, "wb");
-    FSCI_CHECK(*f, FSCI_EIO, "cannot create %s: %s", path, strerror(errno));
-    return FSCI_OK;
-}
-
-static int close_tmp(const char *dir, const char *name, FILE **fp)
-{
-    FILE *f = *fp;
-    *fp = NULL;
-    bool werr = ferror(f) != 0;
-    if (fclose(f) != 0) werr = true;
-    FSCI_CHECK(!werr, FSCI_EIO, "error writing %s/%s", dir, name);
-    return FSCI_OK;
-}
-
-static double jnum(double v)
-{
-    return isfinite(v) ? v : 0;
-}
-
-static void json_balance(FILE *f, const char *key, const fsci_proton_balance *b, const char *tail)
-{
-    fprintf(f,
-            "  \"%s\": {\"initial\": %.17g, \"deposited\": %.17g, \"leaked\": %.17g, \"rejected\": %.17g, "
-            "\"cutoff\": %.17g, \"nuclear\": %.17g, \"pruned\": %.17g, \"remaining\": %.17g, \"residual\": "
-            "%.17g}%s\n",
-            key, b->initial, b->deposited, b->leaked, b->rejected, b->cutoff, b->nuclear, b->pruned,
-            b->remaining, b->residual, tail);
-}
-
-static int write_all(const fsci_proton_result *r, const char *dir)
+/* Close the stream and add the text as file `name` of the sink. */
+static int text_add(text *t, fsci_sink *sink, const char *name)
 {
     int st = FSCI_OK;
-    char path[4096];
-    FILE *f = NULL;
+    bool bad = ferror(t->f) != 0;
+    if (fclose(t->f) != 0) bad = true;
+    t->f = NULL;
+    FSCI_CHECK_GOTO(!bad && t->buf, FSCI_ENOMEM, "proton output: out of memory formatting %s", name);
+    FSCI_TRY(fsci_sink_add_text(sink, name, t->buf));
+fail:
+    free(t->buf); /* from open_memstream: libc's allocator */
+    t->buf = NULL;
+    return st;
+}
+
+static void text_discard(text *t)
+{
+    if (t->f) fclose(t->f);
+    t->f = NULL;
+    free(t->buf);
+    t->buf = NULL;
+}
+
+/* Lateral profiles at fractions of R80 (MeV per cell per primary), by linear
+ * interpolation between row centres. */
+static void lateral_csv(FILE *f, const fsci_proton_result *r)
+{
+    static const double frac[4] = {0.25, 0.5, 0.75, 1.0};
+    int64_t nz = r->nz, nx = r->nx;
+    double zs[4];
+    double r80 = isfinite(r->metrics.r80_mm) ? r->metrics.r80_mm : 0.5 * (double)nz * r->dz_mm;
+    fprintf(f, "x_mm");
+    for (int q = 0; q < 4; q++) {
+        zs[q] = frac[q] * r80;
+        fprintf(f, ",z=%.4g", zs[q]);
+    }
+    fprintf(f, "\n");
+    for (int64_t i = 0; i < nx; i++) {
+        fprintf(f, "%.9g", ((double)i + 0.5 - 0.5 * (double)nx) * r->dx_mm);
+        for (int q = 0; q < 4; q++) {
+            double t = zs[q] / r->dz_mm - 0.5;
+            if (t < 0) t = 0;
+            if (t > (double)(nz - 1)) t = (double)(nz - 1);
+            int64_t k0 = (int64_t)floor(t);
+            int64_t k1 = k0 + 1 < nz ? k0 + 1 : k0;
+            double w = t - (double)k0;
+            fprintf(f, ",%.9g", (1 - w) * r->dose_mev[k0 * nx + i] + w * r->dose_mev[k1 * nx + i]);
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static int json_balance(json_t *root, const char *key, const fsci_proton_balance *b)
+{
+    int st = FSCI_OK;
+    json_t *o = json_object();
+    FSCI_CHECK(o, FSCI_ENOMEM, "proton output: out of memory for the summary");
+    FSCI_TRY(fsci_json_set_number(o, "initial", b->initial));
+    FSCI_TRY(fsci_json_set_number(o, "deposited", b->deposited));
+    FSCI_TRY(fsci_json_set_number(o, "leaked", b->leaked));
+    FSCI_TRY(fsci_json_set_number(o, "rejected", b->rejected));
+    FSCI_TRY(fsci_json_set_number(o, "cutoff", b->cutoff));
+    FSCI_TRY(fsci_json_set_number(o, "nuclear", b->nuclear));
+    FSCI_TRY(fsci_json_set_number(o, "pruned", b->pruned));
+    FSCI_TRY(fsci_json_set_number(o, "remaining", b->remaining));
+    FSCI_TRY(fsci_json_set_number(o, "residual", b->residual));
+    return fsci_json_set(root, key, o); /* takes o */
+fail:
+    json_decref(o);
+    return st;
+}
+
+/* summary.json: undefined figures (e.g. R80 of a one-row grid) are null. */
+static int summary_json(const fsci_proton_result *r, char **out)
+{
+    int st = FSCI_OK;
+    json_t *j = json_object();
+    const fsci_proton_range_metrics *m = &r->metrics;
+    FSCI_CHECK(j, FSCI_ENOMEM, "proton output: out of memory for the summary");
+    FSCI_TRY(fsci_json_set_int(j, "nz", r->nz));
+    FSCI_TRY(fsci_json_set_int(j, "nx", r->nx));
+    FSCI_TRY(fsci_json_set_number(j, "dz_mm", r->dz_mm));
+    FSCI_TRY(fsci_json_set_number(j, "dx_mm", r->dx_mm));
+    FSCI_TRY(fsci_json_set_number(j, "R80_mm", m->r80_mm));
+    FSCI_TRY(fsci_json_set_number(j, "R90_mm", m->r90_mm));
+    FSCI_TRY(fsci_json_set_number(j, "R50_mm", m->r50_mm));
+    FSCI_TRY(fsci_json_set_number(j, "R20_mm", m->r20_mm));
+    FSCI_TRY(fsci_json_set_number(j, "peak_depth_mm", m->peak_mm));
+    FSCI_TRY(fsci_json_set_number(j, "d80_20_mm", m->falloff_mm));
+    FSCI_TRY(fsci_json_set_number(j, "entrance_to_peak", m->entrance));
+    FSCI_TRY(fsci_json_set_int(j, "steps", (int64_t)r->steps));
+    FSCI_TRY(fsci_json_set_number(j, "seconds", r->seconds));
+    FSCI_TRY(json_balance(j, "balance_weight", &r->weight));
+    FSCI_TRY(json_balance(j, "balance_energy_mev", &r->energy));
+    FSCI_TRY(fsci_json_dumps(j, 2, out));
+fail:
+    json_decref(j);
+    return st;
+}
+
+static int add_1d(fsci_sink *sink, const char *name, const double *v, int64_t n)
+{
+    fsci_view view;
+    int st = fsci_view_init(&view, (void *)(uintptr_t)v, FSCI_F64, 1, &n, false);
+    return st ? st : fsci_sink_add(sink, name, &view);
+}
+
+/* Memory sinks (Python): the depth dose and the cell-centre axes z, x in mm. */
+static int add_arrays(const fsci_proton_result *r, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    double *z = fsci_malloc((size_t)r->nz, sizeof *z), *x = fsci_malloc((size_t)r->nx, sizeof *x);
+    FSCI_CHECK_GOTO(z && x, FSCI_ENOMEM, "proton: out of memory for the axes");
+    for (int64_t k = 0; k < r->nz; k++) z[k] = ((double)k + 0.5) * r->dz_mm;
+    for (int64_t i = 0; i < r->nx; i++) x[i] = ((double)i + 0.5 - 0.5 * (double)r->nx) * r->dx_mm;
+    FSCI_TRY(add_1d(sink, "depth_dose", r->depth_dose, r->nz));
+    FSCI_TRY(add_1d(sink, "z", z, r->nz));
+    FSCI_TRY(add_1d(sink, "x", x, r->nx));
+fail:
+    fsci_free(z);
+    fsci_free(x);
+    return st;
+}
+
+/* Folder sinks: the files besides the .npy arrays (MetaImage, CSV). */
+static int add_files(const fsci_proton_result *r, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    text t = {NULL, 0, NULL};
     int64_t nz = r->nz, nx = r->nx;
     fsci_view v;
     FSCI_TRY(fsci_view_init(&v, r->dose_gy, FSCI_F64, 2, (int64_t[2]){nz, nx}, false));
-    FSCI_TRY(path_of(path, sizeof path, dir, "dose.npy", true));
-    FSCI_TRY(fsci_npy_write(path, &v));
-    FSCI_TRY(fsci_view_init(&v, r->dose_mev, FSCI_F64, 2, (int64_t[2]){nz, nx}, false));
-    FSCI_TRY(path_of(path, sizeof path, dir, "dose_mev.npy", true));
-    FSCI_TRY(fsci_npy_write(path, &v));
+    /* raw native (little-endian) float64, x fastest (MetaImage DimSize = Nx Nz) */
+    FSCI_TRY(fsci_sink_add(sink, "dose.raw", &v));
 
-    /* raw little-endian float64, x fastest (MetaImage DimSize = Nx Nz) */
-    FSCI_TRY(open_tmp(dir, "dose.raw", &f));
-    {
-        bool ok = fwrite(r->dose_gy, sizeof(double), (size_t)(nz * nx), f) == (size_t)(nz * nx);
-        FSCI_TRY(close_tmp(dir, "dose.raw", &f));
-        FSCI_CHECK_GOTO(ok, FSCI_EIO, "error writing %s/dose.raw", dir);
-    }
-    FSCI_TRY(open_tmp(dir, "dose.mhd", &f));
-    fprintf(f,
+    FSCI_TRY(text_open(&t));
+    fprintf(t.f,
             "ObjectType = Image\nNDims = 2\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
             "CompressedData = False\nOffset = %.17g 0\nElementSpacing = %.17g %.17g\nDimSize = %lld %lld\n"
             "ElementType = MET_DOUBLE\nElementDataFile = dose.raw\n",
             -0.5 * (double)nx * r->dx_mm + 0.5 * r->dx_mm, r->dx_mm, r->dz_mm, (long long)nx, (long long)nz);
-    FSCI_TRY(close_tmp(dir, "dose.mhd", &f));
+    FSCI_TRY(text_add(&t, sink, "dose.mhd"));
 
-    FSCI_TRY(open_tmp(dir, "depth_dose.csv", &f));
-    fprintf(f, "z_mm,dose_mev_per_mm_per_primary\n");
+    FSCI_TRY(text_open(&t));
+    fprintf(t.f, "z_mm,dose_mev_per_mm_per_primary\n");
     for (int64_t k = 0; k < nz; k++)
-        fprintf(f, "%.9g,%.9g\n", ((double)k + 0.5) * r->dz_mm, r->depth_dose[k]);
-    FSCI_TRY(close_tmp(dir, "depth_dose.csv", &f));
+        fprintf(t.f, "%.9g,%.9g\n", ((double)k + 0.5) * r->dz_mm, r->depth_dose[k]);
+    FSCI_TRY(text_add(&t, sink, "depth_dose.csv"));
 
-    /* lateral profiles at fractions of R80 (MeV per cell per primary), by
-     * linear interpolation between row centres */
-    FSCI_TRY(open_tmp(dir, "lateral.csv", &f));
-    {
-        static const double frac[4] = {0.25, 0.5, 0.75, 1.0};
-        double zs[4];
-        double r80 = isfinite(r->metrics.r80_mm) ? r->metrics.r80_mm : 0.5 * (double)nz * r->dz_mm;
-        fprintf(f, "x_mm");
-        for (int q = 0; q < 4; q++) {
-            zs[q] = frac[q] * r80;
-            fprintf(f, ",z=%.4g", zs[q]);
-        }
-        fprintf(f, "\n");
-        for (int64_t i = 0; i < nx; i++) {
-            fprintf(f, "%.9g", ((double)i + 0.5 - 0.5 * (double)nx) * r->dx_mm);
-            for (int q = 0; q < 4; q++) {
-                double t = zs[q] / r->dz_mm - 0.5;
-                if (t < 0) t = 0;
-                if (t > (double)(nz - 1)) t = (double)(nz - 1);
-                int64_t k0 = (int64_t)floor(t);
-                int64_t k1 = k0 + 1 < nz ? k0 + 1 : k0;
-                double w = t - (double)k0;
-                fprintf(f, ",%.9g", (1 - w) * r->dose_mev[k0 * nx + i] + w * r->dose_mev[k1 * nx + i]);
-            }
-            fprintf(f, "\n");
-        }
-    }
-    FSCI_TRY(close_tmp(dir, "lateral.csv", &f));
-
-    FSCI_TRY(open_tmp(dir, "summary.json", &f));
-    const fsci_proton_range_metrics *m = &r->metrics;
-    fprintf(
-        f,
-        "{\n  \"nz\": %lld,\n  \"nx\": %lld,\n  \"dz_mm\": %.17g,\n  \"dx_mm\": %.17g,\n  \"R80_mm\": "
-        "%.17g,\n"
-        "  \"R90_mm\": %.17g,\n  \"R50_mm\": %.17g,\n  \"R20_mm\": %.17g,\n  \"peak_depth_mm\": %.17g,\n"
-        "  \"d80_20_mm\": %.17g,\n  \"entrance_to_peak\": %.17g,\n  \"steps\": %lld,\n  \"seconds\": %.6g,\n",
-        (long long)nz, (long long)nx, r->dz_mm, r->dx_mm, jnum(m->r80_mm), jnum(m->r90_mm), jnum(m->r50_mm),
-        jnum(m->r20_mm), jnum(m->peak_mm), jnum(m->falloff_mm), jnum(m->entrance), (long long)r->steps,
-        r->seconds);
-    json_balance(f, "balance_weight", &r->weight, ",");
-    json_balance(f, "balance_energy_mev", &r->energy, "");
-    fprintf(f, "}\n");
-    FSCI_TRY(close_tmp(dir, "summary.json", &f));
-    return FSCI_OK;
+    FSCI_TRY(text_open(&t));
+    lateral_csv(t.f, r);
+    FSCI_TRY(text_add(&t, sink, "lateral.csv"));
 fail:
-    if (f) (void)fclose(f);
+    text_discard(&t);
+    return st;
+}
+
+int fsci_proton_result_to_sink(const fsci_proton_result *r, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    char *summary = NULL;
+    fsci_view v;
+    FSCI_CHECK(r && sink && r->dose_gy && r->dose_mev && r->depth_dose, FSCI_EINVAL,
+               "fsci_proton_result_to_sink: NULL argument or empty result");
+    FSCI_TRY(fsci_view_init(&v, r->dose_gy, FSCI_F64, 2, (int64_t[2]){r->nz, r->nx}, false));
+    FSCI_TRY(fsci_sink_add(sink, "dose", &v));
+    FSCI_TRY(fsci_view_init(&v, r->dose_mev, FSCI_F64, 2, (int64_t[2]){r->nz, r->nx}, false));
+    FSCI_TRY(fsci_sink_add(sink, "dose_mev", &v));
+    if (fsci_sink_kind(sink) == FSCI_SINK_DIR) FSCI_TRY(add_files(r, sink));
+    if (fsci_sink_kind(sink) == FSCI_SINK_MEMORY) FSCI_TRY(add_arrays(r, sink));
+    FSCI_TRY(summary_json(r, &summary));
+    FSCI_TRY(fsci_sink_set_summary(sink, summary)); /* a folder sink writes it as summary.json */
+fail:
+    fsci_free(summary);
     return st;
 }
 
 int fsci_proton_result_write(const fsci_proton_result *res, const char *dir)
 {
     int st = FSCI_OK;
-    char a[4096], b[4096];
+    fsci_sink *sink = NULL;
     FSCI_CHECK(res && dir && res->dose_gy && res->dose_mev && res->depth_dose, FSCI_EINVAL,
                "fsci_proton_result_write: NULL argument or empty result");
-    bool created = false;
-    struct stat sb;
-    if (stat(dir, &sb) == 0) {
-        FSCI_CHECK(S_ISDIR(sb.st_mode), FSCI_EIO, "%s exists and is not a directory", dir);
-    } else {
-        FSCI_CHECK(mkdir(dir, 0777) == 0, FSCI_EIO, "cannot create directory %s: %s", dir, strerror(errno));
-        created = true;
-    }
-    FSCI_TRY(write_all(res, dir));
-    for (int i = 0; out_names[i]; i++) {
-        FSCI_TRY(path_of(a, sizeof a, dir, out_names[i], true));
-        FSCI_TRY(path_of(b, sizeof b, dir, out_names[i], false));
-        FSCI_CHECK_GOTO(rename(a, b) == 0, FSCI_EIO, "cannot rename %s to %s: %s", a, b, strerror(errno));
-    }
-    return FSCI_OK;
+    FSCI_TRY(fsci_sink_dir_create(dir, &sink));
+    FSCI_TRY(fsci_proton_result_to_sink(res, sink));
+    FSCI_TRY(fsci_sink_close(sink));
 fail:
-    for (int i = 0; out_names[i]; i++)
-        if (path_of(a, sizeof a, dir, out_names[i], true) == FSCI_OK) (void)unlink(a);
-    if (created) (void)rmdir(dir);
+    fsci_sink_destroy(&sink);
     return st;
 }

@@ -84,9 +84,7 @@ static int load_map(const char *path, fsci_proton_setup *su)
             for (int64_t i = 0; i < nz * nx; i++) dst[k][i] = 1.0;
             continue;
         }
-        FSCI_TRY(fsci_npz_read(z, names[k], &a));
-        FSCI_CHECK_GOTO(a->view.dtype == FSCI_F64 || a->view.dtype == FSCI_F32, FSCI_EINVAL,
-                        "--phantom %s: %s must be float64 or float32", path, names[k]);
+        FSCI_TRY(fsci_npz_read_as(z, names[k], FSCI_F64, &a)); /* errors name the file and member */
         FSCI_CHECK_GOTO(a->view.ndim == 2 && a->view.shape[0] == nz && a->view.shape[1] == nx, FSCI_EINVAL,
                         "--phantom %s: %s has shape (%lld, %lld), the grid (nz, nx) is (%lld, %lld)", path,
                         names[k], a->view.ndim >= 1 ? (long long)a->view.shape[0] : 0LL,

@@ -1,5 +1,4 @@
 /* The ptycho engine's registration: its commands (simulate, group) and demo section. */
-#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
@@ -28,36 +27,30 @@ static int coords_inputs(const fsci_inputs *in, const double **x, const double *
     return FSCI_OK;
 }
 
-/* Set a number in a JSON object; NaN and infinities become null. */
-static int put(json_t *o, const char *key, double v)
-{
-    json_t *j = isfinite(v) ? json_real(v) : json_null();
-    return j && json_object_set_new(o, key, j) == 0 ? FSCI_OK : FSCI_ENOMEM;
-}
-
 static int simulate_summary(const fsci_ptycho_report *r, fsci_sink *sink)
 {
     int st = FSCI_OK;
     char *text = NULL;
     json_t *o = json_object(), *t = json_object();
     FSCI_CHECK_GOTO(o && t, FSCI_ENOMEM, "ptycho: out of memory for the run summary");
-    FSCI_TRY(put(o, "intensity_scale", r->scale));
-    FSCI_TRY(put(o, "intensity_scale_raw", r->scale_raw));
-    FSCI_TRY(put(o, "X_full_norm", r->xfull_norm));
-    FSCI_TRY(put(o, "mean_counts", r->mean_counts));
-    FSCI_TRY(put(o, "npoints", (double)r->npoints));
-    FSCI_TRY(put(o, "ngroups", (double)r->ngroups));
-    FSCI_TRY(put(o, "npatterns", (double)r->npatterns));
+    FSCI_TRY(fsci_json_set_number(o, "intensity_scale", r->scale));
+    FSCI_TRY(fsci_json_set_number(o, "intensity_scale_raw", r->scale_raw));
+    FSCI_TRY(fsci_json_set_number(o, "X_full_norm", r->xfull_norm));
+    FSCI_TRY(fsci_json_set_number(o, "mean_counts", r->mean_counts));
+    FSCI_TRY(fsci_json_set_int(o, "npoints", r->npoints));
+    FSCI_TRY(fsci_json_set_int(o, "ngroups", r->ngroups));
+    FSCI_TRY(fsci_json_set_int(o, "npatterns", r->npatterns));
     const double times[] = {r->t_inputs, r->t_group, r->t_scale, r->t_extract,
                             r->t_fft,    r->t_noise, r->t_write, r->t_total};
     const char *names[] = {"inputs", "group", "scale", "extract", "fft", "noise", "write", "total"};
-    for (int i = 0; i < 8; i++) FSCI_TRY(put(t, names[i], times[i]));
-    FSCI_CHECK_GOTO(json_object_set(o, "timings", t) == 0, FSCI_ENOMEM, "ptycho: out of memory");
-    text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    FSCI_CHECK_GOTO(text, FSCI_ENOMEM, "ptycho: out of memory for the run summary");
+    for (int i = 0; i < 8; i++) FSCI_TRY(fsci_json_set_number(t, names[i], times[i]));
+    json_t *timings = t;
+    t = NULL;
+    FSCI_TRY(fsci_json_set(o, "timings", timings)); /* takes the reference, even on failure */
+    FSCI_TRY(fsci_json_dumps(o, 0, &text));
     FSCI_TRY(fsci_sink_set_summary(sink, text));
 fail:
-    free(text);
+    fsci_free(text);
     json_decref(t);
     json_decref(o);
     return st;

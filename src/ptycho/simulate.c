@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ptycho/metadata.h"
 #include "ptycho_impl.h"
 
 /* ---- inputs ---- */
@@ -366,23 +367,6 @@ static int sink_array(fsci_sink *sink, const char *name, fsci_dtype t, int ndim,
     return st ? st : fsci_sink_add(sink, name, &v);
 }
 
-static void json_escape(const char *s, char *out, size_t cap)
-{
-    size_t k = 0;
-    for (; *s && k + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[k++] = '\\';
-            out[k++] = (char)ch;
-        } else if (ch < 0x20) {
-            k += (size_t)snprintf(out + k, cap - k, "\\u%04x", ch);
-        } else {
-            out[k++] = (char)ch;
-        }
-    }
-    out[k] = '\0';
-}
-
 /* Stage times into the named profiling events (no-op unless profiling). */
 static void profile_report(const fsci_ptycho_report *r, int64_t n, bool raw)
 {
@@ -653,26 +637,7 @@ static int sim_write_rest(sim *s, fsci_sink *sink)
     FSCI_TRY(sink_array(sink, "scan_index", FSCI_I64, 1, &np, s->scan_index));
     FSCI_TRY(fsci_sink_add(sink, "probeGuess", &s->probe->view));
     FSCI_TRY(fsci_sink_add(sink, "objectGuess", &s->obj->view));
-    char eobj[600], eprobe[600], epos[600], meta[4096];
-    json_escape(in && in->xcoords ? "array" : o->positions, epos, sizeof epos);
-    json_escape(in && in->object ? "array" : o->object, eobj, sizeof eobj);
-    json_escape(in && in->probe ? "array" : o->probe, eprobe, sizeof eprobe);
-    snprintf(
-        meta, sizeof meta,
-        "{\"generator\": \"fastsci %s\", \"nphotons\": %.17g, \"seed\": %llu, \"N\": %lld, \"gridsize\": "
-        "%lld, "
-        "\"K\": %lld, \"K_requested\": %lld, \"n_images\": %lld, \"n_groups\": %lld, \"noise\": %s, "
-        "\"layout\": \"%s\", "
-        "\"intensity_scale\": %.17g, \"intensity_scale_raw\": %.17g, \"X_full_norm\": %.9g, "
-        "\"local_offset_sign\": -1, \"object\": \"%s\", \"object_shape\": [%lld, %lld], \"probe\": \"%s\", "
-        "\"probe_scale\": %.17g, \"positions\": \"%s\", \"raw\": %s, \"oversampling\": %s, "
-        "\"pool_size\": %lld, \"version\": 1}",
-        fsci_version(), o->nphotons, (unsigned long long)s->seed, (long long)s->n, (long long)o->gridsize,
-        (long long)s->K_used, (long long)o->K, (long long)np, (long long)B, o->noise ? "true" : "false",
-        o->layout, s->r.scale, s->r.scale_raw, s->r.xfull_norm, eobj, (long long)s->H, (long long)s->W,
-        eprobe, o->probe_scale, epos, o->raw ? "true" : "false", o->oversampling ? "true" : "false",
-        (long long)o->pool_size);
-    FSCI_TRY(fsci_sink_add_string(sink, "_metadata", meta));
+    FSCI_TRY(fsci__ptycho_metadata_add(sink, o, in, s->seed, s->K_used, np, B, s->H, s->W, &s->r));
 fail:
     return st;
 }

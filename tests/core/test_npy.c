@@ -1307,6 +1307,74 @@ static void remove_tree(const char *dir, int depth)
     rmdir(dir);
 }
 
+TEST(npz_duplicate_member_names_are_refused)
+{
+    const char *d = fresh_dir("npz_dup");
+    int64_t s3[1] = {3};
+    fsci_array *x = make_array(FSCI_F64, 1, s3, false);
+    const char *path = pj(d, "dup.npz");
+    fsci_npz_writer *w = NULL;
+    ASSERT_OK(fsci_npz_writer_create(path, false, &w));
+    ASSERT_OK(fsci_npz_writer_add(w, "aa", &x->view));
+    ASSERT_OK(fsci_npz_writer_add(w, "bb", &x->view));
+    ASSERT_STATUS(fsci_npz_writer_add(w, "aa", &x->view), FSCI_EINVAL); /* the writer refuses too */
+    ASSERT_STATUS(fsci_npz_writer_add(w, "", &x->view), FSCI_EINVAL);
+    ASSERT_OK(fsci_npz_writer_close(&w));
+    size_t len;
+    unsigned char *b = slurp(path, &len);
+    ASSERT_TRUE(b != NULL);
+    /* rename member bb to aa in the local header and the directory */
+    for (size_t i = 0; i + 6 <= len; i++)
+        if (memcmp(b + i, "bb.npy", 6) == 0) memcpy(b + i, "aa.npy", 6);
+    fsci_npz *z = NULL;
+    ASSERT_STATUS(fsci_npz_open_mem(b, len, "dup.npz", &z), FSCI_EFORMAT);
+    ASSERT_STREQ(fsci_error_message(),
+                 "dup.npz: member 'aa.npy': duplicate member name (also stored as 'aa.npy'): the archive is "
+                 "ambiguous");
+    free(b);
+    fsci_array_destroy(&x);
+}
+
+TEST(read_as_converts_or_names_file_and_member)
+{
+    const char *d = fresh_dir("read_as");
+    int64_t s3[1] = {3};
+    fsci_array *f = make_array(FSCI_F32, 1, s3, false), *c = make_array(FSCI_C64, 1, s3, false);
+    fsci_array *u = make_array(FSCI_U16, 1, s3, false);
+    const char *path = pj(d, "m.npz");
+    fsci_npz_writer *w = NULL;
+    ASSERT_OK(fsci_npz_writer_create(path, true, &w));
+    ASSERT_OK(fsci_npz_writer_add(w, "f", &f->view));
+    ASSERT_OK(fsci_npz_writer_add(w, "c", &c->view));
+    ASSERT_OK(fsci_npz_writer_add(w, "u", &u->view));
+    ASSERT_OK(fsci_npz_writer_close(&w));
+    fsci_npz *z = NULL;
+    fsci_array *a = NULL;
+    ASSERT_OK(fsci_npz_open(path, &z));
+    ASSERT_OK(fsci_npz_read_as(z, "f", FSCI_F64, &a));
+    ASSERT_EQ((int)a->view.dtype, (int)FSCI_F64);
+    for (int i = 0; i < 3; i++) ASSERT_EQ(((double *)a->view.data)[i], (double)((float *)f->view.data)[i]);
+    fsci_array_destroy(&a);
+    ASSERT_OK(fsci_npz_read_as(z, "u", FSCI_C128, &a));
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(((double *)a->view.data)[2 * i], (double)((uint16_t *)u->view.data)[i]);
+        ASSERT_EQ(((double *)a->view.data)[2 * i + 1], 0.0);
+    }
+    fsci_array_destroy(&a);
+    ASSERT_STATUS(fsci_npz_read_as(z, "c", FSCI_F64, &a), FSCI_EINVAL);
+    ASSERT_TRUE(a == NULL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "m.npz: member 'c': dtype complex64 cannot be read as float64"));
+    ASSERT_STATUS(fsci_npz_read_as(z, "f", FSCI_I32, &a), FSCI_EINVAL);
+    fsci_npz_close(&z);
+    const char *np = pj(d, "c.npy");
+    ASSERT_OK(fsci_npy_write(np, &c->view));
+    ASSERT_STATUS(fsci_npy_read_as(np, FSCI_F32, &a), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "c.npy: dtype complex64 cannot be read as float32"));
+    fsci_array_destroy(&f);
+    fsci_array_destroy(&c);
+    fsci_array_destroy(&u);
+}
+
 TEST(zz_remove_scratch_files)
 {
     fsci_array_destroy(&g_strided_base);

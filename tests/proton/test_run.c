@@ -62,7 +62,7 @@ TEST(shallow_grid_fails_or_keeps_nan)
     ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
     ASSERT_STATUS(fsci_proton_simulate(su, &res), FSCI_ERANGE);
     ASSERT_TRUE(message_has("left the grid (enlarge it: --nx 20 x --dx 1 mm wide, --nz 1 x --dz 1 mm deep"));
-    ASSERT_TRUE(message_has("above the 20 % limit"));
+    ASSERT_TRUE(message_has("above the --max-loss limit of 20 %"));
     ASSERT_TRUE(strstr(fsci_error_message(), "opts.") == NULL);
     su->opts.loss_fail = 0;
     su->opts.loss_warn = 0;

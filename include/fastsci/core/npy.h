@@ -11,10 +11,12 @@
  * Writing: .npy version 1.0 (2.0 only if the header needs it), native byte
  * order, header padded so the data starts at a multiple of 64 bytes, as
  * numpy.save does. .npz members are stored or deflated with zip64 records when
- * a size or offset does not fit in 32 bits. Every write goes to a temporary
- * file in the destination directory and is renamed over the destination only
- * when complete; on any failure the temporary file is removed, so a failed or
- * aborted write leaves no partial output (and an existing file untouched).
+ * a size or offset does not fit in 32 bits. Every write goes through the
+ * atomic writer (fastsci/core/atomic.h): a temporary file in the destination
+ * directory renamed over the destination only when complete; on any failure
+ * the temporary file is removed, so a failed or aborted write leaves no
+ * partial output (and an existing file untouched). A character device
+ * (/dev/null) is written in place; a FIFO is refused.
  *
  * Safety: every size read from a file is checked against the bytes actually
  * present before anything is allocated; a truncated or corrupt input gives
@@ -41,8 +43,14 @@
  * truncated file; FSCI_ENOTSUP for a dtype outside the list above (message
  * names the descr, e.g. '<f2'), more than 8 dimensions or an unknown format
  * version; FSCI_ENOMEM if the array cannot be allocated. *out is NULL on
- * failure. Memory needed: the array plus a small header buffer. */
+ * failure. A path that is not a regular file (FIFO, device, directory) is
+ * refused at once with FSCI_EIO ("f: is a FIFO, not a regular file"). Memory needed: the array plus a small
+ * header buffer. */
 FSCI_API int fsci_npy_read(const char *path, fsci_array **out) FSCI_WUR;
+
+/* As fsci_npy_read, converted to `dtype` as fsci_npz_read_as does (errors
+ * name the file). */
+FSCI_API int fsci_npy_read_as(const char *path, fsci_dtype dtype, fsci_array **out) FSCI_WUR;
 
 /* As fsci_npy_read, from the `len` bytes at `buf` (not retained). `name` is
  * used in error messages (NULL gives "<memory>"). */
@@ -63,7 +71,10 @@ typedef struct fsci_npz fsci_npz;
 
 /* Open the archive at `path`: reads and checks the end-of-central-directory
  * record (and the zip64 one when present) and the central directory; member
- * data is read only by the functions below. The file stays open until
+ * data is read only by the functions below. Two entries with the same name
+ * (or "a" and "a.npy") are refused with FSCI_EFORMAT naming the member
+ * (numpy keeps the last one silently). A path that is not a regular file
+ * (FIFO, device, directory) is refused with FSCI_EIO without blocking. The file stays open until
  * fsci_npz_close. Returns FSCI_OK, FSCI_EIO (cannot open/read, naming the
  * path), FSCI_EFORMAT (not a zip archive, truncated, inconsistent directory),
  * FSCI_ENOTSUP (multi-disk archive), FSCI_ENOMEM. */
@@ -93,6 +104,14 @@ FSCI_API bool fsci_npz_has(const fsci_npz *z, const char *name);
  * FSCI_ENOTSUP for an unsupported dtype or compression method or an
  * encrypted member; FSCI_EIO, FSCI_ENOMEM. */
 FSCI_API int fsci_npz_read(fsci_npz *z, const char *name, fsci_array **out) FSCI_WUR;
+
+/* As fsci_npz_read, converted to `dtype`: a real member (float or integer)
+ * reads as float32, float64, complex64 or complex128 (values converted, the
+ * imaginary part 0); a complex member as either complex dtype; an integer
+ * dtype only from the same dtype. Otherwise FSCI_EINVAL naming the file, the
+ * member and both dtypes, e.g. "f.npz: member 'rsp': dtype complex64
+ * cannot be read as float64". Other errors as fsci_npz_read. */
+FSCI_API int fsci_npz_read_as(fsci_npz *z, const char *name, fsci_dtype dtype, fsci_array **out) FSCI_WUR;
 
 /* Read only the .npy header of member `name`: dtype, ndim and shape (an array
  * of FSCI_MAX_NDIM; entries past ndim are set to 0). Any of the outputs may

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/io/io_impl.h"
 #include "fastsci/core/error.h"
 #include "fastsci/core/plot.h"
 
@@ -210,13 +211,7 @@ void fsci_cmap_rgb(fsci_cmap c, double t, uint8_t rgb[3])
 }
 
 /* ---- value -> colormap position, shared by the heatmap writer (png.c) and
- * the image figure (plot.c). Internal: declared again in those files. */
-
-int fsci__cmap_check_image(const fsci_view *img, const char *what);
-double fsci__cmap_view_get(const fsci_view *img, int64_t r, int64_t c);
-int fsci__cmap_scale(const fsci_view *img, const fsci_heatmap_opts *o, const char *what, double *lo,
-                     double *hi, double *floor_out);
-double fsci__cmap_position(double v, double lo, double hi, int logscale, double floor_);
+ * the image figure (plot.c); declared in io_impl.h. */
 
 int fsci__cmap_check_image(const fsci_view *img, const char *what)
 {

@@ -1,9 +1,12 @@
-/* fastsci private: pieces shared by npy.c and npz.c. Not installed. */
+/* fastsci private: pieces shared by the .npy and .npz readers and writers
+ * (npy_stream.c, npy_read.c, npy_write.c, npz_read.c, npz_write.c). Not
+ * installed. */
 #ifndef FASTSCI_CORE_IO_NPY_IMPL_H
 #define FASTSCI_CORE_IO_NPY_IMPL_H
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #ifndef ZLIB_CONST
 #define ZLIB_CONST /* next_in is const */
 #endif
@@ -11,6 +14,15 @@
 
 #include "fastsci/core/array.h"
 #include "fastsci/core/error.h"
+
+/* True on a little-endian host. */
+static inline bool fsci__host_is_le(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
 
 /* ---- error messages: "<file>: member '<m>': <what>" ------------------------- */
 
@@ -114,6 +126,9 @@ enum { FSCI__NPY_HDR_MAX = 1024 };
 size_t fsci__npy_format_header(unsigned char *buf, int dtype, int64_t nchars, bool fortran, int ndim,
                                const int64_t *shape);
 
+/* numpy's type code without byte order ("f4", "c16", ...) of a numeric dtype. */
+const char *fsci__npy_descr_code(fsci_dtype dtype);
+
 /* Validate a view for writing: dtype, ndim, shape, data, byte size. */
 int fsci__npy_check_view(const fsci_view *v, const char *fname, const char *member);
 
@@ -124,19 +139,9 @@ typedef int (*fsci__sink_fn)(void *ctx, const void *p, size_t n);
 bool fsci__npy_view_order(const fsci_view *v);
 int fsci__npy_emit_view(const fsci_view *v, bool fortran, fsci__sink_fn sink, void *ctx);
 
-/* ---- atomic output file ------------------------------------------------------- */
-
-typedef struct fsci__afile {
-    FILE *fp;
-    char *path, *tmp;
-} fsci__afile;
-
-int fsci__afile_create(fsci__afile *a, const char *path);
-int fsci__afile_write(fsci__afile *a, const void *p, size_t n);
-/* Flush, sync, close, rename; on failure the temporary file is removed. */
-int fsci__afile_commit(fsci__afile *a);
-/* Close and remove the temporary file. Idempotent. */
-void fsci__afile_abort(fsci__afile *a);
+/* The name an archive was opened with (for messages). */
+typedef struct fsci_npz fsci_npz;
+const char *fsci__npz_fname(const fsci_npz *z);
 
 /* zlib allocation through fsci_malloc (so injection and accounting apply). */
 void *fsci__zalloc(void *opaque, unsigned items, unsigned size);

@@ -29,23 +29,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/io/io_impl.h"
 #include "fastsci/core/alloc.h"
+#include "fastsci/core/atomic.h"
 #include "fastsci/core/error.h"
 #include "fastsci/core/plot.h"
 
-/* Internal helpers defined in png.c and colormap.c. */
-int fsci__png_tmp_create(const char *path, char **tmp_path, FILE **f);
-int fsci__png_tmp_commit(char **tmp_path, const char *path);
-void fsci__png_tmp_discard(char **tmp_path);
-int fsci__cmap_check_image(const fsci_view *img, const char *what);
-double fsci__cmap_view_get(const fsci_view *img, int64_t r, int64_t c);
-int fsci__cmap_scale(const fsci_view *img, const fsci_heatmap_opts *o, const char *what, double *lo,
-                     double *hi, double *floor_out);
-double fsci__cmap_position(double v, double lo, double hi, int logscale, double floor_);
-
-/* Test hook (not in the public header): 1 makes the next figure hit a fatal
- * PLplot error (plexit) while drawing, 2 a recoverable one (plabort). */
-void fsci__plot_test_fault(int mode);
 /* Exported by libplplot, declared only in its private plplotP.h. */
 void plexit(const char *errormsg);
 
@@ -199,34 +188,32 @@ static int pl_session(FILE *f, int width, int height, draw_fn draw, void *ctx, c
 static int figure_render(const char *path, int width, int height, draw_fn draw, void *ctx, const char *what)
 {
     int st = FSCI_OK;
-    char *tmp = NULL;
-    FILE *f = NULL;
+    fsci_atomic *a = NULL;
     uint8_t *rgb = NULL;
     pthread_mutex_lock(&plot_lock);
     FSCI_CHECK_GOTO(!pl_broken, FSCI_EIO, "%s '%s': PLplot is unusable after an earlier fatal error (%s)",
                     what, path, pl_msg);
-    FSCI_TRY(fsci__png_tmp_create(path, &tmp, &f));
-    st = pl_session(f, width, height, draw, ctx, what, path);
-    f = NULL; /* closed by PLplot or by pl_session (unless PLplot broke) */
-    if (st < 0) goto fail;
-    int64_t w = 0, h = 0;
-    st = fsci_png_read_rgb(tmp, &rgb, &w, &h);
-    if (st != FSCI_OK) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", fsci_error_message());
-        FSCI_CHECK_GOTO(0, FSCI_EIO, "%s '%s': PLplot output is not a valid PNG (%s)", what, path, why);
+    FSCI_TRY(fsci_atomic_open(path, FSCI_ATOMIC_DEFAULT, &a));
+    FILE *f = fsci_atomic_file(a);
+    fsci_atomic_detach(a); /* closed by PLplot or by pl_session (unless PLplot broke) */
+    FSCI_TRY(pl_session(f, width, height, draw, ctx, what, path));
+    const char *tmp = fsci_atomic_temp_path(a);
+    if (tmp) { /* NULL when writing a device in place (-o /dev/null): nothing to read back */
+        int64_t w = 0, h = 0;
+        st = fsci_png_read_rgb(tmp, &rgb, &w, &h);
+        if (st != FSCI_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", fsci_error_message());
+            FSCI_CHECK_GOTO(0, FSCI_EIO, "%s '%s': PLplot output is not a valid PNG (%s)", what, path, why);
+        }
+        FSCI_CHECK_GOTO(w == width && h == height, FSCI_EIO,
+                        "%s '%s': PLplot produced %lld x %lld pixels instead of %d x %d", what, path,
+                        (long long)w, (long long)h, width, height);
     }
-    FSCI_CHECK_GOTO(w == width && h == height, FSCI_EIO,
-                    "%s '%s': PLplot produced %lld x %lld pixels instead of %d x %d", what, path,
-                    (long long)w, (long long)h, width, height);
-    fsci_free(rgb);
-    rgb = NULL;
-    st = fsci__png_tmp_commit(&tmp, path);
-    pthread_mutex_unlock(&plot_lock);
-    return st;
+    st = fsci_atomic_commit(&a);
 fail:
     fsci_free(rgb);
-    fsci__png_tmp_discard(&tmp);
+    fsci_atomic_abort(&a);
     pthread_mutex_unlock(&plot_lock);
     return st;
 }

@@ -5,101 +5,21 @@
  * setjmp are volatile, and turns the jump into a status code. Warnings are
  * dropped (libpng would print them to stderr). */
 #include <errno.h>
-#include <fcntl.h>
 #include <png.h>
 #include <setjmp.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/io/io_impl.h"
 #include "fastsci/core/alloc.h"
+#include "fastsci/core/atomic.h"
 #include "fastsci/core/error.h"
 #include "fastsci/core/plot.h"
 
-/* Internal helpers shared with plot.c (atomic output files). */
-int fsci__png_tmp_create(const char *path, char **tmp_path, FILE **f);
-int fsci__png_tmp_commit(char **tmp_path, const char *path);
-void fsci__png_tmp_discard(char **tmp_path);
-
-/* Internal helpers defined in colormap.c. */
-int fsci__cmap_check_image(const fsci_view *img, const char *what);
-double fsci__cmap_view_get(const fsci_view *img, int64_t r, int64_t c);
-int fsci__cmap_scale(const fsci_view *img, const fsci_heatmap_opts *o, const char *what, double *lo,
-                     double *hi, double *floor_out);
-double fsci__cmap_position(double v, double lo, double hi, int logscale, double floor_);
-
-/* ------------------------------------------------------------ atomic output */
-
-static atomic_uint tmp_counter;
-
 static const char *errno_text(int e, char *buf, size_t cap)
 {
-    if (strerror_r(e, buf, cap) != 0) snprintf(buf, cap, "errno %d", e);
-    return buf;
-}
-
-/* Create "<path>.tmp<pid>.<n>" next to `path` (O_EXCL, mode 0666 & ~umask)
- * and open it for writing. */
-int fsci__png_tmp_create(const char *path, char **tmp_path, FILE **f)
-{
-    int st = FSCI_OK;
-    char *tmp = NULL;
-    int fd = -1;
-    *tmp_path = NULL;
-    *f = NULL;
-    size_t cap = strlen(path) + 64;
-    tmp = fsci_malloc(cap, 1);
-    if (!tmp) return FSCI_ENOMEM;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        unsigned n = atomic_fetch_add(&tmp_counter, 1u);
-        snprintf(tmp, cap, "%s.tmp%ld.%u", path, (long)getpid(), n);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        char eb[128];
-        FSCI_CHECK_GOTO(0, FSCI_EIO, "cannot create '%s': %s", path, errno_text(errno, eb, sizeof eb));
-    }
-    *f = fdopen(fd, "wb");
-    if (!*f) {
-        char eb[128];
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        FSCI_CHECK_GOTO(0, FSCI_EIO, "cannot open '%s' for writing: %s", tmp, errno_text(e, eb, sizeof eb));
-    }
-    *tmp_path = tmp;
-    return FSCI_OK;
-fail:
-    fsci_free(tmp);
-    return st;
-}
-
-/* Rename the finished temporary file over `path`; frees *tmp_path. */
-int fsci__png_tmp_commit(char **tmp_path, const char *path)
-{
-    int st = FSCI_OK;
-    if (rename(*tmp_path, path) != 0) {
-        char eb[128];
-        int e = errno;
-        unlink(*tmp_path);
-        st = fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot rename '%s' to '%s': %s",
-                            *tmp_path, path, errno_text(e, eb, sizeof eb));
-    }
-    fsci_free(*tmp_path);
-    *tmp_path = NULL;
-    return st;
-}
-
-/* Remove an unfinished temporary file; accepts NULL. */
-void fsci__png_tmp_discard(char **tmp_path)
-{
-    if (!*tmp_path) return;
-    unlink(*tmp_path);
-    fsci_free(*tmp_path);
-    *tmp_path = NULL;
+    return fsci__errstr(e, buf, cap);
 }
 
 /* ------------------------------------------------------------ libpng glue */
@@ -147,29 +67,36 @@ static int png_encode(FILE *f, const char *path, const uint8_t *rgb, int64_t w, 
 int fsci_png_write_rgb(const char *path, const uint8_t *rgb, int64_t width, int64_t height)
 {
     int st = FSCI_OK;
-    char *tmp = NULL;
-    FILE *f = NULL;
+    fsci_atomic *a = NULL;
     FSCI_CHECK(path && *path, FSCI_EINVAL, "PNG: path is NULL or empty");
     FSCI_CHECK(rgb, FSCI_EINVAL, "PNG '%s': pixel buffer is NULL", path);
     FSCI_CHECK(width >= 1 && width <= FSCI_PNG_MAX_SIDE && height >= 1 && height <= FSCI_PNG_MAX_SIDE,
                FSCI_EINVAL, "PNG '%s': size %lld x %lld outside [1, %d]", path, (long long)width,
                (long long)height, FSCI_PNG_MAX_SIDE);
-    FSCI_TRY(fsci__png_tmp_create(path, &tmp, &f));
-    FSCI_TRY(png_encode(f, path, rgb, width, height));
-    FILE *done = f;
-    f = NULL;
-    if (fclose(done) != 0) {
-        char eb[128];
-        FSCI_CHECK_GOTO(0, FSCI_EIO, "cannot write PNG '%s': %s", path, errno_text(errno, eb, sizeof eb));
-    }
-    return fsci__png_tmp_commit(&tmp, path);
+    FSCI_TRY(fsci_atomic_open(path, FSCI_ATOMIC_DEFAULT, &a));
+    FSCI_TRY(png_encode(fsci_atomic_file(a), path, rgb, width, height));
+    return fsci_atomic_commit(&a); /* reports a failed flush (full disk) */
 fail:
-    if (f) fclose(f);
-    fsci__png_tmp_discard(&tmp);
+    fsci_atomic_abort(&a);
     return st;
 }
 
-static int png_decode(FILE *f, const char *path, uint8_t **out, int64_t *wout, int64_t *hout)
+typedef struct mem_src {
+    const unsigned char *p;
+    size_t len, pos;
+} mem_src;
+
+static void mem_read_fn(png_structp png, png_bytep out, size_t n)
+{
+    mem_src *m = png_get_io_ptr(png);
+    if (n > m->len - m->pos) png_error(png, "unexpected end of data");
+    memcpy(out, m->p + m->pos, n);
+    m->pos += n;
+}
+
+/* Decode from the stream `f` or, when f is NULL, from the memory source `m`
+ * (both already past the 8-byte signature). */
+static int png_decode(FILE *f, mem_src *m, const char *path, uint8_t **out, int64_t *wout, int64_t *hout)
 {
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, png_error_fn, png_warning_fn);
     FSCI_CHECK(png, FSCI_ENOMEM, "PNG '%s': cannot create libpng read struct", path);
@@ -187,7 +114,10 @@ static int png_decode(FILE *f, const char *path, uint8_t **out, int64_t *wout, i
         png_destroy_read_struct(&png, &info, NULL);
         FSCI_CHECK(0, FSCI_EFORMAT, "PNG '%s' is corrupt or truncated: %s", path, tl_png_msg);
     }
-    png_init_io(png, f);
+    if (f)
+        png_init_io(png, f);
+    else
+        png_set_read_fn(png, m, mem_read_fn);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info);
@@ -232,24 +162,42 @@ static int png_decode(FILE *f, const char *path, uint8_t **out, int64_t *wout, i
     return FSCI_OK;
 }
 
-int fsci_png_read_rgb(const char *path, uint8_t **rgb, int64_t *width, int64_t *height)
+int fsci__png_read_mem(const void *buf, size_t len, const char *name, uint8_t **rgb, int64_t *width,
+                       int64_t *height)
 {
     FSCI_CHECK(rgb && width && height, FSCI_EINVAL, "PNG read: output pointer is NULL");
     *rgb = NULL;
     *width = *height = 0;
+    if (!name) name = "<memory>";
+    FSCI_CHECK(buf || len == 0, FSCI_EINVAL, "PNG '%s': NULL buffer", name);
+    FSCI_CHECK(len >= 8 && png_sig_cmp((png_const_bytep)buf, 0, 8) == 0, FSCI_EFORMAT,
+               "'%s' is not a PNG file (bad signature)", name);
+    mem_src m = {buf, len, 8};
+    return png_decode(NULL, &m, name, rgb, width, height);
+}
+
+int fsci_png_read_rgb(const char *path, uint8_t **rgb, int64_t *width, int64_t *height)
+{
+    int st = FSCI_OK;
+    int fd = -1;
+    uint64_t size;
+    FILE *f = NULL;
+    char eb[128];
+    FSCI_CHECK(rgb && width && height, FSCI_EINVAL, "PNG read: output pointer is NULL");
+    *rgb = NULL;
+    *width = *height = 0;
     FSCI_CHECK(path && *path, FSCI_EINVAL, "PNG read: path is NULL or empty");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        char eb[128];
-        FSCI_CHECK(0, FSCI_EIO, "cannot open PNG '%s': %s", path, errno_text(errno, eb, sizeof eb));
-    }
+    FSCI_TRY(fsci__input_open(path, &fd, &size));
+    f = fdopen(fd, "rb");
+    FSCI_CHECK_GOTO(f, FSCI_EIO, "cannot open PNG '%s': %s", path, errno_text(errno, eb, sizeof eb));
+    fd = -1;
     unsigned char sig[8];
-    if (fread(sig, 1, sizeof sig, f) != sizeof sig || png_sig_cmp(sig, 0, sizeof sig) != 0) {
-        fclose(f);
-        FSCI_CHECK(0, FSCI_EFORMAT, "'%s' is not a PNG file (bad signature)", path);
-    }
-    int st = png_decode(f, path, rgb, width, height);
-    fclose(f);
+    FSCI_CHECK_GOTO(fread(sig, 1, sizeof sig, f) == sizeof sig && png_sig_cmp(sig, 0, sizeof sig) == 0,
+                    FSCI_EFORMAT, "'%s' is not a PNG file (bad signature)", path);
+    st = png_decode(f, NULL, path, rgb, width, height);
+fail:
+    if (f) fclose(f);
+    if (fd >= 0) close(fd);
     return st;
 }
 

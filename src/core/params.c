@@ -109,8 +109,9 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
         for (char *tok = buf, *next; tok; tok = next) {
             next = strchr(tok, ',');
             if (next) *next++ = '\0';
-            FSCI_CHECK(*tok, FSCI_EINVAL, "--%s: '%s' has an empty value (values are separated by single commas)",
-                       p->name, value);
+            FSCI_CHECK(*tok, FSCI_EINVAL,
+                       "--%s: '%s' has an empty value (values are separated by single commas)", p->name,
+                       value);
             FSCI_CHECK(list.n < FSCI_PARAM_LISTLEN, FSCI_EINVAL, "--%s: more than %d values", p->name,
                        FSCI_PARAM_LISTLEN);
             int st = parse_double(p, tok, &list.v[list.n]);

@@ -129,7 +129,8 @@ TEST(ptycho_metadata_parses_with_the_same_keys)
     fsci_free(meta);
     snprintf(cmd, sizeof cmd,
              "%s -c 'import json,sys; d=json.load(open(sys.argv[1]));"
-             "keys=\"generator nphotons seed N gridsize K K_requested n_images n_groups noise layout intensity_scale "
+             "keys=\"generator nphotons seed N gridsize K K_requested n_images n_groups noise layout "
+             "intensity_scale "
              "intensity_scale_raw X_full_norm local_offset_sign object object_shape probe probe_scale "
              "positions raw oversampling pool_size version\".split();"
              "assert list(d) == keys, list(d);"

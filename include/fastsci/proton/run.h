@@ -34,7 +34,7 @@ typedef struct fsci_proton_run_opts {
     char stream[FSCI_PARAM_STRLEN]; /* muscl | bilinear */
     char mcs[FSCI_PARAM_STRLEN];    /* plain | generalised */
     bool nuclear;
-    bool sparse; /* bounding boxes (false: dense) */
+    bool sparse;     /* bounding boxes (false: dense) */
     double max_loss; /* beam fraction lost above which a run fails (1: never) */
 } fsci_proton_run_opts;
 

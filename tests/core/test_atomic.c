@@ -12,6 +12,7 @@
 
 #include "core/io/io_impl.h"
 #include "fastsci/fastsci.h"
+#include "fs_testutil.h"
 #include "testkit.h"
 
 #define ASSERT_MSG_HAS(s)                                                                                    \
@@ -22,42 +23,7 @@
 
 static const char *root(void)
 {
-    static char r[1024];
-    if (!r[0]) {
-        const char *t = getenv("FSCI_TEST_TMP");
-        snprintf(r, sizeof r, "%s/atomic_%ld", t && t[0] ? t : "/tmp", (long)getpid());
-        mkdir(t && t[0] ? t : "/tmp", 0777);
-        mkdir(r, 0777);
-    }
-    return r;
-}
-
-static const char *pj(const char *a, const char *b)
-{
-    static char bufs[8][1400];
-    static int k;
-    char tmp[1400];
-    snprintf(tmp, sizeof tmp, "%s/%s", a, b); /* a may be an earlier result */
-    char *p = bufs[k++ % 8];
-    memcpy(p, tmp, sizeof tmp);
-    return p;
-}
-
-/* Remove a directory tree of depth <= 2. */
-static void rm_tree(const char *d)
-{
-    DIR *dp = opendir(d);
-    if (dp) {
-        struct dirent *de;
-        while ((de = readdir(dp))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-            char p[1400];
-            snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-            if (unlink(p) != 0) rm_tree(p);
-        }
-        closedir(dp);
-    }
-    rmdir(d);
+    return scratch_root("atomic");
 }
 
 static const char *fresh(const char *name)

@@ -5,57 +5,12 @@
 #include <unistd.h>
 
 #include "fastsci/fastsci.h"
+#include "fs_testutil.h"
 #include "testkit.h"
 
 static const char *root(void)
 {
-    static char r[1024];
-    if (!r[0]) {
-        const char *t = getenv("FSCI_TEST_TMP");
-        snprintf(r, sizeof r, "%s/sink_%ld", t && t[0] ? t : "/tmp", (long)getpid());
-        mkdir(t && t[0] ? t : "/tmp", 0777);
-        mkdir(r, 0777);
-    }
-    return r;
-}
-
-static const char *pj(const char *a, const char *b)
-{
-    static char bufs[8][1400];
-    static int k;
-    char tmp[1400];
-    snprintf(tmp, sizeof tmp, "%s/%s", a, b);
-    char *p = bufs[k++ % 8];
-    memcpy(p, tmp, sizeof tmp);
-    return p;
-}
-
-static int count(const char *d)
-{
-    int n = 0;
-    DIR *dp = opendir(d);
-    if (!dp) return -1;
-    struct dirent *de;
-    while ((de = readdir(dp)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
-    closedir(dp);
-    return n;
-}
-
-static void rm_dir(const char *d)
-{
-    DIR *dp = opendir(d);
-    if (dp) {
-        struct dirent *de;
-        while ((de = readdir(dp))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-            char p[1400];
-            snprintf(p, sizeof p, "%s/%s", d, de->d_name);
-            if (unlink(p) != 0) rm_dir(p);
-        }
-        closedir(dp);
-    }
-    rmdir(d);
+    return scratch_root("sink");
 }
 
 static long slurp(const char *path, char *buf, long cap)
@@ -70,7 +25,7 @@ static long slurp(const char *path, char *buf, long cap)
 TEST(dir_sink_writes_npy_raw_text_and_summary)
 {
     const char *out = pj(root(), "run");
-    rm_dir(out);
+    rm_tree(out);
     fsci_sink *s = NULL;
     ASSERT_OK(fsci_sink_dir_create(out, &s));
     ASSERT_EQ((int)fsci_sink_kind(s), (int)FSCI_SINK_DIR);
@@ -93,7 +48,7 @@ TEST(dir_sink_writes_npy_raw_text_and_summary)
     ASSERT_TRUE(access(out, F_OK) != 0); /* nothing before close */
     ASSERT_OK(fsci_sink_close(s));
     fsci_sink_destroy(&s);
-    ASSERT_EQ(count(out), 5);
+    ASSERT_EQ(count_entries(out), 5);
     fsci_array *a = NULL;
     ASSERT_OK(fsci_npy_read(pj(out, "dose.npy"), &a));
     ASSERT_TRUE(a->view.ndim == 2 && a->view.shape[0] == 2 && a->view.shape[1] == 3);
@@ -116,7 +71,7 @@ TEST(dir_sink_writes_npy_raw_text_and_summary)
 TEST(dir_sink_failure_or_destroy_leaves_the_old_set)
 {
     const char *out = pj(root(), "keep");
-    rm_dir(out);
+    rm_tree(out);
     fsci_sink *s = NULL;
     ASSERT_OK(fsci_sink_dir_create(out, &s));
     ASSERT_OK(fsci_sink_add_text(s, "a.csv", "old\n"));
@@ -127,7 +82,7 @@ TEST(dir_sink_failure_or_destroy_leaves_the_old_set)
     ASSERT_OK(fsci_sink_add_text(s, "a.csv", "new\n"));
     ASSERT_OK(fsci_sink_add_text(s, "b.csv", "new\n"));
     fsci_sink_destroy(&s);
-    ASSERT_EQ(count(out), 1);
+    ASSERT_EQ(count_entries(out), 1);
     /* a member left unfinished fails the close: nothing changes */
     ASSERT_OK(fsci_sink_dir_create(out, &s));
     ASSERT_OK(fsci_sink_add_text(s, "a.csv", "new\n"));
@@ -138,7 +93,7 @@ TEST(dir_sink_failure_or_destroy_leaves_the_old_set)
     long n = slurp(pj(out, "a.csv"), buf, sizeof buf - 1);
     ASSERT_EQ(n, 4L);
     ASSERT_TRUE(memcmp(buf, "old\n", 4) == 0);
-    ASSERT_EQ(count(out), 1);
+    ASSERT_EQ(count_entries(out), 1);
     /* a regular file where the directory should be */
     ASSERT_STATUS(fsci_sink_dir_create(pj(out, "a.csv"), &s), FSCI_EINVAL);
     ASSERT_TRUE(strstr(fsci_error_message(), "is a regular file, not a directory") != NULL);
@@ -183,7 +138,7 @@ TEST(memory_and_npz_sinks_keep_the_summary_and_text)
 
 TEST(zz_remove_scratch)
 {
-    rm_dir(root());
+    rm_tree(root());
     ASSERT_TRUE(access(root(), F_OK) != 0);
 }
 

@@ -6,40 +6,8 @@
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/rng.h"
 #include "fastsci/core/spatial.h"
+#include "points_testutil.h"
 #include "testkit.h"
-
-static void random_points(uint64_t seed, int64_t n, double scale, double *x, double *y)
-{
-    fsci_rng r;
-    fsci_rng_init(&r, seed, 12345, 0, 0);
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = scale * fsci_rng_uniform(&r);
-        y[i] = scale * fsci_rng_uniform(&r);
-    }
-}
-
-typedef struct pair {
-    double d2;
-    int64_t id;
-} pair;
-
-static int pair_cmp(const void *a, const void *b)
-{
-    const pair *p = a, *q = b;
-    if (p->d2 != q->d2) return p->d2 < q->d2 ? -1 : 1;
-    return (p->id > q->id) - (p->id < q->id);
-}
-
-/* All points sorted by (d2, index) from (qx, qy); p holds n entries. */
-static void brute_sorted(const double *x, const double *y, int64_t n, double qx, double qy, pair *p)
-{
-    for (int64_t i = 0; i < n; i++) {
-        double dx = x[i] - qx, dy = y[i] - qy;
-        p[i].d2 = dx * dx + dy * dy;
-        p[i].id = i;
-    }
-    qsort(p, (size_t)n, sizeof *p, pair_cmp);
-}
 
 /* k-NN of one query equals the first k of brute force: indices and d2. */
 static int knn_agrees(const fsci_kdtree *t, const double *x, const double *y, int64_t n, double qx, double qy,
@@ -48,7 +16,7 @@ static int knn_agrees(const fsci_kdtree *t, const double *x, const double *y, in
     int64_t *idx = fsci_malloc((size_t)k + 1, sizeof *idx);
     double *d2 = fsci_malloc((size_t)k + 1, sizeof *d2);
     int ok = idx && d2 && fsci_kdtree_knn(t, qx, qy, k, idx, d2) == FSCI_OK;
-    if (ok) brute_sorted(x, y, n, qx, qy, scratch);
+    if (ok) brute_sorted(x, y, n, qx, qy, -1, scratch);
     for (int64_t i = 0; ok && i < k; i++)
         if (idx[i] != scratch[i].id || d2[i] != scratch[i].d2) {
             fprintf(stderr, "  query (%g, %g) k=%lld n=%lld: rank %lld got %lld (%.17g), want %lld (%.17g)\n",
@@ -68,7 +36,7 @@ static int radius_agrees(const fsci_kdtree *t, const double *x, const double *y,
     int64_t *idx = NULL, m = -1;
     double *d2 = NULL;
     if (fsci_kdtree_radius(t, qx, qy, r, &idx, &d2, &m) != FSCI_OK) return 0;
-    brute_sorted(x, y, n, qx, qy, scratch);
+    brute_sorted(x, y, n, qx, qy, -1, scratch);
     int64_t want = 0;
     while (want < n && scratch[want].d2 <= r * r) want++;
     int ok = m == want && (m == 0) == (idx == NULL) && (m == 0) == (d2 == NULL);

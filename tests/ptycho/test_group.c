@@ -10,52 +10,15 @@
 #include "fastsci/core/rng.h"
 #include "fastsci/core/spatial.h"
 #include "fastsci/ptycho.h"
+#include "points_testutil.h"
 #include "testkit.h"
 
 /* ------------------------------------------------------------ helpers */
-
-static void random_points(uint64_t seed, int64_t n, double scale, double *x, double *y)
-{
-    fsci_rng r;
-    fsci_rng_init(&r, seed, 12345, 0, 0);
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = scale * fsci_rng_uniform(&r);
-        y[i] = scale * fsci_rng_uniform(&r);
-    }
-}
-
-typedef struct pair {
-    double d2;
-    int64_t id;
-} pair;
-
-static int pair_cmp(const void *a, const void *b)
-{
-    const pair *p = a, *q = b;
-    if (p->d2 != q->d2) return p->d2 < q->d2 ? -1 : 1;
-    return (p->id > q->id) - (p->id < q->id);
-}
 
 static double dist2(const double *x, const double *y, int64_t a, double qx, double qy)
 {
     double dx = x[a] - qx, dy = y[a] - qy;
     return dx * dx + dy * dy;
-}
-
-/* All points sorted by (d2, index) from (qx, qy), skipping index `skip`
- * (-1: none). Returns the count; p must hold n entries. */
-static int64_t brute_sorted(const double *x, const double *y, int64_t n, double qx, double qy, int64_t skip,
-                            pair *p)
-{
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (i == skip) continue;
-        p[m].d2 = dist2(x, y, i, qx, qy);
-        p[m].id = i;
-        m++;
-    }
-    qsort(p, (size_t)m, sizeof *p, pair_cmp);
-    return m;
 }
 
 static fsci_ptycho_group_opts mkopts(int64_t nsamples, int K, int gridsize, uint64_t seed)

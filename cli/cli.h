@@ -63,6 +63,11 @@ const cli_command *cli_find(const char *name);
 /* Print "fastsci NAME: message" and the usage line; returns CLI_USAGE. */
 int cli_usage(const cli_command *cmd, const char *fmt, ...) FSCI_PRINTF(2, 3);
 
+/* Refuse, before computing, an output path that cannot work: its folder must
+ * exist and be writable; a folder output must not be a file, a file output not
+ * a folder. Returns a status with the message set. */
+int cli_check_output(const char *path, bool folder);
+
 /* The run context of the shared options (result lines to stdout). */
 void cli_make_ctx(const cli_common *common, fsci_ctx *ctx);
 

@@ -1,10 +1,7 @@
 /* `fastsci ENGINE COMMAND ...` for every registered engine: parse the command's
  * parameter table, open the output its kind names, run, close. Nothing here is
  * engine-specific: engines register themselves in the library (src/engine_list.h). */
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -36,38 +33,6 @@ static int engine_usage(const fsci_engine *e, const char *msg, const char *arg)
     fprintf(stderr, "fastsci %s: %s%s%s\n", e->name, msg, arg ? " " : "", arg ? arg : "");
     fprintf(stderr, "usage: fastsci %s <command> [options] (see 'fastsci help %s')\n", e->name, e->name);
     return CLI_USAGE;
-}
-
-/* Refuse an output path that cannot work before computing anything: its folder
- * must exist and be writable; an .npz or text output must not be a folder, a
- * folder output must not be a file. */
-static int check_output(const fsci_command *c, const char *path)
-{
-    char dir[4096];
-    struct stat sb;
-    if (strlen(path) >= sizeof dir || !*path)
-        return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__, "-o: '%s' is not a usable path",
-                              path);
-    strcpy(dir, path);
-    size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
-    char *slash = strrchr(dir, '/');
-    const char *parent = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-    if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': folder '%s' %s",
-                              path, parent, errno == ENOENT || !errno ? "does not exist" : strerror(errno));
-    if (access(parent, W_OK | X_OK) != 0)
-        return fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': %s", path,
-                              strerror(errno));
-    if (stat(path, &sb) == 0) {
-        if (c->output == FSCI_OUTPUT_DIR && !S_ISDIR(sb.st_mode))
-            return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                                  "-o: '%s' exists and is not a folder (this command writes a folder)", path);
-        if (c->output != FSCI_OUTPUT_DIR && S_ISDIR(sb.st_mode))
-            return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                                  "-o: '%s' is a folder, not a file", path);
-    }
-    return FSCI_OK;
 }
 
 /* A command whose parameter table has a boolean "compress" deflates its .npz. */
@@ -145,11 +110,16 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
     cli_make_ctx(&common, &ctx);
     ctx.output = c->output == FSCI_OUTPUT_NONE ? NULL : common.output;
     if (c->check && (rc = c->check(opts, &ctx))) {
-        fprintf(stderr, "fastsci %s: %s\n", name, fsci_error_message());
-        rc = CLI_USAGE;
+        /* a bad value is a usage error; an input file that cannot be read is a failure */
+        if (rc == FSCI_EINVAL || rc == FSCI_ERANGE) {
+            fprintf(stderr, "fastsci %s: %s\n", name, fsci_error_message());
+            rc = CLI_USAGE;
+        } else {
+            rc = cli_fail(rc);
+        }
         goto done;
     }
-    int st = common.output ? check_output(c, common.output) : FSCI_OK;
+    int st = common.output ? cli_check_output(common.output, c->output == FSCI_OUTPUT_DIR) : FSCI_OK;
     if (!st) st = open_sink(c, opts, common.output, &sink);
     double t0 = fsci_clock();
     if (!st) st = fsci_command_run(c, opts, NULL, &ctx, sink);

@@ -41,7 +41,13 @@ static int run_random(int argc, char **argv, cli_common *common)
     if ((rc = cli_apply_common(common))) return rc;
     static const fsci_dtype types[] = {FSCI_I64, FSCI_F64, FSCI_F64, FSCI_I64};
     fsci_array *a = NULL;
-    int st = fsci_array_create(types[kind], 1, &o.n, false, &a);
+    char what[64];
+    snprintf(what, sizeof what, "--n %lld (%lld draws of 8 bytes)", (long long)o.n, (long long)o.n);
+    /* refuse what cannot work before drawing anything */
+    int st = cli_check_output(common->output, false);
+    if (!st) st = fsci_sys_check_memory(what, 8.0 * (double)o.n);
+    if (!st) st = fsci_sys_check_disk(what, common->output, 8.0 * (double)o.n + 128);
+    if (!st) st = fsci_array_create(types[kind], 1, &o.n, false, &a);
     if (!st) {
         void *d = a->view.data;
         uint64_t seed = common->seed, stream = (uint64_t)o.stream;

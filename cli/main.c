@@ -1,5 +1,6 @@
 /* fastsci: one binary. Built-in commands through a table; every registered
  * engine (the library's registry) is a command too. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,7 +62,7 @@ static int help(int argc, char **argv)
     return CLI_OK;
 }
 
-int main(int argc, char **argv)
+static int run_main(int argc, char **argv)
 {
     /* Ctrl-C, SIGTERM and SIGHUP remove live temporary files before the process
      * dies; a file-size limit surfaces as EFBIG on the write (SIGXFSZ ignored). */
@@ -84,4 +85,18 @@ int main(int argc, char **argv)
     if (!c) return unknown("", name);
     cli_common common = {0};
     return c->run(argc - 1, argv + 1, &common);
+}
+
+/* Results that could not be written to stdout (a full disk, a closed pipe) are
+ * a failure, not a success. */
+static int flush_stdout(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    fprintf(stderr, "fastsci: cannot write the results to standard output: %s\n", strerror(errno));
+    return rc ? rc : CLI_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+    return flush_stdout(run_main(argc, argv));
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -124,6 +125,7 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, void *obj, cli_comm
             common->seed = s;
             common->seed_set = true;
         } else if (strcmp(name, "o") == 0 || strcmp(name, "output") == 0) {
+            if (!*value) return cli_usage(cmd, "-o/--output: empty path");
             common->output = value;
         } else if (fsci_params_set(cmd->params, cmd->nparams, obj, p->name, value) != FSCI_OK) {
             return cli_usage(cmd, "%s", fsci_error_message());
@@ -148,6 +150,31 @@ int cli_fail(int status)
     fprintf(stderr, "fastsci: %s\n", msg && *msg ? msg : fsci_strerror(status));
     if (getenv("FSCI_DEBUG") && *fsci_error_where()) fprintf(stderr, "  (at %s)\n", fsci_error_where());
     return CLI_FAIL;
+}
+
+int cli_check_output(const char *path, bool folder)
+{
+    char dir[4096];
+    struct stat sb;
+    FSCI_CHECK(strlen(path) < sizeof dir, FSCI_EINVAL, "-o: '%s' is too long", path);
+    strcpy(dir, path);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
+    char *slash = strrchr(dir, '/');
+    const char *parent = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+    if (stat(parent, &sb) != 0)
+        return fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': folder '%s': %s",
+                              path, parent, strerror(errno));
+    FSCI_CHECK(S_ISDIR(sb.st_mode), FSCI_EIO, "cannot write '%s': '%s' is not a folder", path, parent);
+    if (access(parent, W_OK | X_OK) != 0)
+        return fsci_error_set(FSCI_EIO, __FILE__, __LINE__, __func__, "cannot write '%s': %s", path,
+                              strerror(errno));
+    if (stat(path, &sb) == 0) {
+        FSCI_CHECK(!folder || S_ISDIR(sb.st_mode), FSCI_EINVAL,
+                   "-o: '%s' exists and is not a folder (this command writes a folder)", path);
+        FSCI_CHECK(folder || !S_ISDIR(sb.st_mode), FSCI_EINVAL, "-o: '%s' is a folder, not a file", path);
+    }
+    return FSCI_OK;
 }
 
 void cli_make_ctx(const cli_common *common, fsci_ctx *ctx)

@@ -22,6 +22,7 @@
 #include "fastsci/core/spatial.h"
 #include "fastsci/core/filter.h"
 #include "fastsci/core/json.h"
+#include "fastsci/core/sysinfo.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

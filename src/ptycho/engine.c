@@ -56,6 +56,17 @@ fail:
     return st;
 }
 
+/* Options that name inputs must not be empty. */
+static int check_simulate(const void *opts, const fsci_ctx *ctx)
+{
+    (void)ctx;
+    const fsci_ptycho_opts *o = opts;
+    FSCI_CHECK(o->object[0], FSCI_EINVAL, "--object: empty (lines, star, FILE.npy or FILE.npz)");
+    FSCI_CHECK(o->probe[0], FSCI_EINVAL, "--probe: empty (disk, FILE.npy or FILE.npz)");
+    FSCI_CHECK(o->positions[0], FSCI_EINVAL, "--positions: empty (random or FILE.npz)");
+    return FSCI_OK;
+}
+
 static int simulate_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     const fsci_ptycho_opts *o = opts;
@@ -162,6 +173,7 @@ static const fsci_command commands[] = {
      .output = FSCI_OUTPUT_NPZ,
      .output_required = true,
      .default_seed = 42,
+     .check = check_simulate,
      .run = simulate_run},
     {.name = "group",
      .summary = "group scan positions by PtychoPINN's sample-then-group rule",
@@ -175,6 +187,7 @@ static const fsci_command commands[] = {
      .output = FSCI_OUTPUT_NPZ,
      .output_required = true,
      .default_seed = 42,
+     .check = check_simulate,
      .run = group_run},
 };
 

@@ -3,22 +3,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include "ptycho_impl.h"
-
-/* "16.8 TB", decimal units. */
-static void format_bytes(double b, char *buf, size_t cap)
-{
-    static const char *unit[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"};
-    int u = 0;
-    while (b >= 1000 && u < 7) {
-        b /= 1000;
-        u++;
-    }
-    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
-}
 
 static bool ends_with_npz(const char *s)
 {
@@ -120,13 +106,6 @@ fail:
     return st;
 }
 
-/* Physical memory in bytes (0 if unknown). */
-static double physical_memory(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
-}
-
 /* "--N 1024, 4000000 patterns" */
 static void describe(const fsci_ptycho_opts *o, const fsci_ptycho_size *z, char *buf, size_t cap)
 {
@@ -137,15 +116,11 @@ static void describe(const fsci_ptycho_opts *o, const fsci_ptycho_size *z, char 
 
 static int check_memory(const fsci_ptycho_opts *o, const fsci_ptycho_size *z, bool with_output)
 {
-    double need = z->memory_bytes + (with_output ? z->output_bytes : 0), have = physical_memory();
-    if (have <= 0 || need <= have) return FSCI_OK;
-    char req[256], a[32], b[32];
-    describe(o, z, req, sizeof req);
-    format_bytes(need, a, sizeof a);
-    format_bytes(have, b, sizeof b);
-    return fsci_error_set(FSCI_ERANGE, __FILE__, __LINE__, __func__,
-                          "ptycho: %s needs about %s of memory%s but the machine has %s", req, a,
-                          with_output ? " (the output is kept in memory)" : "", b);
+    char req[300];
+    int n = snprintf(req, sizeof req, "ptycho: ");
+    describe(o, z, req + n, sizeof req - (size_t)n);
+    if (with_output) snprintf(req + strlen(req), sizeof req - strlen(req), " (the output is kept in memory)");
+    return fsci_sys_check_memory(req, z->memory_bytes + (with_output ? z->output_bytes : 0));
 }
 
 int fsci__ptycho_check_memory(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, bool with_output)
@@ -164,28 +139,10 @@ int fsci_ptycho_check_resources(const fsci_ptycho_opts *o, const fsci_ptycho_inp
     fsci_ptycho_size z;
     FSCI_TRY(fsci_ptycho_estimate(o, in, &z));
     if (path && !o->compress) {
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-            snprintf(dir, sizeof dir, ".");
-        else if (slash == dir)
-            dir[1] = '\0';
-        else
-            *slash = '\0';
-        struct statvfs fs;
-        if (statvfs(dir, &fs) == 0) {
-            double have = (double)fs.f_bavail * (double)fs.f_frsize;
-            if (z.output_bytes > have) {
-                char req[256], a[32], b[32];
-                describe(o, &z, req, sizeof req);
-                format_bytes(z.output_bytes, a, sizeof a);
-                format_bytes(have, b, sizeof b);
-                FSCI_CHECK_GOTO(false, FSCI_ERANGE,
-                                "ptycho: %s: the output %s would need %s but %s has %s free", req, path, a,
-                                dir, b);
-            }
-        }
+        char req[300];
+        int n = snprintf(req, sizeof req, "ptycho: ");
+        describe(o, &z, req + n, sizeof req - (size_t)n);
+        FSCI_TRY(fsci_sys_check_disk(req, path, z.output_bytes));
     }
     FSCI_TRY(check_memory(o, &z, path == NULL));
 fail:

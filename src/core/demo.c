@@ -10,14 +10,11 @@ static int poisson_pmf_figure(fsci_report *r, const fsci_ctx *c, int64_t n)
     static const double lams[3] = {0.5, 3.0, 20.0};
     enum { KMAX = 40 };
     double k[KMAX], emp[3][KMAX], pmf[3][KMAX];
+    int st = FSCI_OK;
     int64_t *draws = fsci_malloc((size_t)n, sizeof *draws);
     if (!draws) return FSCI_ENOMEM;
     for (int j = 0; j < 3; j++) {
-        int st = fsci_rng_fill_poisson(c->seed, (uint64_t)j, &lams[j], 1, draws, n, c->threads);
-        if (st) {
-            fsci_free(draws);
-            return st;
-        }
+        FSCI_TRY(fsci_rng_fill_poisson(c->seed, (uint64_t)j, &lams[j], 1, draws, n, c->threads));
         for (int i = 0; i < KMAX; i++) emp[j][i] = 0;
         for (int64_t i = 0; i < n; i++)
             if (draws[i] < KMAX) emp[j][draws[i]] += 1.0 / (double)n;
@@ -28,6 +25,7 @@ static int poisson_pmf_figure(fsci_report *r, const fsci_ctx *c, int64_t n)
         }
     }
     fsci_free(draws);
+    draws = NULL;
     char lab[6][64];
     fsci_plot_series s[6];
     for (int j = 0; j < 3; j++) {
@@ -51,34 +49,39 @@ static int poisson_pmf_figure(fsci_report *r, const fsci_ctx *c, int64_t n)
                         .legend = FSCI_LEGEND_TOP_RIGHT};
     char path[4200];
     fsci_report_path(r, "core_poisson_pmf.png", path, sizeof path);
-    int st = fsci_plot_lines(path, s, 6, &o);
-    if (st) return st;
+    FSCI_TRY(fsci_plot_lines(path, s, 6, &o));
     fsci_report_figure(
         r, "core_poisson_pmf.png",
         "Empirical frequencies of fastsci's Poisson sampler (markers) against the exact pmf "
         "e<sup>-&lambda;</sup>&lambda;<sup>k</sup>/k! (lines) for &lambda; = 0.5 and 3 (inversion) "
         "and 20 (PTRS transformed rejection). The markers should sit on the lines down to "
         "probabilities of about 10/draws, below which sampling noise dominates.");
-    return FSCI_OK;
+fail:
+    fsci_free(draws);
+    return st;
 }
 
 static int photon_image_figure(fsci_report *r, const fsci_ctx *c)
 {
     enum { W = 256, H = 128 };
+    int st = FSCI_OK;
     double *lam = fsci_malloc(W * H, sizeof *lam), *img = fsci_malloc(W * H, sizeof *img);
     int64_t *cnt = fsci_malloc(W * H, sizeof *cnt);
-    int st = (lam && img && cnt) ? FSCI_OK : FSCI_ENOMEM;
+    if (!lam || !img || !cnt) {
+        st = FSCI_ENOMEM;
+        goto fail;
+    }
     /* A Gaussian spot on a background that spans 1e-2 .. 1e3 photons per pixel. */
-    for (int y = 0; y < H && !st; y++)
+    for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             double bg = pow(10.0, -2.0 + 3.0 * x / (W - 1.0));
             double dx = (x - W * 0.7) / 18.0, dy = (y - H * 0.5) / 18.0;
             lam[y * W + x] = bg + 1e3 * exp(-0.5 * (dx * dx + dy * dy));
         }
-    if (!st) st = fsci_rng_fill_poisson(c->seed, 7, lam, W * H, cnt, W * H, c->threads);
-    for (int i = 0; i < W * H && !st; i++) img[i] = (double)cnt[i];
+    FSCI_TRY(fsci_rng_fill_poisson(c->seed, 7, lam, W * H, cnt, W * H, c->threads));
+    for (int i = 0; i < W * H; i++) img[i] = (double)cnt[i];
     fsci_view v;
-    if (!st) st = fsci_view_init(&v, img, FSCI_F64, 2, (int64_t[2]){H, W}, false);
+    FSCI_TRY(fsci_view_init(&v, img, FSCI_F64, 2, (int64_t[2]){H, W}, false));
     char path[4200];
     fsci_report_path(r, "core_photon_counts.png", path, sizeof path);
     fsci_plot_image_opts o = {.title = "Poisson photon counts, mean from 0.01 to 1000 per pixel",
@@ -89,35 +92,32 @@ static int photon_image_figure(fsci_report *r, const fsci_ctx *c)
                               .width = 900,
                               .height = 470,
                               .map = {.cmap = FSCI_CMAP_VIRIDIS, .log10 = 1, .log_floor = 0.5}};
-    if (!st) st = fsci_plot_image(path, &v, &o);
-    fsci_free(lam);
-    fsci_free(img);
-    fsci_free(cnt);
-    if (st) return st;
+    FSCI_TRY(fsci_plot_image(path, &v, &o));
     fsci_report_figure(
         r, "core_photon_counts.png",
         "One draw per pixel from a mean that rises from 0.01 (left) to 1000 (right) photons, "
         "plus a Gaussian spot of 1000 photons: the regime of a far-field diffraction pattern. "
         "Zero counts (drawn at the log floor of 0.5, the darkest colour) dominate on the left; "
         "relative noise 1/&radic;&lambda; shrinks to the right.");
-    return FSCI_OK;
+fail:
+    fsci_free(lam);
+    fsci_free(img);
+    fsci_free(cnt);
+    return st;
 }
 
 static int rate_table(fsci_report *r, const fsci_ctx *c, int64_t n)
 {
     static const double lams[3] = {0.5, 20.0, 1e4};
+    int st = FSCI_OK;
     int64_t *draws = fsci_malloc((size_t)n, sizeof *draws);
     if (!draws) return FSCI_ENOMEM;
     fsci_report_html(r, "<table><tr><th>draws</th><th>&lambda;</th><th>threads</th><th>time (ms)</th>"
                         "<th>draws/s</th><th>mean</th></tr>\n");
     for (int j = 0; j < 3; j++) {
         double t0 = fsci_clock();
-        int st = fsci_rng_fill_poisson(c->seed, 100 + (uint64_t)j, &lams[j], 1, draws, n, c->threads);
+        FSCI_TRY(fsci_rng_fill_poisson(c->seed, 100 + (uint64_t)j, &lams[j], 1, draws, n, c->threads));
         double dt = fsci_clock() - t0;
-        if (st) {
-            fsci_free(draws);
-            return st;
-        }
         double mean = 0;
         for (int64_t i = 0; i < n; i++) mean += (double)draws[i];
         mean /= (double)n;
@@ -130,8 +130,9 @@ static int rate_table(fsci_report *r, const fsci_ctx *c, int64_t n)
     fsci_report_html(r,
                      "</table>\n<p>Poisson draw rates measured in this run (see <code>make bench</code> for "
                      "the comparison with numpy).</p>\n");
+fail:
     fsci_free(draws);
-    return FSCI_OK;
+    return st;
 }
 
 int fsci_core_demo(fsci_report *r, const fsci_ctx *c, bool quick)
@@ -142,8 +143,10 @@ int fsci_core_demo(fsci_report *r, const fsci_ctx *c, bool quick)
         "(seed, stream) and the logical index of each draw, so results are identical for any "
         "number of threads. The Poisson sampler is exact in distribution for every mean: "
         "inversion below &lambda; = 10 and Hörmann's PTRS transformed rejection above.");
-    int rc = poisson_pmf_figure(r, c, quick ? 200000 : 2000000);
-    if (!rc) rc = photon_image_figure(r, c);
-    if (!rc) rc = rate_table(r, c, quick ? 1000000 : 10000000);
-    return rc;
+    int st = FSCI_OK;
+    FSCI_TRY(poisson_pmf_figure(r, c, quick ? 200000 : 2000000));
+    FSCI_TRY(photon_image_figure(r, c));
+    FSCI_TRY(rate_table(r, c, quick ? 1000000 : 10000000));
+fail:
+    return st;
 }

@@ -104,7 +104,8 @@ int fsci_filter_gaussian(const double *in, double *out, int64_t h, int64_t w, do
                "gaussian filter: radius truncate * sigma = %g exceeds 2^20", truncate * sigma);
     int64_t rad = (int64_t)(truncate * sigma + 0.5);
     k = fsci_malloc((size_t)(2 * rad + 1), sizeof *k);
-    FSCI_CHECK(k, FSCI_ENOMEM, "gaussian filter: out of memory for a kernel of radius %lld", (long long)rad);
+    FSCI_CHECK_GOTO(k, FSCI_ENOMEM, "gaussian filter: out of memory for a kernel of radius %lld",
+                    (long long)rad);
     if (rad == 0) {
         k[0] = 1.0;
     } else {

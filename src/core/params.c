@@ -57,6 +57,7 @@ static int choice_ok(const char *choices, const char *v)
 
 int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name, const char *value)
 {
+    int st = FSCI_OK;
     FSCI_CHECK(obj && name, FSCI_EINVAL, "params: NULL argument");
     const fsci_param *p = fsci_params_find(table, n, name);
     FSCI_CHECK(p, FSCI_EINVAL, "unknown parameter '%s'", name);
@@ -114,8 +115,7 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
                        value);
             FSCI_CHECK(list.n < FSCI_PARAM_LISTLEN, FSCI_EINVAL, "--%s: more than %d values", p->name,
                        FSCI_PARAM_LISTLEN);
-            int st = parse_double(p, tok, &list.v[list.n]);
-            if (st) return st;
+            FSCI_TRY(parse_double(p, tok, &list.v[list.n]));
             list.n++;
         }
         FSCI_CHECK(list.n > 0, FSCI_EINVAL, "--%s: '%s' is not a list of numbers", p->name, value);
@@ -124,20 +124,23 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
     }
     }
     return fsci_error_set(FSCI_EINTERNAL, __FILE__, __LINE__, __func__, "--%s: bad type", p->name);
+fail:
+    return st;
 }
 
 int fsci_params_defaults(const fsci_param *table, int n, void *obj)
 {
+    int st = FSCI_OK;
     for (int i = 0; i < n; i++) {
         const fsci_param *p = &table[i];
         if (p->defval && *p->defval) {
-            int st = fsci_params_set(table, n, obj, p->name, p->defval);
-            if (st) return st;
+            FSCI_TRY(fsci_params_set(table, n, obj, p->name, p->defval));
         } else if (p->type == FSCI_PARAM_STRING || p->type == FSCI_PARAM_CHOICE) {
             ((char *)obj + p->offset)[0] = '\0';
         }
     }
-    return FSCI_OK;
+fail:
+    return st;
 }
 
 void fsci_params_format(const fsci_param *p, const void *obj, char *buf, size_t cap)

@@ -238,20 +238,24 @@ int fsci_sink_write(fsci_sink *s, const void *data, size_t nbytes)
     return FSCI_OK;
 }
 
-int fsci_sink_end(fsci_sink *s)
+/* End the member file of a folder sink: commit it when complete. */
+static int dir_end(fsci_sink *s)
 {
     int st = FSCI_OK;
+    FSCI_CHECK(s->file, FSCI_EINVAL, "sink: end without begin");
+    FSCI_CHECK_GOTO(s->file_left == 0, FSCI_EINVAL, "%s: %llu bytes of the member were never written",
+                    fsci_atomic_path(s->file), (unsigned long long)s->file_left);
+    return fsci_atomic_commit(&s->file);
+fail:
+    fsci_atomic_abort(&s->file);
+    return st;
+}
+
+int fsci_sink_end(fsci_sink *s)
+{
     FSCI_CHECK(s, FSCI_EINVAL, "sink: NULL argument");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_end(s->npz);
-    if (s->kind == FSCI_SINK_DIR) {
-        FSCI_CHECK(s->file, FSCI_EINVAL, "sink: end without begin");
-        FSCI_CHECK_GOTO(s->file_left == 0, FSCI_EINVAL, "%s: %llu bytes of the member were never written",
-                        fsci_atomic_path(s->file), (unsigned long long)s->file_left);
-        return fsci_atomic_commit(&s->file);
-    fail:
-        fsci_atomic_abort(&s->file);
-        return st;
-    }
+    if (s->kind == FSCI_SINK_DIR) return dir_end(s);
     FSCI_CHECK(s->open, FSCI_EINVAL, "sink: end without begin");
     int64_t total = fsci_view_nbytes(&s->open->view);
     s->open = NULL;
@@ -263,18 +267,21 @@ int fsci_sink_end(fsci_sink *s)
 int fsci_sink_add(fsci_sink *s, const char *name, const fsci_view *v)
 {
     int st = FSCI_OK;
+    bool begun = false;
     FSCI_CHECK(s && name && v, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add(s->npz, name, v);
     if (s->kind == FSCI_SINK_DIR) return dir_add(s, name, v);
     FSCI_TRY(fsci_sink_begin(s, name, v->dtype, v->ndim, v->shape));
     s->open = NULL;
-    st = fsci_view_copy(&s->members[s->n - 1].array->view, v);
-    if (st < 0) { /* drop the half-made member */
+    begun = true;
+    FSCI_TRY(fsci_view_copy(&s->members[s->n - 1].array->view, v));
+    return FSCI_OK;
+fail:
+    if (begun) { /* drop the half-made member */
         fsci_array_destroy(&s->members[s->n - 1].array);
         s->n--;
     }
-fail:
     return st;
 }
 
@@ -341,33 +348,39 @@ int fsci_sink_memory_take(fsci_sink *s, int64_t i, const char **name, fsci_array
     return FSCI_OK;
 }
 
-int fsci_sink_close(fsci_sink *s)
+/* Close a folder sink: write summary.json (with a final newline) if a
+ * summary was set, then commit the folder; on failure nothing is left. */
+static int dir_close(fsci_sink *s)
 {
     int st = FSCI_OK;
+    char *t = NULL;
+    FSCI_CHECK_GOTO(!s->file, FSCI_EINVAL, "%s: closed with a member unfinished", fsci_atomic_path(s->file));
+    if (s->summary) {
+        size_t n = strlen(s->summary);
+        bool nl = n > 0 && s->summary[n - 1] == '\n';
+        t = fsci_malloc(n + 2, 1);
+        FSCI_CHECK_GOTO(t, FSCI_ENOMEM, "sink: out of memory");
+        memcpy(t, s->summary, n);
+        memcpy(t + n, nl ? "" : "\n", nl ? 1 : 2);
+        FSCI_TRY(dir_add_text(s, "summary.json", t));
+        fsci_free(t);
+        t = NULL;
+    }
+    return fsci_atomic_dir_commit(&s->dir);
+fail:
+    fsci_free(t);
+    fsci_atomic_abort(&s->file);
+    fsci_atomic_dir_abort(&s->dir);
+    return st;
+}
+
+int fsci_sink_close(fsci_sink *s)
+{
     FSCI_CHECK(s, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     s->closed = true;
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_close(&s->npz);
-    if (s->kind == FSCI_SINK_DIR) {
-        FSCI_CHECK_GOTO(!s->file, FSCI_EINVAL, "%s: closed with a member unfinished",
-                        fsci_atomic_path(s->file));
-        if (s->summary) {
-            size_t n = strlen(s->summary);
-            bool nl = n > 0 && s->summary[n - 1] == '\n';
-            char *t = fsci_malloc(n + 2, 1);
-            FSCI_CHECK_GOTO(t, FSCI_ENOMEM, "sink: out of memory");
-            memcpy(t, s->summary, n);
-            memcpy(t + n, nl ? "" : "\n", nl ? 1 : 2);
-            st = dir_add_text(s, "summary.json", t);
-            fsci_free(t);
-            if (st < 0) goto fail;
-        }
-        return fsci_atomic_dir_commit(&s->dir);
-    fail:
-        fsci_atomic_abort(&s->file);
-        fsci_atomic_dir_abort(&s->dir);
-        return st;
-    }
+    if (s->kind == FSCI_SINK_DIR) return dir_close(s);
     FSCI_CHECK(!s->open, FSCI_EINVAL, "sink: closed with member '%s' unfinished", s->members[s->n - 1].name);
     return FSCI_OK;
 }

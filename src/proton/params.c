@@ -100,14 +100,11 @@ fail:
     return st;
 }
 
-int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool progress,
-                             fsci_proton_setup **out)
+/* Check the run options that do not depend on the grid; *emax_out: the
+ * highest beam energy. */
+static int check_run_opts(const fsci_proton_run_opts *r, double *emax_out)
 {
     int st = FSCI_OK;
-    fsci_proton_setup *su = NULL;
-    fsci_proton_physics *ph = NULL;
-    FSCI_CHECK(r && out, FSCI_EINVAL, "fsci_proton_setup_create: NULL argument");
-    *out = NULL;
     FSCI_CHECK(r->energy.n >= 1, FSCI_EINVAL, "--energy: at least one energy is required");
     double emax = 0;
     for (int i = 0; i < r->energy.n; i++) {
@@ -135,10 +132,16 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
     FSCI_TRY(fin_pos("theta-max", r->theta_max));
     FSCI_TRY(fin("step", r->ds));
     FSCI_CHECK(r->ds >= 0, FSCI_EINVAL, "--step: %g must be >= 0", r->ds);
+    *emax_out = emax;
+fail:
+    return st;
+}
 
-    su = fsci_calloc(1, sizeof *su);
-    FSCI_CHECK_GOTO(su, FSCI_ENOMEM, "out of memory");
-    fsci_proton_opts *o = &su->opts;
+/* Transport options straight from the run options; the top of the energy
+ * grid holds the highest energy plus its spread. */
+static void set_transport_opts(const fsci_proton_run_opts *r, int nthreads, bool progress, double emax,
+                               fsci_proton_opts *o)
+{
     fsci_proton_opts_default(o);
     o->nx = r->nx;
     o->dx_mm = r->dx;
@@ -158,11 +161,17 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
                                                 : FSCI_PROTON_EGRID_RANGE;
     o->stream = strcmp(r->stream, "bilinear") == 0 ? FSCI_PROTON_STREAM_BILINEAR : FSCI_PROTON_STREAM_MUSCL;
     o->mcs = strcmp(r->mcs, "generalised") == 0 ? FSCI_PROTON_MCS_GENERALISED : FSCI_PROTON_MCS_PLAIN;
-    /* the grid's top must hold the highest energy plus its spread */
     double etop = emax + 4 * r->energy_sigma;
     if (etop > FSCI_PROTON_EMAX_MEV - 1) etop = FSCI_PROTON_EMAX_MEV - 1;
     o->e_max_mev = etop > emax ? etop : emax;
     if (o->e_max_mev > FSCI_PROTON_EMAX_MEV - 1) o->e_max_mev = FSCI_PROTON_EMAX_MEV - 1;
+}
+
+/* Depth cells (unless given) and the energy window, from the CSDA ranges. */
+static int size_grid(const fsci_proton_run_opts *r, double emax, fsci_proton_opts *o)
+{
+    int st = FSCI_OK;
+    fsci_proton_physics *ph = NULL;
     double rmax, rlow, emin = emax;
     for (int i = 0; i < r->energy.n; i++)
         if (r->energy.v[i] < emin) emin = r->energy.v[i];
@@ -209,6 +218,14 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
         if (want > 100000) want = 100000;
         if (want > (double)(o->e_window > 0 ? o->e_window : 32)) o->e_window = (int64_t)want;
     }
+fail:
+    fsci_proton_physics_destroy(&ph);
+    return st;
+}
+
+/* One beam per energy, equal weights. */
+static void set_beams(const fsci_proton_run_opts *r, fsci_proton_setup *su)
+{
     for (int i = 0; i < r->energy.n; i++) {
         fsci_proton_beam *b = &su->beams[i];
         fsci_proton_beam_default(b);
@@ -223,43 +240,65 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
         b->weight = 1.0;
     }
     su->nbeams = r->energy.n;
+}
 
-    if (strcmp(r->phantom, "water") != 0) {
-        int64_t n = o->nz * o->nx;
-        su->has_materials = true;
-        su->mat.nz = o->nz;
-        su->mat.nx = o->nx;
-        double *rsp = fsci_malloc((size_t)n, sizeof(double));
-        double *rsc = fsci_malloc((size_t)n, sizeof(double));
-        double *den = fsci_malloc((size_t)n, sizeof(double));
-        su->mat.rsp = su->rsp = rsp;
-        su->mat.rscat = su->rscat = rsc;
-        su->mat.density = su->density = den;
-        FSCI_CHECK_GOTO(rsp && rsc && den, FSCI_ENOMEM, "out of memory for the material map");
-        if (strncmp(r->phantom, "slab:", 5) == 0) {
-            char kind[16];
-            double z1, z2;
-            char extra;
-            int got = sscanf(r->phantom + 5, "%15[a-z]:%lf:%lf%c", kind, &z1, &z2, &extra);
-            FSCI_CHECK_GOTO(got == 3 && (strcmp(kind, "bone") == 0 || strcmp(kind, "lung") == 0), FSCI_EINVAL,
-                            "--phantom: '%s' is not slab:bone:Z1:Z2 or slab:lung:Z1:Z2", r->phantom);
-            FSCI_CHECK_GOTO(isfinite(z1) && isfinite(z2) && z1 >= 0 && z1 < z2, FSCI_EINVAL,
-                            "--phantom: '%s' needs finite depths 0 <= Z1 < Z2", r->phantom);
-            FSCI_TRY(fsci_proton_slab_fill(o, kind[0] == 'b' ? FSCI_PROTON_SLAB_BONE : FSCI_PROTON_SLAB_LUNG,
-                                           z1, z2, rsp, rsc, den));
-        } else {
-            size_t len = strlen(r->phantom);
-            FSCI_CHECK_GOTO(len > 4 && strcmp(r->phantom + len - 4, ".npz") == 0, FSCI_EINVAL,
-                            "--phantom: '%s' is not water, slab:bone:Z1:Z2, slab:lung:Z1:Z2 or FILE.npz",
-                            r->phantom);
-            FSCI_TRY(load_map(r->phantom, su));
-        }
+/* The material map of a phantom other than water: a built-in slab or an
+ * .npz file. The arrays belong to `su` (freed by its destroy). */
+static int set_materials(const fsci_proton_run_opts *r, fsci_proton_setup *su)
+{
+    int st = FSCI_OK;
+    const fsci_proton_opts *o = &su->opts;
+    int64_t n = o->nz * o->nx;
+    su->has_materials = true;
+    su->mat.nz = o->nz;
+    su->mat.nx = o->nx;
+    double *rsp = fsci_malloc((size_t)n, sizeof(double));
+    double *rsc = fsci_malloc((size_t)n, sizeof(double));
+    double *den = fsci_malloc((size_t)n, sizeof(double));
+    su->mat.rsp = su->rsp = rsp;
+    su->mat.rscat = su->rscat = rsc;
+    su->mat.density = su->density = den;
+    FSCI_CHECK_GOTO(rsp && rsc && den, FSCI_ENOMEM, "out of memory for the material map");
+    if (strncmp(r->phantom, "slab:", 5) == 0) {
+        char kind[16];
+        double z1, z2;
+        char extra;
+        int got = sscanf(r->phantom + 5, "%15[a-z]:%lf:%lf%c", kind, &z1, &z2, &extra);
+        FSCI_CHECK_GOTO(got == 3 && (strcmp(kind, "bone") == 0 || strcmp(kind, "lung") == 0), FSCI_EINVAL,
+                        "--phantom: '%s' is not slab:bone:Z1:Z2 or slab:lung:Z1:Z2", r->phantom);
+        FSCI_CHECK_GOTO(isfinite(z1) && isfinite(z2) && z1 >= 0 && z1 < z2, FSCI_EINVAL,
+                        "--phantom: '%s' needs finite depths 0 <= Z1 < Z2", r->phantom);
+        FSCI_TRY(fsci_proton_slab_fill(o, kind[0] == 'b' ? FSCI_PROTON_SLAB_BONE : FSCI_PROTON_SLAB_LUNG, z1,
+                                       z2, rsp, rsc, den));
+    } else {
+        size_t len = strlen(r->phantom);
+        FSCI_CHECK_GOTO(len > 4 && strcmp(r->phantom + len - 4, ".npz") == 0, FSCI_EINVAL,
+                        "--phantom: '%s' is not water, slab:bone:Z1:Z2, slab:lung:Z1:Z2 or FILE.npz",
+                        r->phantom);
+        FSCI_TRY(load_map(r->phantom, su));
     }
-    fsci_proton_physics_destroy(&ph);
+fail:
+    return st;
+}
+
+int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool progress,
+                             fsci_proton_setup **out)
+{
+    int st = FSCI_OK;
+    fsci_proton_setup *su = NULL;
+    FSCI_CHECK(r && out, FSCI_EINVAL, "fsci_proton_setup_create: NULL argument");
+    *out = NULL;
+    double emax = 0;
+    FSCI_TRY(check_run_opts(r, &emax));
+    su = fsci_calloc(1, sizeof *su);
+    FSCI_CHECK_GOTO(su, FSCI_ENOMEM, "out of memory");
+    set_transport_opts(r, nthreads, progress, emax, &su->opts);
+    FSCI_TRY(size_grid(r, emax, &su->opts));
+    set_beams(r, su);
+    if (strcmp(r->phantom, "water") != 0) FSCI_TRY(set_materials(r, su));
     *out = su;
     return FSCI_OK;
 fail:
-    fsci_proton_physics_destroy(&ph);
     fsci_proton_setup_destroy(&su);
     return st;
 }

@@ -5,6 +5,8 @@
 #include "fastsci/fastsci.h"
 #include "demo.h"
 
+enum { NWANT = 9 }; /* members of the simulation the section uses */
+
 typedef struct run_out {
     fsci_sink *sink;
     fsci_ptycho_report rep;
@@ -14,13 +16,13 @@ typedef struct run_out {
  * the others are released. */
 static int take(fsci_sink *s, const char *const *names, fsci_array **out, int n)
 {
+    int st = FSCI_OK;
     for (int k = 0; k < n; k++) out[k] = NULL;
     for (int64_t i = 0; i < fsci_sink_memory_count(s); i++) {
         const char *name;
         fsci_array *a;
         char *text;
-        int st = fsci_sink_memory_take(s, i, &name, &a, &text);
-        if (st) return st;
+        FSCI_TRY(fsci_sink_memory_take(s, i, &name, &a, &text));
         fsci_free(text);
         for (int k = 0; k < n && a; k++)
             if (strcmp(name, names[k]) == 0) {
@@ -30,22 +32,23 @@ static int take(fsci_sink *s, const char *const *names, fsci_array **out, int n)
         fsci_array_destroy(&a);
     }
     for (int k = 0; k < n; k++)
-        if (!out[k])
-            return fsci_error_set(FSCI_EINTERNAL, __FILE__, __LINE__, __func__, "ptycho demo: no member '%s'",
-                                  names[k]);
-    return FSCI_OK;
+        FSCI_CHECK_GOTO(out[k], FSCI_EINTERNAL, "ptycho demo: no member '%s'", names[k]);
+fail:
+    return st;
 }
 
 static int simulate(const fsci_ctx *c, int64_t n_images, bool noise, run_out *out)
 {
+    int st = FSCI_OK;
     fsci_ptycho_opts o;
-    int st = fsci_params_defaults(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, &o);
+    FSCI_TRY(fsci_params_defaults(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, &o));
     o.n_images = n_images;
     o.noise = noise;
     o.raw = false;
-    if (!st) st = fsci_sink_memory_create(&out->sink);
-    if (!st) st = fsci_ptycho_simulate(&o, NULL, fsci_ctx_seed(c, 42), c->threads, out->sink, &out->rep);
-    if (!st) st = fsci_sink_close(out->sink);
+    FSCI_TRY(fsci_sink_memory_create(&out->sink));
+    FSCI_TRY(fsci_ptycho_simulate(&o, NULL, fsci_ctx_seed(c, 42), c->threads, out->sink, &out->rep));
+    FSCI_TRY(fsci_sink_close(out->sink));
+fail:
     return st;
 }
 
@@ -144,35 +147,29 @@ int fsci__ptycho_demo(fsci_report *r, const fsci_ctx *c, bool quick)
         "integer crop and 2&times;2 bilinear weights, multiplied by the probe, propagated to the far "
         "field (|FFT|&sup2;/N&sup2;, fftshift) and observed with Poisson noise at 10<sup>9</sup> photons "
         "per pattern on average. Output: PtychoPINN's NPZ keys (see doc/ptycho.md).");
+    static const char *const want[NWANT] = {"diffraction",    "objectGuess",     "probeGuess",
+                                            "xcoords",        "ycoords",         "nn_indices",
+                                            "coords_offsets", "coords_relative", "Y"};
+    int st = FSCI_OK;
     int64_t n_images = quick ? 400 : 5000;
     run_out noisy = {0};
-    fsci_array *obj = NULL, *probe = NULL, *x = NULL, *y = NULL, *nn = NULL, *off = NULL, *rel = NULL,
-               *dn = NULL, *dc = NULL;
+    fsci_array *got[NWANT] = {NULL};
     double *img = NULL;
-    float *clean = NULL;
-    int st = simulate(c, n_images, true, &noisy);
-    if (st) goto done;
-    static const char *const want[] = {"diffraction",    "objectGuess",     "probeGuess",
-                                       "xcoords",        "ycoords",         "nn_indices",
-                                       "coords_offsets", "coords_relative", "Y"};
-    fsci_array *got[9];
-    st = take(noisy.sink, want, got, 9);
-    dn = got[0], obj = got[1], probe = got[2], x = got[3], y = got[4], nn = got[5], off = got[6],
-    rel = got[7];
-    dc = got[8];
-    if (st) goto done;
+    float *clean = NULL, *patch = NULL;
+    FSCI_TRY(simulate(c, n_images, true, &noisy));
+    FSCI_TRY(take(noisy.sink, want, got, NWANT));
+    const fsci_array *dn = got[0], *obj = got[1], *probe = got[2], *x = got[3], *y = got[4], *nn = got[5],
+                     *off = got[6], *rel = got[7], *dc = got[8];
     int64_t H = obj->view.shape[0], W = obj->view.shape[1], N = probe->view.shape[0], C = nn->view.shape[1];
     fsci_view v;
-    if ((st = slice_image(obj->view.data, H, W, 2, 0, &img, &v)) ||
-        (st = image(r, "ptycho_object_amp.png", &v, "Object amplitude ('lines')", "|O|", FSCI_CMAP_GRAY, 0,
-                    0)))
-        goto done;
+    FSCI_TRY(slice_image(obj->view.data, H, W, 2, 0, &img, &v));
+    FSCI_TRY(
+        image(r, "ptycho_object_amp.png", &v, "Object amplitude ('lines')", "|O|", FSCI_CMAP_GRAY, 0, 0));
     fsci_free(img);
     img = NULL;
-    if ((st = slice_image(obj->view.data, H, W, 2, 1, &img, &v)) ||
-        (st = image(r, "ptycho_object_phase.png", &v, "Object phase", "phase (rad)", FSCI_CMAP_DIVERGING, 0,
-                    1)))
-        goto done;
+    FSCI_TRY(slice_image(obj->view.data, H, W, 2, 1, &img, &v));
+    FSCI_TRY(
+        image(r, "ptycho_object_phase.png", &v, "Object phase", "phase (rad)", FSCI_CMAP_DIVERGING, 0, 1));
     fsci_free(img);
     img = NULL;
     fsci_report_figure(
@@ -184,15 +181,14 @@ int fsci__ptycho_demo(fsci_report *r, const fsci_ctx *c, bool quick)
         "Its phase, &pi; tanh((A &minus; 1/2)/(3 mean A)) (PtychoPINN's dummy_phi): it follows the "
         "amplitude, here "
         "between about &minus;0.2 and 0.7 rad.");
-    if ((st = slice_image(probe->view.data, N, N, 2, 0, &img, &v)) ||
-        (st = image(r, "ptycho_probe.png", &v, "Probe amplitude (low-pass disk)", "|P|", FSCI_CMAP_VIRIDIS, 0,
-                    0)))
-        goto done;
+    FSCI_TRY(slice_image(probe->view.data, N, N, 2, 0, &img, &v));
+    FSCI_TRY(
+        image(r, "ptycho_probe.png", &v, "Probe amplitude (low-pass disk)", "|P|", FSCI_CMAP_VIRIDIS, 0, 0));
     fsci_free(img);
     img = NULL;
     fsci_report_figure(r, "ptycho_probe.png",
                        "The built-in probe: PtychoPINN's low-pass disk (scale 0.7), 64 &times; 64.");
-    if ((st = positions_figure(r, x, y, nn, off, rel, C))) goto done;
+    FSCI_TRY(positions_figure(r, x, y, nn, off, rel, C));
     fsci_report_figure(
         r, "ptycho_positions.png",
         "Scan positions (grey) and five groups of four nearest neighbours (lines join the members). The "
@@ -202,35 +198,30 @@ int fsci__ptycho_demo(fsci_report *r, const fsci_ctx *c, bool quick)
     /* the first pattern of group 0: its expected intensity (from its patch Y[0, :, :, 0], same scale,
      * no noise) next to the noisy counts of the same run */
     int64_t n2 = N * N;
-    float *patch = fsci_malloc((size_t)(2 * n2), sizeof *patch);
+    patch = fsci_malloc((size_t)(2 * n2), sizeof *patch);
     clean = fsci_malloc((size_t)n2, sizeof *clean);
     if (!patch || !clean) {
-        fsci_free(patch);
         st = FSCI_ENOMEM;
-        goto done;
+        goto fail;
     }
     const float *yv = dc->view.data;
     for (int64_t i = 0; i < n2; i++) {
         patch[2 * i] = yv[2 * i * C];
         patch[2 * i + 1] = yv[2 * i * C + 1];
     }
-    st = fsci_ptycho_diffract(patch, 1, N, &probe->view, noisy.rep.scale, false, 0, FSCI_PTYCHO_STREAM_NOISE,
-                              0, clean, NULL, c->threads);
-    fsci_free(patch);
-    if (st) goto done;
+    FSCI_TRY(fsci_ptycho_diffract(patch, 1, N, &probe->view, noisy.rep.scale, false, 0,
+                                  FSCI_PTYCHO_STREAM_NOISE, 0, clean, NULL, c->threads));
     const float *a1 = dn->view.data;
-    if ((st = slice_image(clean, N, N, 1, 2, &img, &v))) goto done;
+    FSCI_TRY(slice_image(clean, N, N, 1, 2, &img, &v));
     for (int64_t i = 0; i < N * N; i++) img[i] *= noisy.rep.scale * noisy.rep.scale;
-    if ((st = image(r, "ptycho_diffraction_clean.png", &v, "Expected photons (noise-free)", "photons",
-                    FSCI_CMAP_MAGMA, 1, 0)))
-        goto done;
+    FSCI_TRY(image(r, "ptycho_diffraction_clean.png", &v, "Expected photons (noise-free)", "photons",
+                   FSCI_CMAP_MAGMA, 1, 0));
     fsci_free(img);
     img = NULL;
-    if ((st = slice_image(a1, N, N, C, 2, &img, &v))) goto done;
+    FSCI_TRY(slice_image(a1, N, N, C, 2, &img, &v));
     for (int64_t i = 0; i < N * N; i++) img[i] = round(img[i] * noisy.rep.scale * noisy.rep.scale);
-    if ((st = image(r, "ptycho_diffraction_noisy.png", &v, "Poisson counts", "photons", FSCI_CMAP_MAGMA, 1,
-                    0)))
-        goto done;
+    FSCI_TRY(
+        image(r, "ptycho_diffraction_noisy.png", &v, "Poisson counts", "photons", FSCI_CMAP_MAGMA, 1, 0));
     fsci_report_figure(
         r, "ptycho_diffraction_clean.png",
         "Expected photons of the first pattern of group 0, |FFT(s &middot; patch &middot; "
@@ -261,18 +252,11 @@ int fsci__ptycho_demo(fsci_report *r, const fsci_ctx *c, bool quick)
     fsci_report_html(
         r, "</table>\n<p>Measured in this run; the stages of the fused pass are summed over threads and "
            "divided by the thread count. <code>make bench</code> compares with the Python baselines.</p>\n");
-done:
+fail:
     fsci_free(img);
-    fsci_array_destroy(&obj);
-    fsci_array_destroy(&probe);
-    fsci_array_destroy(&x);
-    fsci_array_destroy(&y);
-    fsci_array_destroy(&nn);
-    fsci_array_destroy(&off);
-    fsci_array_destroy(&rel);
-    fsci_array_destroy(&dn);
-    fsci_array_destroy(&dc);
+    for (int k = 0; k < NWANT; k++) fsci_array_destroy(&got[k]);
     fsci_sink_destroy(&noisy.sink);
+    fsci_free(patch);
     fsci_free(clean);
     return st;
 }

@@ -87,53 +87,55 @@ static int get_object(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, u
         int64_t m = o->object_size > 0 ? o->object_size : (int64_t)llround(3.5 * (double)o->N);
         return fsci_ptycho_object_builtin(o->object, m, seed, out);
     }
+    int st = FSCI_OK;
     fsci_array *raw = NULL;
-    int st = load_complex(o->object, "objectGuess", "object", &raw);
-    if (!st) st = to_c64(&raw->view, o->object, out);
+    FSCI_TRY(load_complex(o->object, "objectGuess", "object", &raw));
+    FSCI_TRY(to_c64(&raw->view, o->object, out));
+fail:
     fsci_array_destroy(&raw);
     return st;
 }
 
 static int get_probe(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in, fsci_array **out)
 {
-    int st;
+    int st = FSCI_OK;
+    fsci_array *raw = NULL, *p = NULL;
     const char *what = in && in->probe ? "probe" : o->probe;
     if (in && in->probe) {
-        st = to_c64(in->probe, "probe", out);
+        FSCI_TRY(to_c64(in->probe, "probe", &p));
     } else if (strcmp(o->probe, "disk") == 0) {
         return fsci_ptycho_probe_disk(o->N, o->probe_scale, out);
     } else {
-        fsci_array *raw = NULL;
-        st = load_complex(o->probe, "probeGuess", "probe", &raw);
-        if (!st) st = to_c64(&raw->view, o->probe, out);
-        fsci_array_destroy(&raw);
+        FSCI_TRY(load_complex(o->probe, "probeGuess", "probe", &raw));
+        FSCI_TRY(to_c64(&raw->view, o->probe, &p));
     }
-    if (st) return st;
-    int64_t h = (*out)->view.shape[0], w = (*out)->view.shape[1];
-    if (h != o->N || w != o->N) {
-        fsci_array_destroy(out);
-        return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                              "%s: probe shape (%lld, %lld) is not N x N = (%lld, %lld)", what, (long long)h,
-                              (long long)w, (long long)o->N, (long long)o->N);
-    }
-    return FSCI_OK;
+    int64_t h = p->view.shape[0], w = p->view.shape[1];
+    FSCI_CHECK_GOTO(h == o->N && w == o->N, FSCI_EINVAL,
+                    "%s: probe shape (%lld, %lld) is not N x N = (%lld, %lld)", what, (long long)h,
+                    (long long)w, (long long)o->N, (long long)o->N);
+    *out = p;
+    p = NULL;
+fail:
+    fsci_array_destroy(&p);
+    fsci_array_destroy(&raw);
+    return st;
 }
 
 static int read_coords(fsci_npz *z, const char *path, const char *key, fsci_array **out)
 {
+    int st = FSCI_OK;
+    fsci_array *a = NULL;
     FSCI_CHECK(fsci_npz_has(z, key), FSCI_EINVAL, "positions: %s has no member '%s'", path, key);
-    int st = fsci_npz_read(z, key, out);
-    if (st) return st;
-    const fsci_view *v = &(*out)->view;
-    if (v->ndim != 1 || v->dtype != FSCI_F64) {
-        int nd = v->ndim;
-        const char *dt = fsci_dtype_name(v->dtype);
-        fsci_array_destroy(out);
-        return fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__,
-                              "positions: %s member '%s' is %s with %d dimensions; float64 1-D expected",
-                              path, key, dt, nd);
-    }
+    FSCI_TRY(fsci_npz_read(z, key, &a));
+    const fsci_view *v = &a->view;
+    FSCI_CHECK_GOTO(v->ndim == 1 && v->dtype == FSCI_F64, FSCI_EINVAL,
+                    "positions: %s member '%s' is %s with %d dimensions; float64 1-D expected", path, key,
+                    fsci_dtype_name(v->dtype), v->ndim);
+    *out = a;
     return FSCI_OK;
+fail:
+    fsci_array_destroy(&a);
+    return st;
 }
 
 /* Scan positions: given, loaded, or uniform in [N/2, W - N/2] x [N/2, H - N/2]. */

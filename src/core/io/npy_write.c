@@ -102,6 +102,8 @@ bool fsci__npy_view_order(const fsci_view *v)
 
 int fsci__npy_emit_view(const fsci_view *v, bool fortran, fsci__sink_fn sink, void *ctx)
 {
+    int st = FSCI_OK;
+    unsigned char *buf = NULL;
     int64_t numel = fsci_view_numel(v);
     if (numel == 0) return FSCI_OK;
     size_t es = fsci_dtype_size(v->dtype);
@@ -111,17 +113,15 @@ int fsci__npy_emit_view(const fsci_view *v, bool fortran, fsci__sink_fn sink, vo
         uint64_t left = (uint64_t)numel * es;
         while (left > 0) {
             size_t n = left < IO_CHUNK ? (size_t)left : IO_CHUNK;
-            int st = sink(ctx, p, n);
-            if (st < 0) return st;
+            FSCI_TRY(sink(ctx, p, n));
             p += n;
             left -= n;
         }
         return FSCI_OK;
     }
     /* Gather in C order through a small buffer, a row (last axis) at a time. */
-    unsigned char *buf = fsci_malloc(GATHER_BUF, 1);
+    buf = fsci_malloc(GATHER_BUF, 1);
     if (!buf) return FSCI_ENOMEM;
-    int st = FSCI_OK;
     int nd = v->ndim;
     int64_t inner = v->shape[nd - 1], istride = v->strides[nd - 1];
     int64_t idx[FSCI_MAX_NDIM] = {0};

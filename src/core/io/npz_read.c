@@ -93,7 +93,10 @@ static int npz_parse(fsci_npz *z)
     }
     size_t tlen = size < (uint64_t)(EOCD_LEN + MAX_COMMENT) ? (size_t)size : EOCD_LEN + MAX_COMMENT;
     tail = fsci_malloc(tlen, 1);
-    if (!tail) goto nomem;
+    if (!tail) {
+        st = fsci__io_error_prefix(FSCI_ENOMEM, z->fname, NULL);
+        goto fail;
+    }
     FSCI_TRY(fsci__blob_read(&z->b, size - tlen, tail, tlen, z->fname, NULL));
     size_t p = tlen - EOCD_LEN + 1;
     bool found = false;
@@ -164,7 +167,10 @@ static int npz_parse(fsci_npz *z)
     z->e = fsci_calloc((size_t)nent, sizeof *z->e);
     /* Each name stored twice (as is, and without ".npy"), NUL-terminated. */
     z->pool = fsci_malloc(2 * (size_t)cd_size + 2, 1);
-    if (!cd || !z->e || !z->pool) goto nomem;
+    if (!cd || !z->e || !z->pool) {
+        st = fsci__io_error_prefix(FSCI_ENOMEM, z->fname, NULL);
+        goto fail;
+    }
     FSCI_TRY(fsci__blob_read(&z->b, cd_off, cd, (size_t)cd_size, z->fname, NULL));
     size_t off = 0, pool_used = 0;
     for (int64_t i = 0; i < (int64_t)nent; i++) {
@@ -214,8 +220,6 @@ static int npz_parse(fsci_npz *z)
     fsci_free(tail);
     fsci_free(cd);
     return FSCI_OK;
-nomem:
-    st = fsci__io_error_prefix(FSCI_ENOMEM, z->fname, NULL);
 fail:
     fsci_free(tail);
     fsci_free(cd);
@@ -277,15 +281,15 @@ int fsci_npz_open(const char *path, fsci_npz **out)
     FSCI_CHECK(out, FSCI_EINVAL, "npz open: NULL output pointer");
     *out = NULL;
     FSCI_CHECK(path, FSCI_EINVAL, "npz open: NULL path");
+    int st = FSCI_OK;
     fsci_npz *z = fsci_calloc(1, sizeof *z);
     if (!z) return fsci__io_error_prefix(FSCI_ENOMEM, path, NULL);
     z->b.fd = -1;
-    int st = fsci__blob_open(&z->b, path);
-    if (st < 0) {
-        fsci_free(z);
-        return st;
-    }
+    FSCI_TRY(fsci__blob_open(&z->b, path));
     return npz_open_common(z, path, out);
+fail:
+    fsci_free(z);
+    return st;
 }
 
 int fsci_npz_open_mem(const void *buf, size_t len, const char *name, fsci_npz **out)

@@ -71,16 +71,16 @@ int fsci_npz_writer_create(const char *path, bool compress, fsci_npz_writer **ou
     FSCI_CHECK(out, FSCI_EINVAL, "npz writer: NULL output pointer");
     *out = NULL;
     FSCI_CHECK(path, FSCI_EINVAL, "npz writer: NULL path");
+    int st = FSCI_OK;
     fsci_npz_writer *w = fsci_calloc(1, sizeof *w);
     if (!w) return fsci__io_error_prefix(FSCI_ENOMEM, path, NULL);
     w->compress = compress;
-    int st = fsci_atomic_open(path, FSCI_ATOMIC_DEFAULT, &w->f);
-    if (st < 0) {
-        fsci_free(w);
-        return st;
-    }
+    FSCI_TRY(fsci_atomic_open(path, FSCI_ATOMIC_DEFAULT, &w->f));
     *out = w;
     return FSCI_OK;
+fail:
+    fsci_free(w);
+    return st;
 }
 
 static void member_cleanup(fsci_npz_writer *w)
@@ -273,6 +273,14 @@ static int seek_to(fsci_npz_writer *w, uint64_t off)
     return st < 0 ? poison(w, st) : FSCI_OK;
 }
 
+/* Overwrite bytes at the current file position (a header patch): pos, the
+ * end of the archive so far, does not move. A failure poisons the writer. */
+static int w_patch(fsci_npz_writer *w, const void *p, size_t n)
+{
+    int st = fsci_atomic_write(w->f, p, n);
+    return st < 0 ? poison(w, st) : FSCI_OK;
+}
+
 static int member_end(fsci_npz_writer *w)
 {
     int st = FSCI_OK;
@@ -308,23 +316,19 @@ static int member_end(fsci_npz_writer *w)
     p = wr32(p, w->cur.crc);
     p = wr32(p, w->cur_zip64 ? 0xFFFFFFFFu : (uint32_t)w->cur.csize);
     p = wr32(p, w->cur_zip64 ? 0xFFFFFFFFu : (uint32_t)w->cur.usize);
-    st = fsci_atomic_write(w->f, b, 12);
-    if (st < 0) goto io_fail;
+    FSCI_TRY(w_patch(w, b, 12));
     if (w->cur_zip64) {
         FSCI_TRY(seek_to(w, w->cur.loff + LOCAL_LEN + strlen(w->cur.name) + 4));
         p = b;
         p = wr64(p, w->cur.usize);
         p = wr64(p, w->cur.csize);
-        st = fsci_atomic_write(w->f, b, 16);
-        if (st < 0) goto io_fail;
+        FSCI_TRY(w_patch(w, b, 16));
     }
     FSCI_TRY(seek_to(w, end));
     w->e[w->n++] = w->cur;
     w->cur.name = NULL; /* now owned by the entry */
     member_cleanup(w);
     return FSCI_OK;
-io_fail:
-    poison(w, st);
 fail:
     member_cleanup(w);
     return st;
@@ -347,13 +351,10 @@ int fsci_npz_writer_add(fsci_npz_writer *w, const char *name, const fsci_view *v
     FSCI_TRY(member_begin(w, name, hdr, hl, (uint64_t)fsci_view_nbytes(v)));
     st = fsci__npy_emit_view(v, fortran, member_sink, w);
     if (st == FSCI_ENOMEM) st = fsci__io_error_prefix(st, fsci_atomic_path(w->f), w->cur.name);
-    if (st < 0) {
-        poison(w, st);
-        member_cleanup(w);
-        return st;
-    }
+    FSCI_TRY(poison(w, st));
     return member_end(w);
 fail:
+    member_cleanup(w); /* after a failed member_begin: nothing left to release */
     return st;
 }
 
@@ -412,8 +413,7 @@ int fsci_npz_writer_add_string(fsci_npz_writer *w, const char *name, const char 
         wr32(buf + used, cp);
         used += 4;
         if (used == sizeof buf) {
-            st = member_data(w, buf, used);
-            if (st < 0) goto member_fail;
+            FSCI_TRY(member_data(w, buf, used));
             used = 0;
         }
     }
@@ -421,12 +421,10 @@ int fsci_npz_writer_add_string(fsci_npz_writer *w, const char *name, const char 
         wr32(buf, 0);
         used = 4;
     }
-    st = member_data(w, buf, used);
-    if (st < 0) goto member_fail;
+    FSCI_TRY(member_data(w, buf, used));
     return member_end(w);
-member_fail:
-    member_cleanup(w);
 fail:
+    member_cleanup(w); /* after a failed member_begin: nothing left to release */
     return st;
 }
 

@@ -67,7 +67,8 @@ static int run_demo(int argc, char **argv, cli_common *common)
     cli_make_ctx(common, &ctx);
     const char *dir = common->output ? common->output : "report";
     fsci_report *r = NULL;
-    int st = fsci_report_open(dir, &r);
+    int st = cli_check_output(dir, true);
+    if (!st) st = fsci_report_open(dir, &r);
     if (!st) st = run_sections(r, s, n, &o, &ctx);
     if (!st) st = fsci_report_close(&r);
     fsci_report_abort(&r);

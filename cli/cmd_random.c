@@ -13,8 +13,8 @@ static const fsci_param random_params[] = {
     {"n", FSCI_PARAM_INT, offsetof(random_opts, n), "1000000", 0, 1e12, NULL, "number of draws"},
     {"lam", FSCI_PARAM_DOUBLE, offsetof(random_opts, lam), "1", 0, FSCI_RNG_POISSON_MAX, NULL,
      "Poisson mean (poisson only)"},
-    {"stream", FSCI_PARAM_INT, offsetof(random_opts, stream), "0", 0, 9.2e18, NULL,
-     "stream number: independent sequences for one seed"},
+    {"stream", FSCI_PARAM_INT, offsetof(random_opts, stream), "0", 0, 9223372036854775807.0, NULL,
+     "stream number: independent sequences for one seed (2^63 - 1 at most; Python takes any 64-bit value)"},
 };
 
 static int run_random(int argc, char **argv, cli_common *common)
@@ -47,7 +47,9 @@ static int run_random(int argc, char **argv, cli_common *common)
     int st = cli_check_output(common->output, false);
     if (!st) st = fsci_sys_check_memory(what, 8.0 * (double)o.n);
     if (!st) st = fsci_sys_check_disk(what, common->output, 8.0 * (double)o.n + 128);
-    if (!st) st = fsci_array_create(types[kind], 1, &o.n, false, &a);
+    if (!st && (st = fsci_array_create(types[kind], 1, &o.n, false, &a)) == FSCI_ENOMEM)
+        st = fsci_error_set(st, __FILE__, __LINE__, __func__, "%s: out of memory for %.3g GB", what,
+                            8e-9 * (double)o.n);
     if (!st) {
         void *d = a->view.data;
         uint64_t seed = common->seed, stream = (uint64_t)o.stream;

@@ -29,6 +29,9 @@ def load_npz(path):
 def save_npz(path, arrays=None, *, compress=False, **kwargs):
     """Write a dict (and/or keyword arrays) as .npz; str values become 0-d string members."""
     members = dict(arrays or {})
+    both = sorted(set(members) & set(kwargs), key=str)
+    if both:
+        raise TypeError(f"save_npz: member {both[0]!r} given both in the dict and as a keyword")
     members.update(kwargs)
     _fastsci.npz_save(os.fspath(path), members, compress=compress)
 

@@ -143,11 +143,15 @@ static int is_real(PyObject *v)
            PyArray_IsScalar(v, Floating);
 }
 
-static int number_text(PyObject *val, char *buf, size_t cap)
+static int number_text(const char *key, PyObject *val, char *buf, size_t cap)
 {
     if (PyLong_Check(val) || PyArray_IsScalar(val, Integer)) { /* keep integers exact */
         PyObject *i = PyNumber_Index(val);
         long long v = i ? PyLong_AsLongLong(i) : -1;
+        if (i && v == -1 && PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(exc_range, "%s: %S is outside the 64-bit integer range", key, i);
+        }
         Py_XDECREF(i);
         if (PyErr_Occurred()) return -1;
         snprintf(buf, cap, "%lld", v);
@@ -189,7 +193,7 @@ static int param_text(const fsci_param *p, const char *key, PyObject *val, char 
     }
     if ((t == FSCI_PARAM_INT || t == FSCI_PARAM_DOUBLE || t == FSCI_PARAM_DOUBLES) && !is_bool &&
         is_real(val))
-        return number_text(val, buf, cap);
+        return number_text(key, val, buf, cap);
     PyErr_Format(PyExc_TypeError, "%s: expected %s, got %s", key, accepts(t), Py_TYPE(val)->tp_name);
     return -1;
 }

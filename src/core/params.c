@@ -75,8 +75,9 @@ int fsci_params_set(const fsci_param *table, int n, void *obj, const char *name,
                        "--%s: '%s' is not an integer", p->name, value);
             v = (long long)d;
         }
-        FSCI_CHECK(end != value && *end == '\0' && errno != ERANGE, FSCI_EINVAL,
-                   "--%s: '%s' is not an integer", p->name, value);
+        FSCI_CHECK(end != value && *end == '\0', FSCI_EINVAL, "--%s: '%s' is not an integer", p->name, value);
+        FSCI_CHECK(errno != ERANGE, FSCI_ERANGE, "--%s: %s is outside the 64-bit integer range", p->name,
+                   value);
         FSCI_CHECK(!has_range(p) || ((double)v >= p->min && (double)v <= p->max), FSCI_ERANGE,
                    "--%s: %s is outside [%.0f, %.0f]", p->name, value, p->min, p->max);
         *(int64_t *)field = v;

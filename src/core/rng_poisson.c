@@ -751,8 +751,8 @@ int fsci_rng_fill_poisson(uint64_t seed, uint64_t stream, const double *lam, int
         int64_t bad = 0;
         while (poisson_lam_ok(lam[bad])) bad++;
         FSCI_CHECK(0, FSCI_EINVAL,
-                   "%s: lam[%lld] = %.17g is not a valid Poisson mean (need a finite value in [0, %g])",
-                   __func__, (long long)bad, lam[bad], FSCI_RNG_POISSON_MAX);
+                   "lam[%lld] = %.17g is not a valid Poisson mean (need a finite value in [0, %g])",
+                   (long long)bad, lam[bad], FSCI_RNG_POISSON_MAX);
     }
 
     poisson_job job = {.lam = lam, .scalar = nlam == 1};

@@ -196,6 +196,19 @@ fail:
     return st;
 }
 
+/* A folder sink writes its files inside a temporary folder "DIR/.fsci-*.tmp"
+ * that becomes DIR at close; errors name the file the user asked for. */
+static int dir_msg(int st)
+{
+    if (st >= 0) return st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", fsci_error_message());
+    char *a = strstr(msg, "/.fsci-"), *b = a ? strstr(a, ".tmp/") : NULL;
+    if (!b) return st;
+    memmove(a, b + 4, strlen(b + 4) + 1); /* keep the '/' before the file name */
+    return fsci_error_set(st, __FILE__, __LINE__, __func__, "%s", msg);
+}
+
 /* ---- members ------------------------------------------------------------------- */
 
 int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, const int64_t *shape)
@@ -205,7 +218,7 @@ int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, 
     FSCI_CHECK(s && name, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_begin(s->npz, name, dtype, ndim, shape);
-    if (s->kind == FSCI_SINK_DIR) return dir_begin(s, name, dtype, ndim, shape);
+    if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_begin(s, name, dtype, ndim, shape));
     FSCI_CHECK(!s->open, FSCI_EINVAL, "sink: member '%s' begun inside another", name);
     FSCI_TRY(push(s, name, &m));
     /* every byte is written before end() succeeds, so no zero fill */
@@ -227,7 +240,7 @@ int fsci_sink_write(fsci_sink *s, const void *data, size_t nbytes)
         FSCI_CHECK(nbytes <= s->file_left, FSCI_EINVAL, "%s: %zu bytes written past the end of the member",
                    fsci_atomic_path(s->file), nbytes);
         s->file_left -= nbytes;
-        return fsci_atomic_write(s->file, data, nbytes);
+        return dir_msg(fsci_atomic_write(s->file, data, nbytes));
     }
     FSCI_CHECK(s->open, FSCI_EINVAL, "sink: write without begin");
     int64_t total = fsci_view_nbytes(&s->open->view);
@@ -255,7 +268,7 @@ int fsci_sink_end(fsci_sink *s)
 {
     FSCI_CHECK(s, FSCI_EINVAL, "sink: NULL argument");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_end(s->npz);
-    if (s->kind == FSCI_SINK_DIR) return dir_end(s);
+    if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_end(s));
     FSCI_CHECK(s->open, FSCI_EINVAL, "sink: end without begin");
     int64_t total = fsci_view_nbytes(&s->open->view);
     s->open = NULL;
@@ -271,7 +284,7 @@ int fsci_sink_add(fsci_sink *s, const char *name, const fsci_view *v)
     FSCI_CHECK(s && name && v, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add(s->npz, name, v);
-    if (s->kind == FSCI_SINK_DIR) return dir_add(s, name, v);
+    if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_add(s, name, v));
     FSCI_TRY(fsci_sink_begin(s, name, v->dtype, v->ndim, v->shape));
     s->open = NULL;
     begun = true;
@@ -292,7 +305,7 @@ int fsci_sink_add_string(fsci_sink *s, const char *name, const char *utf8)
     FSCI_CHECK(s && name && utf8, FSCI_EINVAL, "sink: NULL argument");
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add_string(s->npz, name, utf8);
-    if (s->kind == FSCI_SINK_DIR) return dir_add_text(s, name, utf8);
+    if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_add_text(s, name, utf8));
     FSCI_TRY(push(s, name, &m));
     size_t len = strlen(utf8);
     m->text = fsci_malloc(len + 1, 1);
@@ -380,7 +393,7 @@ int fsci_sink_close(fsci_sink *s)
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     s->closed = true;
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_close(&s->npz);
-    if (s->kind == FSCI_SINK_DIR) return dir_close(s);
+    if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_close(s));
     FSCI_CHECK(!s->open, FSCI_EINVAL, "sink: closed with member '%s' unfinished", s->members[s->n - 1].name);
     return FSCI_OK;
 }

@@ -112,6 +112,10 @@ static int group_positions(const fsci_ptycho_opts *o, const fsci_inputs *in, fsc
                         vx->shape[0] == vy->shape[0],
                     FSCI_EINVAL, "%s: xcoords and ycoords must be float64 1-D arrays of equal length",
                     o->positions);
+    FSCI_CHECK_GOTO(vx->shape[0] >= o->gridsize * o->gridsize, FSCI_EINVAL,
+                    "positions: %s has %lld scan positions, but --gridsize %lld needs at least %lld",
+                    o->positions, (long long)vx->shape[0], (long long)o->gridsize,
+                    (long long)(o->gridsize * o->gridsize));
     *x = vx->data;
     *y = vy->data;
     *n = vx->shape[0];

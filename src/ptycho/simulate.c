@@ -180,9 +180,13 @@ static int get_positions(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
         FSCI_TRY(fsci_npz_open(o->positions, &z));
         FSCI_TRY(read_coords(z, o->positions, "xcoords", &ax));
         FSCI_TRY(read_coords(z, o->positions, "ycoords", &ay));
-        FSCI_CHECK_GOTO(ax->view.shape[0] == ay->view.shape[0] && ax->view.shape[0] >= 1, FSCI_EINVAL,
+        FSCI_CHECK_GOTO(ax->view.shape[0] == ay->view.shape[0], FSCI_EINVAL,
                         "positions: %s has %lld xcoords but %lld ycoords", o->positions,
                         (long long)ax->view.shape[0], (long long)ay->view.shape[0]);
+        FSCI_CHECK_GOTO(ax->view.shape[0] >= o->gridsize * o->gridsize, FSCI_EINVAL,
+                        "positions: %s has %lld scan positions, but --gridsize %lld needs at least %lld",
+                        o->positions, (long long)ax->view.shape[0], (long long)o->gridsize,
+                        (long long)(o->gridsize * o->gridsize));
         n = ax->view.shape[0];
         x = fsci_malloc((size_t)n, sizeof *x);
         y = fsci_malloc((size_t)n, sizeof *y);

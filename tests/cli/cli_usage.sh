@@ -28,6 +28,13 @@ check "help <cmd>" eval 'rc 0 && outhas "usage: fastsci random" && outhas "--lam
 run "$FSCI" random --help
 cp "$T/out" "$T/help1"; run "$FSCI" help random
 check "help X equals X --help" cmp -s "$T/out" "$T/help1"
+run "$FSCI" proton run --help
+cp "$T/out" "$T/help1"; run "$FSCI" help proton run
+check "help ENGINE COMMAND equals ENGINE COMMAND --help" eval 'rc 0 && cmp -s "$T/out" "$T/help1" && outhas "--max-loss"'
+run "$FSCI" --help
+check "--help lists exactly the registered engines" eval '[ "$(sed -n "/^engines:/,/^$/p" "$T/out" | grep -c "^  ")" -eq 2 ] && outhas "^  ptycho " && outhas "^  proton "'
+run "$FSCI" ptycho frobnicate
+check "unknown engine command: exit 2 naming it" eval 'rc 2 && errhas "unknown subcommand frobnicate"'
 run "$FSCI"
 check "no command: exit 2" eval 'rc 2 && errhas "usage:"'
 run "$FSCI" frobnicate

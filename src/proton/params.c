@@ -13,6 +13,14 @@
  * energy window (bytes). */
 #define PHANTOM_WINDOW_BYTES 2e9
 
+/* The energy grid holds each beam's spectrum from energy - 6 sigma (the
+ * sampling of fsci_proton_state_add_beam) to energy + 4 sigma. */
+#define SPREAD_LOW 6.0
+#define SPREAD_TOP 4.0
+
+/* Most bins of an energy grid (fsci_proton_egrid_create). */
+#define MAX_EBINS 1e8
+
 /* Relative stopping power of the built-in lung slab (fsci_proton_slab_fill). */
 #define LUNG_RSP 0.3
 
@@ -39,7 +47,7 @@ const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS] = {
     {"step", FSCI_PARAM_DOUBLE, F(ds), "0", 0, 1e6, NULL, "transport step (mm); 0: min(dx, dz)"},
     {"egrid", FSCI_PARAM_CHOICE, F(egrid), "range", 0, -1, "range|uniform|log",
      "energy grid: uniform in residual range (bin = step), in E or in ln E"},
-    {"ne", FSCI_PARAM_INT, F(ne), "200", 1, 100000000, NULL, "energy bins of uniform / log grids"},
+    {"ne", FSCI_PARAM_INT, F(ne), "200", 1, 100000, NULL, "energy bins of uniform / log grids"},
     {"stream", FSCI_PARAM_CHOICE, F(stream), "muscl", 0, -1, "muscl|bilinear",
      "streaming: muscl (default: second order, accurate lateral spread at dx ~ 0.5-1 mm) or bilinear "
      "(first order, diffusive; needs dx <= ~0.1 mm)"},
@@ -68,6 +76,31 @@ static int fin(const char *flag, double v)
     return FSCI_OK;
 }
 
+/* "(5, 50, 20)": the shape of a view, every dimension. */
+static void shape_text(const fsci_view *v, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "(");
+    for (int d = 0; d < v->ndim && len < cap; d++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%lld", d ? ", " : "", (long long)v->shape[d]);
+    if (len < cap) snprintf(buf + len, cap - len, v->ndim == 1 ? ",)" : ")");
+}
+
+/* Every value of member `name` of map file `path` within its range (as the
+ * plan requires); a bad value names the file, the member, the cell and the value. */
+static int check_map_values(const char *path, int k, const double *a, int64_t nz, int64_t nx)
+{
+    static const char *names[3] = {"rsp", "rscat", "density"};
+    static const double hi[3] = {10, 100, 25};
+    for (int64_t i = 0; i < nz * nx; i++) {
+        const double v = a[i];
+        const bool ok = isfinite(v) && (k == 2 ? v > 0 : v >= 0) && v <= hi[k];
+        FSCI_CHECK(ok, FSCI_EFORMAT, "--phantom %s: %s[%lld, %lld] = %g: must be in %c0, %g]%s", path,
+                   names[k], (long long)(i / nx), (long long)(i % nx), v, k == 2 ? '(' : '[', hi[k],
+                   k == 2 ? " g/cm^3" : "");
+    }
+    return FSCI_OK;
+}
+
 /* Read the material map members of an .npz into the setup's arrays. */
 static int load_map(const char *path, fsci_proton_setup *su)
 {
@@ -85,14 +118,16 @@ static int load_map(const char *path, fsci_proton_setup *su)
             continue;
         }
         FSCI_TRY(fsci_npz_read_as(z, names[k], FSCI_F64, &a)); /* errors name the file and member */
+        char shape[32 * FSCI_MAX_NDIM];
+        shape_text(&a->view, shape, sizeof shape);
         FSCI_CHECK_GOTO(a->view.ndim == 2 && a->view.shape[0] == nz && a->view.shape[1] == nx, FSCI_EINVAL,
-                        "--phantom %s: %s has shape (%lld, %lld), the grid (nz, nx) is (%lld, %lld)", path,
-                        names[k], a->view.ndim >= 1 ? (long long)a->view.shape[0] : 0LL,
-                        a->view.ndim >= 2 ? (long long)a->view.shape[1] : 0LL, (long long)nz, (long long)nx);
+                        "--phantom %s: %s has shape %s, the grid (nz, nx) is (%lld, %lld)", path, names[k],
+                        shape, (long long)nz, (long long)nx);
         fsci_view dv;
         FSCI_TRY(fsci_view_init(&dv, dst[k], FSCI_F64, 2, (int64_t[2]){nz, nx}, false));
         FSCI_TRY(fsci_view_copy(&dv, &a->view));
         fsci_array_destroy(&a);
+        FSCI_TRY(check_map_values(path, k, dst[k], nz, nx));
     }
 fail:
     fsci_array_destroy(&a);
@@ -117,6 +152,12 @@ static int check_run_opts(const fsci_proton_run_opts *r, double *emax_out)
     }
     FSCI_TRY(fin("energy-spread", r->energy_sigma));
     FSCI_CHECK(r->energy_sigma >= 0, FSCI_EINVAL, "--energy-spread: %g must be >= 0", r->energy_sigma);
+    /* the top of the energy grid holds the highest energy plus 4 sigma */
+    FSCI_CHECK(
+        emax + SPREAD_TOP * r->energy_sigma <= FSCI_PROTON_EMAX_MEV, FSCI_ERANGE,
+        "--energy %g with --energy-spread %g: the spectrum reaches %g MeV (energy + 4 x spread), above "
+        "the PSTAR table (%g MeV); lower --energy or --energy-spread",
+        emax, r->energy_sigma, emax + SPREAD_TOP * r->energy_sigma, FSCI_PROTON_EMAX_MEV);
     FSCI_TRY(fin("spot-sigma", r->spot_sigma));
     FSCI_CHECK(r->spot_sigma >= 0, FSCI_EINVAL, "--spot-sigma: %g must be >= 0", r->spot_sigma);
     FSCI_TRY(fin("x0", r->x0));
@@ -132,6 +173,13 @@ static int check_run_opts(const fsci_proton_run_opts *r, double *emax_out)
     FSCI_TRY(fin_pos("theta-max", r->theta_max));
     FSCI_TRY(fin("step", r->ds));
     FSCI_CHECK(r->ds >= 0, FSCI_EINVAL, "--step: %g must be >= 0", r->ds);
+    /* the beam enters inside the grid and the angular cone */
+    FSCI_CHECK(fabs(r->angle) <= r->theta_max, FSCI_EINVAL,
+               "--angle %g: outside the angular cone +-%g degrees of --theta-max", r->angle, r->theta_max);
+    const double half = 0.5 * (double)r->nx * r->dx;
+    FSCI_CHECK(fabs(r->x0) <= half, FSCI_EINVAL,
+               "--x0 %g: outside the grid [%g, %g] mm (--nx %lld x --dx %g mm, centred on 0)", r->x0, -half,
+               half, (long long)r->nx, r->dx);
     *emax_out = emax;
 fail:
     return st;
@@ -161,10 +209,33 @@ static void set_transport_opts(const fsci_proton_run_opts *r, int nthreads, bool
                                                 : FSCI_PROTON_EGRID_RANGE;
     o->stream = strcmp(r->stream, "bilinear") == 0 ? FSCI_PROTON_STREAM_BILINEAR : FSCI_PROTON_STREAM_MUSCL;
     o->mcs = strcmp(r->mcs, "generalised") == 0 ? FSCI_PROTON_MCS_GENERALISED : FSCI_PROTON_MCS_PLAIN;
-    double etop = emax + 4 * r->energy_sigma;
-    if (etop > FSCI_PROTON_EMAX_MEV - 1) etop = FSCI_PROTON_EMAX_MEV - 1;
-    o->e_max_mev = etop > emax ? etop : emax;
-    if (o->e_max_mev > FSCI_PROTON_EMAX_MEV - 1) o->e_max_mev = FSCI_PROTON_EMAX_MEV - 1;
+    /* check_run_opts keeps this within the table; the plan anchors the grid
+     * at its top when a bin above it would leave the table */
+    o->e_max_mev = emax + SPREAD_TOP * r->energy_sigma;
+}
+
+/* A range grid has one bin per step of residual range: refuse a step that
+ * would need more bins than the energy grid allows (1e8), naming the option
+ * the step comes from. */
+static int check_step(const fsci_proton_run_opts *r, const fsci_proton_physics *ph, const fsci_proton_opts *o)
+{
+    int st = FSCI_OK;
+    double rtop, rcut;
+    FSCI_TRY(fsci_proton_physics_range_mm(ph, o->e_max_mev, &rtop));
+    FSCI_TRY(fsci_proton_physics_range_mm(ph, o->e_min_mev, &rcut));
+    const double ds = r->ds > 0 ? r->ds : fmin(r->dx, r->dz), nbins = (rtop - rcut) / ds;
+    FSCI_CHECK_GOTO(nbins <= MAX_EBINS || r->ds <= 0, FSCI_EINVAL,
+                    "--step %g: the range energy grid from %g to %g MeV needs %.3g bins of %g mm, more than "
+                    "%.0e; raise --step",
+                    r->ds, o->e_min_mev, o->e_max_mev, nbins, ds, MAX_EBINS);
+    const char *flag = r->dx <= r->dz ? "dx" : "dz";
+    FSCI_CHECK_GOTO(
+        nbins <= MAX_EBINS, FSCI_EINVAL,
+        "--%s %g (the step is min(--dx, --dz) unless --step is given): the range energy grid from "
+        "%g to %g MeV needs %.3g bins of %g mm, more than %.0e; raise --%s or set --step",
+        flag, ds, o->e_min_mev, o->e_max_mev, nbins, ds, MAX_EBINS, flag);
+fail:
+    return st;
 }
 
 /* Depth cells (unless given) and the energy window, from the CSDA ranges. */
@@ -175,7 +246,7 @@ static int size_grid(const fsci_proton_run_opts *r, double emax, fsci_proton_opt
     double rmax, rlow, emin = emax;
     for (int i = 0; i < r->energy.n; i++)
         if (r->energy.v[i] < emin) emin = r->energy.v[i];
-    emin -= 4 * r->energy_sigma;
+    emin -= SPREAD_LOW * r->energy_sigma;
     if (emin < 1.5) emin = 1.5;
     FSCI_TRY(fsci_proton_physics_create(NULL, &ph));
     FSCI_TRY(fsci_proton_physics_range_mm(ph, o->e_max_mev, &rmax));
@@ -205,6 +276,7 @@ static int size_grid(const fsci_proton_run_opts *r, double emax, fsci_proton_opt
             r->dz, 1.15 * rmm + 10, nzd);
         o->nz = (int64_t)nzd;
     }
+    if (o->egrid == FSCI_PROTON_EGRID_RANGE) FSCI_TRY(check_step(r, ph, o));
     if (o->egrid == FSCI_PROTON_EGRID_RANGE && strcmp(r->phantom, "water") != 0) {
         /* In a material with rsp != 1 the energy transfer splits weight between
          * two bins each step, and lateral heterogeneity spreads it further:
@@ -252,6 +324,12 @@ static int set_materials(const fsci_proton_run_opts *r, fsci_proton_setup *su)
     su->has_materials = true;
     su->mat.nz = o->nz;
     su->mat.nx = o->nx;
+    char what[FSCI_PARAM_STRLEN + 128];
+    snprintf(what, sizeof what, "the material map of --phantom %s (--nx %lld x --nz %lld cells)", r->phantom,
+             (long long)o->nx, (long long)o->nz);
+    st = fsci_sys_check_memory(what, 3.0 * (double)sizeof(double) * (double)n);
+    if (st == FSCI_ERANGE) st = FSCI_ENOMEM; /* the machine's limit, not a bad value */
+    if (st) goto fail;
     double *rsp = fsci_malloc((size_t)n, sizeof(double));
     double *rsc = fsci_malloc((size_t)n, sizeof(double));
     double *den = fsci_malloc((size_t)n, sizeof(double));

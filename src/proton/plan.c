@@ -12,6 +12,7 @@
  *  - slab materials: see fsci_proton_slab_fill. */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "fastsci/core/parallel.h"
 #include "fastsci/core/profile.h"
 #include "fastsci/core/progress.h"
+#include "fastsci/core/sysinfo.h"
 #include "proton/proton_impl.h"
 
 void fsci_proton_opts_default(fsci_proton_opts *o)
@@ -276,6 +278,69 @@ int fsci_proton_slab_fill(const fsci_proton_opts *o, fsci_proton_slab kind, doub
     return FSCI_OK;
 }
 
+/* Bytes of the plan and one state at their peak for nclass material classes
+ * (p's grids and window set): the two phase-space buffers and the window sums
+ * dominate; then the per-cell arrays (dose, mass, classes, the material map's
+ * sort keys), the streaming scratch and the per-class, per-bin tables (their
+ * kernels counted at the largest width). */
+static double plan_bytes(const fsci_proton_plan *p, int64_t nclass)
+{
+    const double psi = (double)sizeof(fsci__psi_t), plane = (double)p->plane, nw = (double)p->nw;
+    const double np = nw * (double)p->nth, ne = (double)p->ne, nc = (double)nclass;
+    const double taps = (double)(2 * p->o.kernel_half_max + 1);
+    double b = 2 * np * plane * psi + nw * plane * 8; /* psi[2], wsum */
+    b += 2 * np * ((double)sizeof(fsci__pbox) + 8) + nw * ((double)sizeof(fsci__pbox) + 4) + np;
+    b += (2 * np + nw + 16) * ((double)sizeof(fsci__item) + FSCI__NP * 8.0);
+    b += plane * (8 + 8) + (double)p->nz * (8 + FSCI__NR * 8.0 + 8);           /* dose, mass_g, stop, rows */
+    if (nclass > 1) b += plane * (2 + (double)sizeof(fsci__run)) + plane * 32; /* cls, runs, sort keys */
+    const double nthreads = (double)p->nthreads;
+    b += nthreads * 2 * ((double)p->nx + 16) * psi;
+    if (p->o.stream == FSCI_PROTON_STREAM_MUSCL) b += nthreads * (plane + 10 * ((double)p->nx + 16)) * 8;
+    b += nc * ne * (2 * (4 + psi) + 3 * 8 + 8 + 4 + 8 + 8 + 4 * (double)sizeof(fsci__epart)) + ne * 8 * 4;
+    b += nc * ne * taps * psi;
+    if (p->o.mcs == FSCI_PROTON_MCS_GENERALISED) b += nc * ne * (taps * psi + 16);
+    return b;
+}
+
+/* Refuse up front a plan and state that would not fit in the available
+ * memory, naming the options behind its size (FSCI_ENOMEM). */
+static int check_plan_memory(const fsci_proton_plan *p, int64_t nclass)
+{
+    char what[256];
+    snprintf(
+        what, sizeof what,
+        "the phase space of --nx %lld x --nz %lld cells x --ntheta %lld angles x %lld energy bins held%s",
+        (long long)p->nx, (long long)p->nz, (long long)p->nth, (long long)p->nw,
+        p->o.egrid != FSCI_PROTON_EGRID_RANGE ? " (--ne)" : "");
+    int st = fsci_sys_check_memory(what, plan_bytes(p, nclass));
+    if (st == FSCI_ERANGE) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", fsci_error_message());
+        st = fsci_error_set(FSCI_ENOMEM, __FILE__, __LINE__, __func__, "%s; reduce the grid", msg);
+    }
+    return st;
+}
+
+/* A range grid anchored at e_min rounds its bin count up, so its top edge
+ * passes e_max by up to one step: near the top of the table (a 500 MeV beam)
+ * that edge would leave it, and the grid is anchored at e_max instead (its
+ * lowest edge, the cutoff, then rises by less than one step of range). */
+static int anchor_at_top(const fsci_proton_plan *p, bool *top)
+{
+    int st = FSCI_OK;
+    double rlo, rhi, rtab;
+    *top = false;
+    if (p->o.egrid != FSCI_PROTON_EGRID_RANGE) return FSCI_OK;
+    FSCI_TRY(fsci_proton_physics_range_mm(p->ph, p->o.e_min_mev, &rlo));
+    FSCI_TRY(fsci_proton_physics_range_mm(p->ph, p->o.e_max_mev, &rhi));
+    FSCI_TRY(fsci_proton_physics_range_mm(p->ph, FSCI_PROTON_EMAX_MEV, &rtab));
+    const double nd = (rhi - rlo) / p->ds;
+    if (nd > 1e8) return FSCI_OK; /* refused by the grid, naming the step */
+    *top = rlo + ceil(nd - 1e-9) * p->ds > rtab * (1.0 + 1e-12) && floor(nd + 1e-9) >= 1;
+fail:
+    return st;
+}
+
 int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materials *m, fsci_proton_plan **out)
 {
     int st = FSCI_OK;
@@ -298,14 +363,21 @@ int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materia
     fsci_proton_physics_opts po = {o->sp_model, 0};
     FSCI_TRY(fsci_proton_physics_create(&po, &p->ph));
     fsci_proton_egrid_opts go = {o->egrid, o->e_min_mev, o->e_max_mev, p->ds, o->ne, false};
+    FSCI_TRY(anchor_at_top(p, &go.anchor_top));
     st = fsci_proton_egrid_create(p->ph, &go, &p->eg);
     if (st < 0) {
         /* name the option behind the failure */
         char msg[512];
         snprintf(msg, sizeof msg, "%s", fsci_error_message());
-        st = fsci_error_set(st, __FILE__, __LINE__, __func__,
-                            "energy grid from %g to %g MeV with --step %g mm: %s", o->e_min_mev, o->e_max_mev,
-                            p->ds, msg);
+        if (o->ds_mm > 0)
+            st = fsci_error_set(st, __FILE__, __LINE__, __func__,
+                                "energy grid from %g to %g MeV with --step %g mm: %s", o->e_min_mev,
+                                o->e_max_mev, p->ds, msg);
+        else
+            st = fsci_error_set(st, __FILE__, __LINE__, __func__,
+                                "energy grid from %g to %g MeV with the step min(--dx %g, --dz %g) = %g mm "
+                                "(--step not given): %s",
+                                o->e_min_mev, o->e_max_mev, o->dx_mm, o->dz_mm, p->ds, msg);
         goto fail;
     }
     p->ne = p->eg->n;
@@ -353,6 +425,7 @@ int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materia
         p->nw = (o->dense || o->egrid != FSCI_PROTON_EGRID_RANGE) ? p->ne : (p->ne < 32 ? p->ne : 32);
     if (o->dense) p->nw = p->ne;
 
+    FSCI_TRY(check_plan_memory(p, m ? 2 : 1));
     FSCI_TRY(build_materials(p, m));
     FSCI_TRY(fsci__proton_build_kernels(p));
     FSCI_TRY(fsci__proton_build_energy_tables(p));
@@ -364,14 +437,7 @@ int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materia
             "plan: the phase space (%lld energy bins held x %lld angles x %lld x %lld cells) has %.3g "
             "cells per buffer; reduce the grid (--nx, --nz, --ntheta) or the energy bins held (e_window)",
             (long long)p->nw, (long long)p->nth, (long long)p->nz, (long long)p->nx, cells);
-        double mem = 2 * cells * (double)sizeof(fsci__psi_t) + (double)p->nw * (double)p->plane * 8 +
-                     (double)p->plane * 8;
-        mem += 2 * (double)p->nw * (double)p->nth * (sizeof(fsci__pbox) + 8);
-        if (o->stream == FSCI_PROTON_STREAM_MUSCL) mem += (double)p->nthreads * (double)p->plane * 8;
-        if (o->mcs == FSCI_PROTON_MCS_GENERALISED)
-            mem += (double)p->nclass * (double)p->ne * (double)(2 * o->kernel_half_max + 1) *
-                   (double)sizeof(fsci__psi_t);
-        p->mem_bytes = mem;
+        p->mem_bytes = plan_bytes(p, p->nclass);
     }
     fsci__proton_register_events();
     *out = p;

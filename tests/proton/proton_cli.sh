@@ -90,5 +90,43 @@ bad "--dz tiny" "dz 1e-09: covering .* depth cells, more than 1000000; raise --d
 check "--dz message names no internal field" eval '! grep -q "opts\." "$T/err"'
 bad "--step out of range" "step 1e+06: must be a number in" --step 1e6 --nz 10
 
+# a bad value in a map file names the file, the member, the cell and the value (exit 1: a bad file)
+"$PY" -c "
+import numpy as np
+r = np.ones((50, 20)); r[0, 7] = np.nan; np.savez('$T/rspnan.npz', rsp=r)
+np.savez('$T/rscat.npz', rsp=np.ones((50, 20)), rscat=np.full((50, 20), -1.0))
+d = np.ones((50, 20)); d[49, 19] = 0; np.savez('$T/den.npz', rsp=np.ones((50, 20)), density=d)
+np.savez('$T/rsp3d.npz', rsp=np.ones((5, 50, 20)))
+"
+run "$FSCI" proton run --quiet --energy 70 --nx 20 --nz 50 --phantom "$T/rspnan.npz" -o "$T/bad"
+check "NaN in rsp: exit 1, names the file, rsp[0, 7] = nan, no internal field" eval 'rc 1 && oneline && errhas "rspnan.npz: rsp\[0, 7\] = nan: must be in \[0, 10\]" && ! grep -q "materials\." "$T/err" && noout'
+run "$FSCI" proton run --quiet --energy 70 --nx 20 --nz 50 --phantom "$T/rscat.npz" -o "$T/bad"
+check "negative rscat: exit 1 naming rscat[0, 0] = -1" eval 'rc 1 && errhas "rscat.npz: rscat\[0, 0\] = -1: must be in \[0, 100\]" && noout'
+run "$FSCI" proton run --quiet --energy 70 --nx 20 --nz 50 --phantom "$T/den.npz" -o "$T/bad"
+check "zero density: exit 1 naming density[49, 19] = 0" eval 'rc 1 && errhas "den.npz: density\[49, 19\] = 0: must be in (0, 25\]" && noout'
+bad "3-D rsp: its real shape" "rsp has shape (5, 50, 20), the grid (nz, nx) is (50, 20)" --energy 70 --nz 50 --phantom "$T/rsp3d.npz"
+
+# beam and grid options checked up front: exit 2, the user's option named, no internal field
+usage_bad() { # name, expected message fragment, args...
+    local name="$1" msg="$2"; shift 2
+    run "$FSCI" proton run --quiet --nx 20 "$@" -o "$T/bad"
+    check "$name: exit 2 naming the option, no internal field, no output" \
+        eval 'rc 2 && errhas "$msg" && ! grep -q "beam\.\|opts\.\|e_max_mev" "$T/err" && noout'
+    if ! errhas "$msg"; then cat "$T/err"; fi
+}
+usage_bad "--angle 90" "angle 90: outside the angular cone +-30.25 degrees of --theta-max" --energy 70 --angle 90
+usage_bad "--x0 1e6" "x0 1e+06: outside the grid \[-10, 10\] mm (--nx 20 x --dx 1 mm" --energy 70 --x0 1e6
+usage_bad "--energy-spread above the table" "energy 490 with --energy-spread 10: the spectrum reaches 530 MeV" --energy 490 --energy-spread 10
+usage_bad "--dx 1e-9 (derived step)" "dx 1e-09 (the step is min(--dx, --dz) unless --step is given): the range energy grid from 1 to 70 MeV needs" --energy 70 --dx 1e-9
+usage_bad "--step 1e-9" "step 1e-09: the range energy grid" --energy 70 --step 1e-9 --nz 10
+usage_bad "--ne 1e8 (above the table's range)" "ne: 1e8 is outside \[1, 100000\]" --energy 70 --egrid log --ne 1e8
+# 500 MeV, the documented maximum, runs (the energy grid is anchored at the top of the table)
+run "$FSCI" proton run --quiet --energy 500 --nx 50 --dx 4 --dz 4 --ntheta 41 -o "$T/e500"
+check "--energy 500 runs; R80 within 1 % of the CSDA range 1170 mm" eval 'rc 0 && awk "/^R80/ {exit !(\$2 > 1158 && \$2 < 1182)}" "$T/out"'
+# a grid beyond the machine's memory: refused before allocating, naming the grid options and the size
+run "$FSCI" proton run --quiet --energy 70 --nx 1000000 --nz 1000000 -o "$T/bad"
+check "--nx 1e6 --nz 1e6: exit 1, one line naming the grid and the memory needed" \
+    eval 'rc 1 && oneline && errhas "nx 1000000 x --nz 1000000 cells x --ntheta 121 angles x 32 energy bins held needs about .* of memory but the machine has" && noout'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -144,4 +144,152 @@ TEST(lung_slab_runs)
     fsci_proton_setup_destroy(&su);
 }
 
+/* Beam options checked in setup against the grid and the table, naming the
+ * user's options (exit 2 on the command line), never beam.* or e_max_mev. */
+TEST(setup_names_beam_options)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "angle", "90"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("--angle 90: outside the angular cone +-30.25 degrees of --theta-max"));
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "x0", "1e6"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("--x0 1e+06: outside the grid [-10, 10] mm (--nx 20 x --dx 1 mm"));
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "energy", "490"));
+    ASSERT_OK(setup_with(&r, "energy-spread", "10"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_ERANGE);
+    ASSERT_TRUE(message_has("--energy 490 with --energy-spread 10: the spectrum reaches 530 MeV"));
+    ASSERT_TRUE(strstr(fsci_error_message(), "beam.") == NULL &&
+                strstr(fsci_error_message(), "e_max") == NULL);
+    /* at the edge of the cone and the grid: accepted */
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "angle", "-30.25"));
+    ASSERT_OK(setup_with(&r, "x0", "10"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    fsci_proton_setup_destroy(&su);
+}
+
+/* A derived step is blamed on --dx (or --dz), a given one on --step. */
+TEST(step_names_its_source)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "dx", "1e-9"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_EINVAL);
+    ASSERT_TRUE(
+        message_has("--dx 1e-09 (the step is min(--dx, --dz) unless --step is given): the range energy "
+                    "grid from 1 to 70 MeV needs"));
+    ASSERT_TRUE(message_has("raise --dx or set --step"));
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "step", "1e-9"));
+    ASSERT_OK(setup_with(&r, "nz", "10"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("--step 1e-09: the range energy grid from 1 to 70 MeV needs"));
+    /* the table's --ne range is the plan's */
+    ASSERT_OK(defaults(&r));
+    ASSERT_STATUS(setup_with(&r, "ne", "100001"), FSCI_ERANGE);
+    ASSERT_OK(setup_with(&r, "ne", "100000"));
+}
+
+/* 500 MeV, the top of the PSTAR table: the grid is anchored at its top, the
+ * beam sits on the top bin and its R80 lies within 1 % of the CSDA range. */
+TEST(energy_500_runs)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    fsci_proton_result res;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "energy", "500"));
+    ASSERT_OK(setup_with(&r, "nx", "50"));
+    ASSERT_OK(setup_with(&r, "dx", "4"));
+    ASSERT_OK(setup_with(&r, "dz", "4"));
+    ASSERT_OK(setup_with(&r, "ntheta", "41"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    ASSERT_TRUE(su->opts.e_max_mev == 500);
+    fsci_proton_plan *p = NULL;
+    ASSERT_OK(fsci_proton_plan_create(&su->opts, NULL, &p));
+    fsci_proton_plan_info info;
+    fsci_proton_plan_get_info(p, &info);
+    ASSERT_TRUE(info.e_top_mev == 500);
+    ASSERT_TRUE(info.e_cut_mev >= 1 && info.e_cut_mev < 15); /* raised by less than one 4 mm step */
+    fsci_proton_plan_destroy(&p);
+    fsci_progress_set_mode(FSCI_PROGRESS_QUIET);
+    ASSERT_OK(fsci_proton_simulate(su, &res));
+    double csda = 0;
+    fsci_proton_physics *ph = NULL;
+    ASSERT_OK(fsci_proton_physics_create(NULL, &ph));
+    ASSERT_OK(fsci_proton_physics_range_mm(ph, 500, &csda));
+    fsci_proton_physics_destroy(&ph);
+    ASSERT_NEAR_REL(res.metrics.r80_mm, csda, 0.01, 0);
+    ASSERT_TRUE(fabs(res.energy.residual) < 1e-5);
+    fsci_proton_result_free(&res);
+    fsci_proton_setup_destroy(&su);
+}
+
+/* Peak resident memory of this process (kB), after resetting it; -1 if unknown. */
+static long vm_hwm_kb(bool reset)
+{
+    if (reset) {
+        FILE *f = fopen("/proc/self/clear_refs", "w");
+        if (!f) return -1;
+        bool ok = fputs("5", f) >= 0;
+        if (fclose(f) != 0 || !ok) return -1;
+        return 0;
+    }
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
+/* The plan's memory estimate (checked against the available memory before
+ * anything is allocated) is within a factor 2 of the real peak of a run; a
+ * grid far beyond the machine is refused naming the grid options. */
+TEST(memory_estimate_is_honest)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "energy", "100"));
+    ASSERT_OK(setup_with(&r, "nx", "40"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    long before = vm_hwm_kb(true);
+    fsci_proton_plan *p = NULL;
+    fsci_proton_state *s = NULL;
+    ASSERT_OK(fsci_proton_plan_create(&su->opts, NULL, &p));
+    ASSERT_OK(fsci_proton_state_create(p, &s));
+    ASSERT_OK(fsci_proton_state_add_beam(s, &su->beams[0]));
+    fsci_progress_set_mode(FSCI_PROGRESS_QUIET);
+    ASSERT_OK(fsci_proton_run(p, s, 0, NULL));
+    fsci_proton_plan_info info;
+    fsci_proton_plan_get_info(p, &info);
+    const double peak = (double)vm_hwm_kb(false) * 1024;
+    fsci_proton_state_destroy(&s);
+    fsci_proton_plan_destroy(&p);
+    fprintf(stderr, "  estimate %.1f MB, VmHWM %.1f MB\n", info.mem_bytes / 1e6, peak / 1e6);
+    ASSERT_TRUE(info.mem_bytes > 50e6); /* the phase space dominates the process */
+    if (before == 0 && peak > 0) ASSERT_TRUE(info.mem_bytes < 2 * peak && peak < 2 * info.mem_bytes);
+    fsci_proton_setup_destroy(&su);
+
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "nx", "1000000"));
+    ASSERT_OK(setup_with(&r, "nz", "1000000"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    fsci_proton_result res;
+    ASSERT_STATUS(fsci_proton_simulate(su, &res), FSCI_ENOMEM);
+    ASSERT_TRUE(message_has("the phase space of --nx 1000000 x --nz 1000000 cells x --ntheta 121 angles x 32 "
+                            "energy bins held needs about"));
+    ASSERT_TRUE(message_has("of memory but the machine has"));
+    fsci_proton_setup_destroy(&su);
+}
+
 TESTKIT_MAIN()

@@ -60,10 +60,13 @@ typedef struct fsci_proton_setup {
 
 /* Validate *r and resolve it (nthreads into opts.nthreads, progress into
  * opts.progress). Errors name the flag and value, e.g. "--energy: 600 MeV is
- * above the PSTAR table (500 MeV)", "--dx: 0 must be > 0", "--phantom m.npz:
+ * above the PSTAR table (500 MeV)", "--dx: 0 must be > 0", "--angle 90:
+ * outside the angular cone +-30.25 degrees of --theta-max", "--phantom m.npz:
  * rsp has shape (10, 40), the grid (nz, nx) is (40, 40)". FSCI_EINVAL,
- * FSCI_ERANGE, FSCI_EIO (map file), FSCI_ENOMEM. Free with
- * fsci_proton_setup_destroy. */
+ * FSCI_ERANGE (bad values), FSCI_EIO (map file), FSCI_EFORMAT (a map value
+ * out of range: "--phantom m.npz: rsp[0, 7] = nan: must be in [0, 10]"),
+ * FSCI_ENOMEM (the material map does not fit in the available memory). Free
+ * with fsci_proton_setup_destroy. */
 FSCI_API int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool progress,
                                       fsci_proton_setup **out) FSCI_WUR;
 

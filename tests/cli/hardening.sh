@@ -20,10 +20,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+. "$(dirname "$0")/testlib.bash"
 # check NAME CMD...: ok when CMD succeeds; on failure show the last stderr
 check() {
     local name="$1"
@@ -42,8 +39,6 @@ errnot() { ! grep -q -- "$1" "$T/err"; }
 oneline() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
 # usage: the message line plus the usage line
 usage2() { [ "$(wc -l <"$T/err")" -le 2 ] && grep -q "^usage:" "$T/err"; }
-# no_tmp DIR: no temporary of the atomic writer (file or directory) under DIR
-no_tmp() { [ -z "$(find "$1" -name '*.tmp' 2>/dev/null | head -1)" ]; }
 sum_dir() { (cd "$1" && sha1sum -- * 2>/dev/null); }
 pyrun() { PYTHONPATH="$PYDIR" "$PY" "$@"; }
 : >"$T/allerr"

@@ -14,12 +14,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-# no_tmp DIR: no temporary file or directory of the atomic writer left in DIR
-no_tmp() { [ -z "$(find "$1" -name '*.tmp' 2>/dev/null | head -1)" ]; }
+. "$(dirname "$0")/testlib.bash"
 # one_line FILE: the error output is exactly one line
 one_line() { [ "$(wc -l <"$1")" -eq 1 ]; }
 

@@ -15,6 +15,7 @@
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/array.h"
 #include "fastsci/core/npy.h"
+#include "fs_testutil.h"
 #include "testkit.h"
 
 /* Each test file uses a different subset of what follows. */
@@ -167,31 +168,10 @@ TESTUTIL_UNUSED static const char *fresh_dir(const char *name)
     return d;
 }
 
-TESTUTIL_UNUSED static int dir_count(const char *d)
-{
-    int n = 0;
-    DIR *dp = opendir(d);
-    if (!dp) return -1;
-    struct dirent *de;
-    while ((de = readdir(dp)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
-    closedir(dp);
-    return n;
-}
-
 TESTUTIL_UNUSED static bool exists(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0;
-}
-
-TESTUTIL_UNUSED static const char *pj(const char *dir, const char *name)
-{
-    static char bufs[8][1400];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1400, "%s/%s", dir, name);
-    return b;
 }
 
 TESTUTIL_UNUSED static unsigned char *slurp(const char *path, size_t *len)

@@ -138,10 +138,10 @@ TEST(aborted_or_failed_writes_leave_nothing)
     fsci_npz_writer *w = NULL;
     ASSERT_OK(fsci_npz_writer_create(pj(d, "out.npz"), true, &w));
     ASSERT_OK(fsci_npz_writer_add(w, "a", &a->view));
-    ASSERT_EQ(dir_count(d), 1); /* the temporary file */
+    ASSERT_EQ(count_entries(d), 1); /* the temporary file */
     fsci_npz_writer_abort(&w);
     ASSERT_TRUE(w == NULL);
-    ASSERT_EQ(dir_count(d), 0);
+    ASSERT_EQ(count_entries(d), 0);
     fsci_npz_writer_abort(&w);
     fsci_npz_writer_abort(NULL);
 
@@ -155,7 +155,7 @@ TEST(aborted_or_failed_writes_leave_nothing)
     ASSERT_TRUE(fsci_npz_writer_close(&w) < 0);
     unsigned char *after = slurp(pj(d, "keep.npy"), &l1);
     ASSERT_TRUE(before && after && l0 == l1 && memcmp(before, after, l0) == 0);
-    ASSERT_EQ(dir_count(d), 1);
+    ASSERT_EQ(count_entries(d), 1);
     free(before);
     free(after);
 
@@ -174,7 +174,7 @@ TEST(aborted_or_failed_writes_leave_nothing)
     v = a->view;
     v.data = NULL;
     ASSERT_STATUS(fsci_npy_write(pj(d, "v.npy"), &v), FSCI_EINVAL);
-    ASSERT_EQ(dir_count(d), 1);
+    ASSERT_EQ(count_entries(d), 1);
     fsci_array_destroy(&a);
 }
 
@@ -206,7 +206,7 @@ TEST(write_errors_from_the_os_remove_the_temp)
     ASSERT_EQ(st3, FSCI_EIO);
     ASSERT_EQ(st4, FSCI_EIO);
     ASSERT_TRUE(!exists(pj(d, "big.npy")) && !exists(pj(d, "big.npz")));
-    ASSERT_EQ(dir_count(d), 0);
+    ASSERT_EQ(count_entries(d), 0);
 }
 
 /* ---- corruption ----------------------------------------------------------------------- */

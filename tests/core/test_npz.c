@@ -132,7 +132,7 @@ TEST(streaming_writer_enforces_declared_size)
         }
         ASSERT_TRUE(fsci_npz_writer_close(&w) < 0);
         ASSERT_TRUE(w == NULL);
-        ASSERT_EQ(dir_count(d), 0);
+        ASSERT_EQ(count_entries(d), 0);
     }
     /* Begun, never ended: close fails and leaves nothing. */
     fsci_npz_writer *w = NULL;
@@ -141,7 +141,7 @@ TEST(streaming_writer_enforces_declared_size)
     ASSERT_OK(fsci_npz_writer_write(w, buf, 800));
     ASSERT_STATUS(fsci_npz_writer_close(&w), FSCI_EINVAL);
     ASSERT_MSG("never ended");
-    ASSERT_EQ(dir_count(d), 0);
+    ASSERT_EQ(count_entries(d), 0);
     /* Misuse that does not poison: bad names, write without begin. */
     ASSERT_OK(fsci_npz_writer_create(pj(d, "s.npz"), false, &w));
     ASSERT_STATUS(fsci_npz_writer_write(w, buf, 8), FSCI_EINVAL);

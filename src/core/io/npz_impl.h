@@ -60,4 +60,13 @@ static inline bool fsci__ends_with_npy(const char *s, size_t n)
     return n >= 4 && memcmp(s + n - 4, ".npy", 4) == 0;
 }
 
+/* Short names for the byte-order helpers of npy_impl.h inside the npz reader and writer. */
+#define rd16 fsci__rd16
+#define rd32 fsci__rd32
+#define rd64 fsci__rd64
+#define wr16 fsci__wr16
+#define wr32 fsci__wr32
+#define wr64 fsci__wr64
+#define ends_with_npy fsci__ends_with_npy
+
 #endif

@@ -19,14 +19,6 @@
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/npy.h"
 
-#define rd16 fsci__rd16
-#define rd32 fsci__rd32
-#define rd64 fsci__rd64
-#define wr16 fsci__wr16
-#define wr32 fsci__wr32
-#define wr64 fsci__wr64
-#define ends_with_npy fsci__ends_with_npy
-
 /* ---- reading --------------------------------------------------------------- */
 
 typedef struct zent {

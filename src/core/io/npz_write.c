@@ -10,14 +10,6 @@
 #include "fastsci/core/npy.h"
 #include "fastsci/core/parallel.h"
 
-#define rd16 fsci__rd16
-#define rd32 fsci__rd32
-#define rd64 fsci__rd64
-#define wr16 fsci__wr16
-#define wr32 fsci__wr32
-#define wr64 fsci__wr64
-#define ends_with_npy fsci__ends_with_npy
-
 static uint64_t g_zip64_limit = 0xFFFFFFFFu;
 
 void fsci__npz_set_zip64_limit(uint64_t limit)

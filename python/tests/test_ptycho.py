@@ -31,8 +31,9 @@ def test_keys_dtypes_shapes(small):
     for k, (shape, dt) in expect.items():
         assert small[k].shape == shape and small[k].dtype == dt, k
     meta = json.loads(small["_metadata"])
-    assert meta["N"] == N and meta["gridsize"] == 2 and meta["K"] == 6 and meta["seed"] == 7
-    assert meta["nphotons"] == 1e6 and meta["intensity_scale"] == pytest.approx(small["intensity_scale"])
+    phys, extra = meta["physics_parameters"], meta["additional_parameters"]
+    assert phys["N"] == N and phys["gridsize"] == 2 and extra["K"] == 6 and extra["seed"] == 7
+    assert phys["nphotons"] == 1e6 and extra["intensity_scale"] == pytest.approx(small["intensity_scale"])
 
 
 def test_offsets_match_float64_reference(small):
@@ -204,6 +205,6 @@ def test_cli_writes_loadable_npz(tmp_path):
     with np.load(out) as z:
         assert z["diffraction"].shape == (200, 32, 32, 4) and z["Y"].dtype == np.complex64
         assert z["diff3d"].shape == (200, 32, 32)
-        assert json.loads(z["_metadata"].item())["seed"] == 5
+        assert json.loads(z["_metadata"].item())["additional_parameters"]["seed"] == 5
         py = fastsci.ptycho.simulate(n_images=200, N=32, seed=5)
         np.testing.assert_array_equal(z["diffraction"], py["diffraction"])

@@ -62,6 +62,22 @@ assert z['diffraction'].shape == (300, 32, 32, 4) and z['diffraction'].dtype == 
 g = z['ground_truth_patches']
 assert g.shape == (300, 32, 32, 1) and g.dtype == np.complex64, (g.shape, g.dtype)
 "
+# fastsci info reads the photon count from PtychoPINN's schema and from the flat metadata of older files
+SOURCE_DATE_EPOCH=0 run "$FSCI" ptycho simulate --n-images 40 --N 16 --gridsize 1 --nphotons 1e4 --quiet -o "$T/e.npz"
+run "$FSCI" info "$T/e.npz"
+check "info: ground_truth_patches and the metadata in PtychoPINN's schema" eval 'rc 0 &&
+    grep -q "ground_truth_patches *complex64 *(40, 16, 16, 1)" "$T/out" &&
+    grep -q "PtychoPINN metadata schema 1.0.0" "$T/out" &&
+    grep -q "nphotons 10000, N 16, gridsize 1, n_images 40" "$T/out" &&
+    grep -q "created 1970-01-01T00:00:00Z by fastsci " "$T/out"'
+"$PY" -c "
+import json, numpy as np
+flat = {'generator': 'fastsci 0.1.0', 'nphotons': 10000.0, 'seed': 1, 'N': 32, 'gridsize': 2, 'K': 4, 'n_images': 300}
+np.savez('$T/flat.npz', xcoords=np.zeros(3), _metadata=np.array(json.dumps(flat)))
+"
+run "$FSCI" info "$T/flat.npz"
+check "info: the flat metadata of older files" eval 'rc 0 && grep -q "flat metadata" "$T/out" &&
+    grep -q "nphotons 10000, N 32, gridsize 2, n_images 300" "$T/out" && grep -q "created by fastsci 0.1.0" "$T/out"'
 run "$FSCI" ptycho simulate --n-images 300 --N 32 --profile --quiet -o "$T/c.npz"
 check "--profile shows the stages" eval 'rc 0 && errhas "ptycho.group" && errhas "ptycho.fft" && errhas "ptycho.noise" && errhas "ptycho.write" && errhas "ptycho.extract"'
 

@@ -6,11 +6,16 @@ PtychoPINN's keys, or writes them to an .npz file with ``output=``. The stages
 are available on their own: ``group``, ``extract_patches``, ``diffract``,
 ``builtin_object``, ``disk_probe``. Conventions: doc/ptycho.md.
 """
+import json
+import os
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import _engine, _fastsci
 
-__all__ = ["simulate", "group", "extract_patches", "diffract", "builtin_object", "disk_probe", "PARAMS"]
+__all__ = ["simulate", "group", "extract_patches", "diffract", "builtin_object", "disk_probe", "load_metadata",
+           "nphotons", "PARAMS"]
 
 #: (name, type, default, help) of every simulation parameter; keywords use '_' for '-'.
 PARAMS = _engine.params("ptycho", "simulate")
@@ -26,7 +31,8 @@ def simulate(*, seed=42, threads=0, output=None, object_array=None, probe_array=
     (complex N x N), ``xcoords``/``ycoords`` (float64 pixel coordinates).
     Returns a dict with the NPZ members (diff3d, xcoords, ycoords, xcoords_start,
     ycoords_start, probeGuess, objectGuess, scan_index, diffraction, Y, X_full,
-    coords_offsets, coords_relative, coords_nn, nn_indices, _metadata) and the run's
+    coords_offsets, coords_relative, coords_nn, nn_indices, ground_truth_patches,
+    _metadata) and the run's
     figures (intensity_scale, X_full_norm, mean_counts, timings). With
     ``output="file.npz"`` the members are written there and only the figures are returned.
     """
@@ -72,3 +78,60 @@ def builtin_object(kind="lines", size=224, seed=42):
 def disk_probe(N=64, scale=0.7):
     """PtychoPINN's low-pass disk probe, complex64 (N, N)."""
     return _fastsci.ptycho_probe(int(N), scale=scale)
+
+
+#: The sections of PtychoPINN's metadata schema 1.0.0 (ptycho/metadata.py) and,
+#: for the flat metadata of the first fastsci files, where each top-level key goes.
+_SECTIONS = {"physics_parameters": ("nphotons", "gridsize", "N"), "training_parameters": ("n_images",)}
+
+
+def _metadata_text(source):
+    if isinstance(source, Mapping):
+        text = source["_metadata"]
+    else:
+        path = os.fspath(source)
+        # our files hold a 0-d unicode array: no pickle needed (nor allowed)
+        with np.load(path, allow_pickle=False) as z:
+            if "_metadata" not in z.files:
+                raise KeyError(f"{path}: no _metadata member")
+            text = z["_metadata"]
+    a = np.asarray(text)
+    if a.shape != () or a.dtype.kind not in "US":
+        raise ValueError(f"_metadata is {a.dtype} of shape {a.shape}, not a JSON string")
+    text = a.item()
+    return text.decode("utf-8") if isinstance(text, bytes) else text
+
+
+def load_metadata(source):
+    """The ``_metadata`` of a ptycho .npz file (a path) or of a ``simulate()`` result (a dict),
+    as a dict in PtychoPINN's schema 1.0.0: ``schema_version``, ``creation_info``,
+    ``physics_parameters`` (nphotons, gridsize, N), ``training_parameters`` (n_images),
+    ``data_transformations`` and ``additional_parameters`` (seed, K, scales, ...).
+
+    The flat metadata of files written before that schema is returned in the same layout,
+    with ``schema_version`` None and its ``generator`` in ``creation_info``.
+    """
+    meta = json.loads(_metadata_text(source))
+    if not isinstance(meta, dict):
+        raise ValueError("_metadata is not a JSON object")
+    if "schema_version" in meta:
+        return meta
+    flat = dict(meta)
+    out = {"schema_version": None, "creation_info": {}}
+    if "generator" in flat:
+        out["creation_info"]["generator"] = flat.pop("generator")
+    for section, keys in _SECTIONS.items():
+        out[section] = {k: flat.pop(k) for k in keys if k in flat}
+    out["data_transformations"] = []
+    out["additional_parameters"] = flat
+    return out
+
+
+def nphotons(source):
+    """The photon count a ptycho dataset was simulated with (``physics_parameters.nphotons``,
+    or the top-level ``nphotons`` of the flat metadata). Unlike PtychoPINN's
+    ``MetadataManager.get_nphotons`` there is no default: KeyError if it is missing."""
+    phys = load_metadata(source)["physics_parameters"]
+    if "nphotons" not in phys:
+        raise KeyError("the metadata has no nphotons")
+    return float(phys["nphotons"])

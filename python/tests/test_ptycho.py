@@ -31,8 +31,9 @@ def test_keys_dtypes_shapes(small):
     for k, (shape, dt) in expect.items():
         assert small[k].shape == shape and small[k].dtype == dt, k
     meta = json.loads(small["_metadata"])
-    assert meta["N"] == N and meta["gridsize"] == 2 and meta["K"] == 6 and meta["seed"] == 7
-    assert meta["nphotons"] == 1e6 and meta["intensity_scale"] == pytest.approx(small["intensity_scale"])
+    phys, extra = meta["physics_parameters"], meta["additional_parameters"]
+    assert phys["N"] == N and phys["gridsize"] == 2 and extra["K"] == 6 and extra["seed"] == 7
+    assert phys["nphotons"] == 1e6 and extra["intensity_scale"] == pytest.approx(small["intensity_scale"])
 
 
 def test_offsets_match_float64_reference(small):
@@ -204,6 +205,104 @@ def test_cli_writes_loadable_npz(tmp_path):
     with np.load(out) as z:
         assert z["diffraction"].shape == (200, 32, 32, 4) and z["Y"].dtype == np.complex64
         assert z["diff3d"].shape == (200, 32, 32)
-        assert json.loads(z["_metadata"].item())["seed"] == 5
+        assert json.loads(z["_metadata"].item())["additional_parameters"]["seed"] == 5
         py = fastsci.ptycho.simulate(n_images=200, N=32, seed=5)
         np.testing.assert_array_equal(z["diffraction"], py["diffraction"])
+
+
+# ---- PtychoPINN's reader (ptycho/metadata.py, MetadataManager), reimplemented from its source ----
+
+def ptychopinn_load_with_metadata(path):
+    """MetadataManager.load_with_metadata: every member, and _metadata parsed as JSON."""
+    data_dict, metadata = {}, None
+    with np.load(path, allow_pickle=True) as data:
+        for key in data.files:
+            if key == "_metadata":
+                encoded = np.asarray(data[key])
+                assert encoded.shape == () and encoded.dtype.kind in {"U", "S", "O"}, encoded.dtype
+                text = encoded.item()
+                if isinstance(text, bytes):
+                    text = text.decode("utf-8")
+                metadata = json.loads(text)
+            else:
+                data_dict[key] = data[key]
+    return data_dict, metadata
+
+
+def ptychopinn_get_nphotons(metadata, default=1e9):
+    """MetadataManager.get_nphotons: the default when the key is not where it looks."""
+    if metadata is None:
+        return default
+    return metadata.get("physics_parameters", {}).get("nphotons", default)
+
+
+def ptychopinn_config(metadata):
+    """load_config_from_metadata's reads, with its defaults."""
+    phys, train = metadata.get("physics_parameters", {}), metadata.get("training_parameters", {})
+    return phys.get("N", 64), phys.get("gridsize", 1), phys.get("nphotons", 1e9), train.get("n_images", 1000)
+
+
+OLD_FLAT_KEYS = ("generator nphotons seed N gridsize K K_requested n_images n_groups noise layout intensity_scale "
+                 "intensity_scale_raw X_full_norm local_offset_sign object object_shape probe probe_scale positions "
+                 "raw oversampling pool_size version").split()
+
+
+@pytest.mark.parametrize("nph", [1e4, 1e9])
+def test_ptychopinn_reads_our_photon_count(tmp_path, nph):
+    out = tmp_path / "d.npz"
+    fastsci.ptycho.simulate(n_images=200, N=32, gridsize=2, nphotons=nph, seed=3, output=str(out))
+    data, meta = ptychopinn_load_with_metadata(out)
+    assert meta is not None and meta["schema_version"] == "1.0.0"
+    assert "nphotons" in meta["physics_parameters"]  # not PtychoPINN's default standing in for it
+    assert ptychopinn_get_nphotons(meta) == nph
+    assert ptychopinn_config(meta) == (32, 2, nph, 200)
+    ci = meta["creation_info"]
+    assert ci["script"] == "fastsci ptycho simulate" and ci["hostname"] and ci["generator"].startswith("fastsci ")
+    assert ci["timestamp"].endswith("Z") and meta["data_transformations"] == []
+    gt = data["ground_truth_patches"]
+    assert gt.shape == (200, 32, 32, 1) and gt.dtype == np.complex64
+    # and our own reader agrees
+    assert fastsci.ptycho.nphotons(out) == nph
+    assert fastsci.ptycho.load_metadata(out) == meta
+
+
+def test_old_flat_metadata_still_read(tmp_path):
+    """Files written before the schema: PtychoPINN falls back to 1e9; our reader finds 1e4."""
+    flat = dict.fromkeys(OLD_FLAT_KEYS, 0)
+    flat.update(generator="fastsci 0.1.0", nphotons=1e4, seed=9, N=32, gridsize=2, K=4, n_images=200,
+                layout="channel", version=1)
+    path = tmp_path / "old.npz"
+    np.savez(path, xcoords=np.zeros(3), _metadata=np.array(json.dumps(flat)))
+    _, meta = ptychopinn_load_with_metadata(path)
+    assert ptychopinn_get_nphotons(meta) == 1e9  # the bug this schema fixes
+    m = fastsci.ptycho.load_metadata(path)
+    assert m["schema_version"] is None and m["creation_info"] == {"generator": "fastsci 0.1.0"}
+    assert m["physics_parameters"] == {"nphotons": 1e4, "gridsize": 2, "N": 32}
+    assert m["training_parameters"] == {"n_images": 200}
+    assert m["additional_parameters"]["seed"] == 9 and m["additional_parameters"]["version"] == 1
+    assert "nphotons" not in m["additional_parameters"]
+    assert fastsci.ptycho.nphotons(path) == 1e4
+    np.savez(tmp_path / "none.npz", _metadata=np.array(json.dumps({"seed": 1})))
+    with pytest.raises(KeyError):
+        fastsci.ptycho.nphotons(tmp_path / "none.npz")
+
+
+def test_ground_truth_patches_match_float64_reference(small):
+    obj, gt = small["objectGuess"], small["ground_truth_patches"]
+    x, y = small["xcoords"], small["ycoords"]
+    assert gt.shape == (300, 32, 32, 1) and gt.dtype == np.complex64
+    ref = np.stack([bilinear_patch(obj, x[p], y[p], 32) for p in range(len(x))])
+    err = np.abs(gt[..., 0] - ref).max()
+    assert err <= 1e-6 * np.abs(obj).max(), err
+    # a half-pixel shift is far outside the tolerance: the check can fail
+    shifted = bilinear_patch(obj, x[0] + 0.5, y[0], 32)
+    assert np.abs(gt[0, ..., 0] - shifted).max() > 1e3 * 1e-6 * np.abs(obj).max()
+
+
+def test_ground_truth_patches_are_gridsize1_Y():
+    """At gridsize 1 the sampling centres are the scan positions: Y of group b is the
+    ground truth of its position nn_indices[b, 0], bit for bit (one extraction code)."""
+    d = fastsci.ptycho.simulate(n_images=150, N=16, gridsize=1, K=4, seed=2, noise=False)
+    nn = d["nn_indices"][:, 0]
+    assert d["Y"].shape == (150, 16, 16, 1)
+    np.testing.assert_array_equal(d["Y"], d["ground_truth_patches"][nn])

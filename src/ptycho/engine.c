@@ -168,7 +168,8 @@ static const fsci_command commands[] = {
          "Scan positions (random or --positions), gridsize^2 nearest-neighbour groups, bilinear patches\n"
          "of the object, exit wave s * patch * probe, |FFT2|^2 / N^2 with fftshift, Poisson photon counts;\n"
          "writes PtychoPINN's NPZ keys (diff3d, xcoords, ycoords, probeGuess, objectGuess, diffraction, Y,\n"
-         "X_full, coords_offsets, coords_relative, nn_indices, _metadata). Seed default 42.\n"
+         "X_full, coords_offsets, coords_relative, nn_indices, ground_truth_patches, _metadata in\n"
+         "PtychoPINN's schema). Seed default 42; SOURCE_DATE_EPOCH fixes the metadata timestamp.\n"
          "Conventions and formulas: doc/ptycho.md.\n",
      .params = fsci_ptycho_params,
      .nparams = FSCI_PTYCHO_NPARAMS,

@@ -382,7 +382,8 @@ static void profile_report(const fsci_ptycho_report *r, int64_t n, bool raw)
     for (int i = 0; i < 7; i++)
         if (fsci_profile_register(names[i], &ev[i]) != FSCI_OK) return;
     double pats = (double)(r->npatterns + (raw ? r->npoints : 0)), n2 = (double)(n * n);
-    double out_bytes = (double)r->npatterns * n2 * (8 + 4 + 4) + (raw ? (double)r->npoints * n2 * 4 : 0);
+    double out_bytes = (double)r->npatterns * n2 * (8 + 4 + 4) + (double)r->npoints * n2 * 8 +
+                       (raw ? (double)r->npoints * n2 * 4 : 0);
     fsci_profile_add(ev[0], r->t_inputs, 1, 0, 0);
     fsci_profile_add(ev[1], r->t_group, 1, 0, 0);
     fsci_profile_add(ev[2], r->t_scale, 1, 0, 0);
@@ -428,6 +429,7 @@ typedef struct sim {
     fsci__ptycho_diff *d;
     fsci_progress *prog;
     fsci_ptycho_report r;
+    char timestamp[FSCI__PTYCHO_TIMESTAMP_CAP]; /* of the metadata, read before computing */
 } sim;
 
 static void sim_free(sim *s)
@@ -623,7 +625,34 @@ fail:
     return st;
 }
 
-/* Coordinates, inputs and the metadata. */
+/* ground_truth_patches (np, N, N, 1) complex64: the object patch at each scan
+ * position, as PtychoPINN's gridsize-1 simulation stores it, extracted as Y is
+ * and streamed block by block. */
+static int sim_ground_truth(sim *s, fsci_sink *sink)
+{
+    int st = FSCI_OK;
+    const int64_t n = s->n, n2 = s->n2, np = s->np, H = s->H, W = s->W;
+    const float *obj = s->obj->view.data;
+    const double *x = s->x, *y = s->y;
+    int64_t blk = block_groups(n2 * 8, np);
+    float *buf = fsci_malloc((size_t)(blk * n2 * 2), sizeof *buf);
+    FSCI_CHECK(buf, FSCI_ENOMEM, "ptycho: out of memory for a block of %lld patches of %lld x %lld",
+               (long long)blk, (long long)n, (long long)n);
+    FSCI_TRY(fsci_sink_begin(sink, "ground_truth_patches", FSCI_C64, 4, (int64_t[4]){np, n, n, 1}));
+    for (int64_t p0 = 0; p0 < np; p0 += blk) {
+        int64_t p1 = p0 + blk < np ? p0 + blk : np;
+#pragma omp parallel for num_threads(s->nt) schedule(static)
+        for (int64_t p = p0; p < p1; p++)
+            fsci__ptycho_extract_one(obj, H, W, x[p], y[p], n, buf + 2 * (p - p0) * n2);
+        FSCI_TRY(fsci_sink_write(sink, buf, (size_t)((p1 - p0) * n2 * 2) * sizeof *buf));
+    }
+    FSCI_TRY(fsci_sink_end(sink));
+fail:
+    fsci_free(buf);
+    return st;
+}
+
+/* Coordinates, inputs, the ground truth and the metadata. */
 static int sim_write_rest(sim *s, fsci_sink *sink)
 {
     int st = FSCI_OK;
@@ -643,7 +672,18 @@ static int sim_write_rest(sim *s, fsci_sink *sink)
     FSCI_TRY(sink_array(sink, "scan_index", FSCI_I64, 1, &np, s->scan_index));
     FSCI_TRY(fsci_sink_add(sink, "probeGuess", &s->probe->view));
     FSCI_TRY(fsci_sink_add(sink, "objectGuess", &s->obj->view));
-    FSCI_TRY(fsci__ptycho_metadata_add(sink, o, in, s->seed, s->K_used, np, B, s->H, s->W, &s->r));
+    FSCI_TRY(sim_ground_truth(s, sink));
+    fsci__ptycho_meta md = {.o = o,
+                            .in = in,
+                            .seed = s->seed,
+                            .K_used = s->K_used,
+                            .np = np,
+                            .B = B,
+                            .H = s->H,
+                            .W = s->W,
+                            .r = &s->r,
+                            .timestamp = s->timestamp};
+    FSCI_TRY(fsci__ptycho_metadata_add(sink, &md));
 fail:
     return st;
 }
@@ -666,6 +706,7 @@ int fsci_ptycho_simulate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     s.n = o->N;
     s.n2 = s.n * s.n;
     s.C = o->gridsize * o->gridsize;
+    FSCI_TRY(fsci__ptycho_timestamp(s.timestamp));
 
     FSCI_TRY(sim_inputs(&s));
     s.r.npoints = s.np;

@@ -93,14 +93,16 @@ int fsci_ptycho_estimate(const fsci_ptycho_opts *o, const fsci_ptycho_inputs *in
     out->npoints = np;
     out->ngroups = B;
     out->npatterns = (int64_t)P;
-    /* diff3d, Y, diffraction, X_full; coordinates; positions; inputs; headers and metadata */
-    out->output_bytes = (o->raw ? 4 * dnp * n2 : 0) + P * n2 * (8 + 4 + 4) + 16 * (double)B + 36 * P +
-                        40 * dnp + probe + obj + 64 * 1024;
+    /* diff3d, Y, diffraction, X_full; ground_truth_patches; coordinates; positions; inputs;
+     * headers and metadata */
+    out->output_bytes = (o->raw ? 4 * dnp * n2 : 0) + P * n2 * (8 + 4 + 4) + 8 * dnp * n2 + 16 * (double)B +
+                        36 * P + 40 * dnp + probe + obj + 64 * 1024;
     /* the diffraction (held for X_full), coordinates, positions, inputs, two
-     * 16 MB blocks, per-thread buffers (about 64 N^2 bytes each) */
-    double pmax = P > dnp ? P : dnp;
+     * 16 MB blocks, the 8 MB block of ground_truth_patches (or one patch if
+     * larger), per-thread buffers (about 64 N^2 bytes each) */
+    double pmax = P > dnp ? P : dnp, gt_block = 8 * n2 > 8388608 ? 8 * n2 : 8388608;
     double work = P * n2 * 4 + 68 * P + 16 * (double)B + 16 * pmax + 16 * dnp + obj + probe + 32e6 +
-                  64 * n2 * fsci_parallel_resolve(0);
+                  gt_block + 64 * n2 * fsci_parallel_resolve(0);
     out->memory_bytes = work > build + obj ? work : build + obj;
 fail:
     return st;

@@ -129,7 +129,7 @@ else
     echo "skip SIGINT: the CLI does not call fsci_atomic_install_signal_cleanup yet"
 fi
 
-# 8. JSON: undefined proton figures are null; ptycho _metadata keeps its keys
+# 8. JSON: undefined proton figures are null; ptycho _metadata has PtychoPINN's schema and our keys
 "$FSCI" proton run --energy 70 --nz 1 --nx 10 --max-loss 1 --quiet -o "$T/nz1" >/dev/null 2>"$T/err"
 if "$PY" - "$T/nz1/summary.json" <<'EOF'; then
 import json, sys
@@ -144,14 +144,22 @@ fi
 if "$PY" - "$T/p.npz" <<'EOF'; then
 import json, sys
 import numpy as np
-d = json.loads(np.load(sys.argv[1])["_metadata"].item())
-keys = ("generator nphotons seed N gridsize K K_requested n_images n_groups noise layout intensity_scale intensity_scale_raw "
-        "X_full_norm local_offset_sign object object_shape probe probe_scale positions raw oversampling pool_size "
-        "version").split()
-assert list(d) == keys, list(d)
-assert d["seed"] == 5 and d["N"] == 16 and d["n_images"] == 20 and d["generator"].startswith("fastsci ")
+z = np.load(sys.argv[1])
+assert z["_metadata"].shape == () and z["_metadata"].dtype.kind == "U", z["_metadata"].dtype
+d = json.loads(z["_metadata"].item())
+assert list(d) == ("schema_version creation_info physics_parameters training_parameters data_transformations "
+                   "additional_parameters").split(), list(d)
+assert list(d["creation_info"]) == "timestamp script hostname generator fastsci_version".split(), d["creation_info"]
+assert d["creation_info"]["generator"].startswith("fastsci ")
+assert list(d["physics_parameters"]) == ["nphotons", "gridsize", "N"] and d["physics_parameters"]["N"] == 16
+assert d["training_parameters"] == {"n_images": 20} and d["data_transformations"] == []
+keys = ("seed K K_requested n_groups noise layout intensity_scale intensity_scale_raw X_full_norm local_offset_sign "
+        "object object_shape probe probe_scale positions raw oversampling pool_size version").split()
+a = d["additional_parameters"]
+assert list(a) == keys, list(a)
+assert a["seed"] == 5 and a["version"] == 2
 EOF
-    ok "ptycho _metadata parses as JSON with the same keys"
+    ok "ptycho _metadata parses as JSON in PtychoPINN's schema with our keys"
 else
     bad "ptycho _metadata: $(cat "$T/err")"
 fi

@@ -94,8 +94,9 @@ TEST(proton_summary_has_null_for_undefined_ranges)
     rmdir(dir);
 }
 
-/* The ptycho _metadata member: JSON with the keys it always had. */
-TEST(ptycho_metadata_parses_with_the_same_keys)
+/* The ptycho _metadata member: JSON in PtychoPINN's schema 1.0.0 (ptycho/metadata.py,
+ * create_metadata), our own figures under additional_parameters. */
+TEST(ptycho_metadata_has_ptychopinn_schema)
 {
     fsci_ptycho_opts o;
     ASSERT_OK(fsci_params_defaults(fsci_ptycho_params, FSCI_PTYCHO_NPARAMS, &o));
@@ -104,7 +105,17 @@ TEST(ptycho_metadata_parses_with_the_same_keys)
     o.gridsize = 1;
     fsci_sink *s = NULL;
     ASSERT_OK(fsci_sink_memory_create(&s));
+    ASSERT_EQ(setenv("SOURCE_DATE_EPOCH", "1000000000", 1), 0);
     ASSERT_OK(fsci_ptycho_simulate(&o, NULL, 7, 1, s, NULL));
+    /* a malformed SOURCE_DATE_EPOCH is refused before anything is computed */
+    fsci_sink *s2 = NULL;
+    ASSERT_OK(fsci_sink_memory_create(&s2));
+    ASSERT_EQ(setenv("SOURCE_DATE_EPOCH", "12x", 1), 0);
+    ASSERT_STATUS(fsci_ptycho_simulate(&o, NULL, 7, 1, s2, NULL), FSCI_EINVAL);
+    ASSERT_TRUE(strstr(fsci_error_message(), "SOURCE_DATE_EPOCH") != NULL);
+    ASSERT_EQ(fsci_sink_memory_count(s2), 0);
+    fsci_sink_destroy(&s2);
+    ASSERT_EQ(unsetenv("SOURCE_DATE_EPOCH"), 0);
     ASSERT_OK(fsci_sink_close(s));
     char *meta = NULL;
     for (int64_t i = 0; i < fsci_sink_memory_count(s); i++) {
@@ -127,16 +138,26 @@ TEST(ptycho_metadata_parses_with_the_same_keys)
     fputs(meta, f);
     fclose(f);
     fsci_free(meta);
-    snprintf(cmd, sizeof cmd,
-             "%s -c 'import json,sys; d=json.load(open(sys.argv[1]));"
-             "keys=\"generator nphotons seed N gridsize K K_requested n_images n_groups noise layout "
-             "intensity_scale "
-             "intensity_scale_raw X_full_norm local_offset_sign object object_shape probe probe_scale "
-             "positions raw oversampling pool_size version\".split();"
-             "assert list(d) == keys, list(d);"
-             "assert d[\"seed\"] == 7 and d[\"N\"] == 16 and d[\"n_images\"] == 12 and d[\"version\"] == 1;"
-             "assert d[\"local_offset_sign\"] == -1 and len(d[\"object_shape\"]) == 2' %s",
-             python(), path);
+    snprintf(
+        cmd, sizeof cmd,
+        "%s -c 'import json,sys; d=json.load(open(sys.argv[1]));"
+        "assert list(d) == \"schema_version creation_info physics_parameters training_parameters "
+        "data_transformations additional_parameters\".split(), list(d);"
+        "assert d[\"schema_version\"] == \"1.0.0\" and d[\"data_transformations\"] == [];"
+        "c=d[\"creation_info\"];"
+        "assert list(c) == \"timestamp script hostname generator fastsci_version\".split(), list(c);"
+        "assert c[\"timestamp\"] == \"2001-09-09T01:46:40Z\" and c[\"script\"] == "
+        "\"fastsci ptycho simulate\", c;"
+        "assert d[\"physics_parameters\"] == {\"nphotons\": 1e9, \"gridsize\": 1, \"N\": 16};"
+        "assert d[\"training_parameters\"] == {\"n_images\": 12};"
+        "a=d[\"additional_parameters\"];"
+        "keys=\"seed K K_requested n_groups noise layout intensity_scale intensity_scale_raw X_full_norm "
+        "local_offset_sign object object_shape probe probe_scale positions raw oversampling pool_size "
+        "version\".split();"
+        "assert list(a) == keys, list(a);"
+        "assert a[\"seed\"] == 7 and a[\"n_groups\"] == 12 and a[\"version\"] == 2;"
+        "assert a[\"local_offset_sign\"] == -1 and len(a[\"object_shape\"]) == 2' %s",
+        python(), path);
     ASSERT_EQ(system(cmd), 0);
     unlink(path);
 }

@@ -21,18 +21,63 @@ bad() { # name, expected message fragment, args...
 }
 
 base=(--n-images 300 --N 32 --seed 4 --quiet)
-run "$FSCI" ptycho simulate "${base[@]}" --threads 1 -o "$T/a.npz"
+# _metadata's creation_info holds the time and host name: with SOURCE_DATE_EPOCH
+# (reproducible-builds.org) the time is fixed and the files are byte-identical
+SOURCE_DATE_EPOCH=1700000000 run "$FSCI" ptycho simulate "${base[@]}" --threads 1 -o "$T/a.npz"
 check "simulate runs" rc 0
-run "$FSCI" ptycho simulate "${base[@]}" --threads 2 -o "$T/b.npz"
-check "--threads 1 and 2: identical files" cmp -s "$T/a.npz" "$T/b.npz"
+SOURCE_DATE_EPOCH=1700000000 run "$FSCI" ptycho simulate "${base[@]}" --threads 2 -o "$T/b.npz"
+check "--threads 1 and 2 with SOURCE_DATE_EPOCH: identical files" cmp -s "$T/a.npz" "$T/b.npz"
+check "SOURCE_DATE_EPOCH=1700000000 is the metadata timestamp" "$PY" -c "
+import json, numpy as np
+m = json.loads(np.load('$T/a.npz')['_metadata'].item())
+assert m['creation_info']['timestamp'] == '2023-11-14T22:13:20Z', m['creation_info']
+"
+# without it: the same arrays, the same metadata except creation_info, and the time of the run
+run env -u SOURCE_DATE_EPOCH "$FSCI" ptycho simulate "${base[@]}" --threads 2 -o "$T/b2.npz"
+check "--threads 2 without SOURCE_DATE_EPOCH: same arrays and metadata but creation_info, a current timestamp" \
+    "$PY" -c "
+import datetime, json, numpy as np
+a, b = np.load('$T/a.npz'), np.load('$T/b2.npz')
+assert a.files == b.files, (a.files, b.files)
+for k in a.files:
+    if k != '_metadata':
+        assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
+ma, mb = json.loads(a['_metadata'].item()), json.loads(b['_metadata'].item())
+ta = ma.pop('creation_info'); tb = mb.pop('creation_info')
+assert ma == mb and list(ta) == list(tb), (ta, tb)
+t = datetime.datetime.strptime(tb['timestamp'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+assert abs((datetime.datetime.now(datetime.timezone.utc) - t).total_seconds()) < 3600, tb
+"
+run env SOURCE_DATE_EPOCH=yesterday "$FSCI" ptycho simulate --n-images 20 --N 16 --quiet -o "$T/o.npz"
+check "malformed SOURCE_DATE_EPOCH: exit 1, one line naming it, no output" \
+    eval 'rc 1 && errhas "SOURCE_DATE_EPOCH: .yesterday. is not a number of seconds" && oneline && noout'
 check "numpy loads the NPZ with PtychoPINN's keys" "$PY" -c "
 import numpy as np
 z = np.load('$T/a.npz')
 need = {'diff3d','xcoords','ycoords','xcoords_start','ycoords_start','probeGuess','objectGuess','scan_index',
-        'diffraction','Y','X_full','coords_offsets','coords_relative','nn_indices','_metadata'}
+        'diffraction','Y','X_full','coords_offsets','coords_relative','nn_indices','_metadata',
+        'ground_truth_patches'}
 assert need <= set(z.files), need - set(z.files)
 assert z['diffraction'].shape == (300, 32, 32, 4) and z['diffraction'].dtype == np.float32
+g = z['ground_truth_patches']
+assert g.shape == (300, 32, 32, 1) and g.dtype == np.complex64, (g.shape, g.dtype)
 "
+# fastsci info reads the photon count from PtychoPINN's schema and from the flat metadata of older files
+SOURCE_DATE_EPOCH=0 run "$FSCI" ptycho simulate --n-images 40 --N 16 --gridsize 1 --nphotons 1e4 --quiet -o "$T/e.npz"
+run "$FSCI" info "$T/e.npz"
+check "info: ground_truth_patches and the metadata in PtychoPINN's schema" eval 'rc 0 &&
+    grep -q "ground_truth_patches *complex64 *(40, 16, 16, 1)" "$T/out" &&
+    grep -q "PtychoPINN metadata schema 1.0.0" "$T/out" &&
+    grep -q "nphotons 10000, N 16, gridsize 1, n_images 40" "$T/out" &&
+    grep -q "created 1970-01-01T00:00:00Z by fastsci " "$T/out"'
+"$PY" -c "
+import json, numpy as np
+flat = {'generator': 'fastsci 0.1.0', 'nphotons': 10000.0, 'seed': 1, 'N': 32, 'gridsize': 2, 'K': 4, 'n_images': 300}
+np.savez('$T/flat.npz', xcoords=np.zeros(3), _metadata=np.array(json.dumps(flat)))
+"
+run "$FSCI" info "$T/flat.npz"
+check "info: the flat metadata of older files" eval 'rc 0 && grep -q "flat metadata" "$T/out" &&
+    grep -q "nphotons 10000, N 32, gridsize 2, n_images 300" "$T/out" && grep -q "created by fastsci 0.1.0" "$T/out"'
 run "$FSCI" ptycho simulate --n-images 300 --N 32 --profile --quiet -o "$T/c.npz"
 check "--profile shows the stages" eval 'rc 0 && errhas "ptycho.group" && errhas "ptycho.fft" && errhas "ptycho.noise" && errhas "ptycho.write" && errhas "ptycho.extract"'
 
@@ -79,7 +124,7 @@ run "$FSCI" ptycho simulate --positions "$T/pos30.npz" --K 31 --N 32 --object-si
 check "--K 31 with 30 positions: runs, warns naming --K 31" eval 'rc 0 && errhas "warning: ptycho: --K 31 is more than the 30 positions"'
 check "--K 31 with 30 positions: metadata records K = 30 and K_requested = 31" "$PY" -c "
 import json, numpy as np
-m = json.loads(np.load('$T/k31.npz')['_metadata'].item())
+m = json.loads(np.load('$T/k31.npz')['_metadata'].item())['additional_parameters']
 assert m['K'] == 30 and m['K_requested'] == 31, m
 "
 run "$FSCI" ptycho simulate --positions "$T/pos30.npz" --K 31 --N 32 --object-size 112 --quiet -o "$T/k31q.npz"

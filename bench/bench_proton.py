@@ -80,6 +80,12 @@ def main():
               bytes_moved=2 * nops * psi_bytes, flops=flops[op])
     step_ms = times["step"][0] * 1e3
     ratio = times["step"][1] / times["step"][0]
+    stream_gbs = F.stream_triad(threads=tab["nthreads"])
+    step_gbs = 2 * 3 * psi_bytes / times["step"][0] / 1e9  # each of the 3 operators reads and writes psi
+    print(f"  STREAM triad {stream_gbs:.1f} GB/s ({tab['nthreads']} threads); dense step moves "
+          f"{2 * 3 * psi_bytes / 1e9:.3f} GB in {step_ms:.1f} ms = {step_gbs:.1f} GB/s = "
+          f"{100 * step_gbs / stream_gbs:.0f} % of STREAM (goal >= 80 %): "
+          f"{verdict(step_gbs >= 0.8 * stream_gbs, False)}")
     print(f"  dense step {step_ms:.1f} ms (goal <= {STEP_GOAL_MS:g}, stretch {STEP_STRETCH_MS:g}): "
           f"{verdict(step_ms <= STEP_GOAL_MS, step_ms <= STEP_STRETCH_MS)}")
     print(f"  vs numpy {ratio:.1f}x (goal >= {RATIO_GOAL:g}x, stretch {RATIO_STRETCH:g}x): "
@@ -97,7 +103,9 @@ def main():
     print(f"  150 MeV pencil: {wall:.3f} s wall ({r['seconds']:.3f} s in the engine, {r['steps']} steps, "
           f"R80 {r['R80']:.2f} mm) (goal <= {PENCIL_GOAL_S:g} s): {verdict(wall <= PENCIL_GOAL_S, False)}")
     t.record(note=f"10-step agreement {err:.1e} of max psi ({'PASS' if agree else 'FAIL'} at 1e-5); "
-                  f"dense step {step_ms:.1f} ms, {ratio:.1f}x numpy; pencil {wall:.2f} s.")
+                  f"dense step {step_ms:.1f} ms, {ratio:.1f}x numpy; pencil {wall:.2f} s. STREAM triad (same "
+                  f"run, 3 x 160 MB, {tab['nthreads']} threads) {stream_gbs:.1f} GB/s; the dense step moves "
+                  f"{step_gbs:.1f} GB/s = {100 * step_gbs / stream_gbs:.0f} % of STREAM (issue 9 goal >= 80 %).")
     if not agree:
         raise SystemExit("bench proton: engine and numpy baseline disagree")
 

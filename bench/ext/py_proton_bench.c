@@ -326,9 +326,60 @@ static PyObject *py_apply(PyObject *self, PyObject *args)
     return PyFloat_FromDouble((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
 }
 
+/* STREAM triad a[i] = b[i] + q c[i] over n doubles per array (McCalpin's
+ * STREAM benchmark, the triad kernel): the best of `repeat` timings, as GB/s
+ * counting 24 bytes per element (two reads, one write; write-allocate
+ * traffic not counted, as STREAM reports it). Arrays are first touched by the
+ * same static partition that runs the triad. */
+static PyObject *py_stream_triad(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    static char *kwlist[] = {"n", "threads", "repeat", NULL};
+    Py_ssize_t n = 20 * 1000 * 1000;
+    int threads = 2, repeat = 10;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nii", kwlist, &n, &threads, &repeat)) return NULL;
+    if (n < 1000 || threads < 1 || repeat < 1)
+        return PyErr_Format(PyExc_ValueError, "stream_triad: bad n/threads");
+    double *a = fsci_malloc((size_t)n, sizeof *a), *b = fsci_malloc((size_t)n, sizeof *b),
+           *c = fsci_malloc((size_t)n, sizeof *c);
+    if (!a || !b || !c) {
+        fsci_free(a);
+        fsci_free(b);
+        fsci_free(c);
+        return PyErr_NoMemory();
+    }
+    double best = 1e30;
+    Py_BEGIN_ALLOW_THREADS
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (Py_ssize_t i = 0; i < n; i++) {
+        a[i] = 0.0;
+        b[i] = 1.0;
+        c[i] = 2.0;
+    }
+    for (int r = 0; r < repeat; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        const double q = 3.0;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (Py_ssize_t i = 0; i < n; i++) a[i] = b[i] + q * c[i];
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double t = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (t < best) best = t;
+    }
+    Py_END_ALLOW_THREADS
+    double check = a[n / 2];
+    fsci_free(a);
+    fsci_free(b);
+    fsci_free(c);
+    if (check != 7.0) return PyErr_Format(PyExc_RuntimeError, "stream_triad: wrong result %g", check);
+    return PyFloat_FromDouble(24.0 * (double)n / best / 1e9);
+}
+
 #define KWFN(f) (PyCFunction)(void (*)(void))(f)
 
 static PyMethodDef bench_methods[] = {
+    {"stream_triad", KWFN(py_stream_triad), METH_VARARGS | METH_KEYWORDS,
+     "stream_triad(n=20e6, threads=2, repeat=10): STREAM triad bandwidth in GB/s (best of repeat)."},
     {"proton_bench_setup", KWFN(py_setup), METH_VARARGS | METH_KEYWORDS,
      "proton_bench_setup(ne=200, ntheta=72, nz=40, nx=40, threads=2, e_max=230, dx=1, dz=1, "
      "stream='bilinear', "

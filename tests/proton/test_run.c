@@ -277,7 +277,7 @@ TEST(memory_estimate_is_honest)
     fsci_proton_plan_destroy(&p);
     fprintf(stderr, "  estimate %.1f MB, VmHWM %.1f MB\n", info.mem_bytes / 1e6, peak / 1e6);
     ASSERT_TRUE(info.mem_bytes > 50e6); /* the phase space dominates the process */
-#if !defined(__SANITIZE_ADDRESS__) /* AddressSanitizer's shadow memory and redzones inflate the peak */
+#if !defined(__SANITIZE_ADDRESS__)      /* AddressSanitizer's shadow memory and redzones inflate the peak */
     if (before == 0 && peak > 0) ASSERT_TRUE(info.mem_bytes < 2 * peak && peak < 2 * info.mem_bytes);
 #endif
     fsci_proton_setup_destroy(&su);

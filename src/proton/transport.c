@@ -70,7 +70,7 @@ int fsci_proton_step(const fsci_proton_plan *p, fsci_proton_state *s)
     double t0 = fsci_profile_begin(ev_step);
     step_begin(p, s);
     if (s->klo <= s->khi) {
-        if (!p->water_shift) FSCI_TRY(fsci__proton_energy_check(p, s));
+        if (!p->water_shift || p->shift_blend) FSCI_TRY(fsci__proton_energy_check(p, s));
         if (p->o.mcs == FSCI_PROTON_MCS_GENERALISED) FSCI_TRY(fsci__proton_generalised_kernels(p, s));
         double t1 = fsci_profile_begin(ev_scatter);
         FSCI_TRY(fsci__proton_scatter(p, s, true));

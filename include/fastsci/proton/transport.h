@@ -90,6 +90,7 @@ typedef struct fsci_proton_opts {
     bool nuclear;                   /* nuclear removal of primaries (true) */
     double nuclear_mu_per_mm;       /* removal rate in water, 1/mm (0.0012 = 1.2 %/cm) */
     double nuclear_local;           /* fraction of a removed proton's energy deposited locally (0.6) */
+    bool straggling;                /* Bohr energy-loss straggling in A_E (true); false: CSDA only */
     fsci_proton_stream_kind stream; /* BILINEAR */
     bool dense;                     /* process every cell (no bounding boxes); for benchmarks */
     double prune;                   /* values below prune x (injected weight) are set to 0 and

@@ -145,7 +145,7 @@ fail:
  * --energy-spread-pct of e. */
 static double spread_of(const fsci_proton_run_opts *r, double e)
 {
-    return r->energy_sigma_pct > 0 ? 0.01 * r->energy_sigma_pct * e : r->energy_sigma;
+    return r->energy_sigma_pct > 0 ? r->energy_sigma_pct * e / 100 : r->energy_sigma;
 }
 
 /* Highest energy of the spectra (energy + 4 sigma over the beams). */

@@ -119,6 +119,7 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
     o.nuclear = nuclear != 0;
     o.dense = true;
     o.prune = 0;
+    o.straggling = false; /* the numpy baseline (bench/proton_baseline.py) is the CSDA step */
     o.nthreads = threads;
     /* exactly ne bins of CSDA range: ds = (R(e_max) - R(e_min)) / ne, nudged up
      * by a few ulps if rounding in ceil() would give ne + 1 bins */

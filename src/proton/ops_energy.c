@@ -67,9 +67,9 @@ static void bin_targets(const fsci_proton_plan *p, fsci_proton_state *s, int64_t
                         if (p->runs[r].x1 > b.x0 && p->runs[r].x0 < b.x1) s->cls_seen[p->runs[r].c] = 1;
             if (!s->cls_seen[c]) continue;
         }
-        for (int i = 0; i < 2; i++) {
-            int32_t j = p->e_tj[2 * (c * ne + k) + i];
-            if (p->e_tw[2 * (c * ne + k) + i] == 0 || j < 0) continue;
+        for (int64_t q = p->t_off[c * ne + k]; q < p->t_off[c * ne + k + 1]; q++) {
+            const int32_t j = p->t_part[q].k;
+            if (j < 0) continue;
             if (j < *lo) *lo = j;
             if (j > *hi) *hi = j;
         }

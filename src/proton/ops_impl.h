@@ -144,6 +144,12 @@ static inline void sum_row_d(const double *r, int64_t x0, int64_t x1, double acc
     for (; x < x1; x++) acc[x & 7] += r[x];
 }
 
+/* Sum of a psi row segment, lanes by absolute column. */
+static inline void sum_row_psi(const fsci__psi_t *r, int64_t x0, int64_t x1, double acc[8])
+{
+    for (int64_t x = x0; x < x1; x++) acc[x & 7] += (double)r[x];
+}
+
 /* Grow the tight box with the non-zero cells of row z in [x0, x1). */
 static inline void tight_row(const fsci__psi_t *row, int64_t z, int64_t x0, int64_t x1, fsci__pbox *tb)
 {

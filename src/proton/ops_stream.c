@@ -141,19 +141,77 @@ static double muscl_x_sweep(const fsci_proton_plan *p, const fsci__psi_t *S, fsc
     return leak;
 }
 
-static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_t k, int64_t t, bool shift,
+/* Sources of target bin j in water (the gather list of class 0) present in
+ * the window: their union box in angle bin t. */
+static fsci__pbox blend_box(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t j, int64_t t)
+{
+    fsci__pbox u = {0, 0, 0, 0};
+    for (int64_t q = p->g_off[j]; q < p->g_off[j + 1]; q++) {
+        const int64_t k = p->g_part[q].k;
+        if (k < s->klo || k > s->khi) continue;
+        u = box_union(u, s->box[s->cur][(k % p->nw) * p->nth + t]);
+    }
+    return u;
+}
+
+/* The blend sum_q w_q psi(k_q, t) of the sources of target bin j over box B
+ * into X (only B is written; memory outside a source's box is zero). */
+static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t j, int64_t t,
+                          fsci__pbox B, fsci__psi_t *restrict X)
+{
+    const int64_t nx = p->nx, plane = p->plane;
+    bool first = true;
+    for (int64_t q = p->g_off[j]; q < p->g_off[j + 1]; q++) {
+        const int64_t k = p->g_part[q].k;
+        if (k < s->klo || k > s->khi) continue;
+        const int64_t sp = (k % p->nw) * p->nth + t;
+        const fsci__pbox b = s->box[s->cur][sp];
+        if (EMPTY(b)) continue;
+        const fsci__psi_t w = p->g_part[q].w, *S = s->psi[s->cur] + sp * plane;
+        if (first && b.z0 == B.z0 && b.z1 == B.z1 && b.x0 == B.x0 && b.x1 == B.x1) {
+            /* the first source covers B: assign instead of clearing (0 + w v == w v) */
+            for (int64_t z = b.z0; z < b.z1; z++) {
+                const fsci__psi_t *restrict sr = S + z * nx;
+                fsci__psi_t *restrict o = X + z * nx;
+                for (int64_t x = b.x0; x < b.x1; x++) o[x] = w * sr[x];
+            }
+            first = false;
+            continue;
+        }
+        if (first)
+            for (int64_t z = B.z0; z < B.z1; z++)
+                memset(X + z * nx + B.x0, 0, (size_t)(B.x1 - B.x0) * sizeof(fsci__psi_t));
+        first = false;
+        for (int64_t z = b.z0; z < b.z1; z++) {
+            const fsci__psi_t *restrict sr = S + z * nx;
+            fsci__psi_t *restrict o = X + z * nx;
+            for (int64_t x = b.x0; x < b.x1; x++) o[x] += w * sr[x];
+        }
+    }
+}
+
+/* Stream plane (k, t): mode 0 in place (bin k to bin k), 1 the water shift
+ * (bin k to bin k - 1), 2 the straggled water shift (k is the target bin:
+ * the blend of its sources, see blend_sources). */
+static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_t k, int64_t t, int mode,
                          int tid, double *part)
 {
     const int64_t nth = p->nth, nx = p->nx, nz = p->nz, plane = p->plane;
     const int src = s->cur, dst = 1 - src;
-    const int64_t sp = (k % p->nw) * nth + t, j = shift ? k - 1 : k, dp = (j % p->nw) * nth + t;
+    const int64_t sp = (k % p->nw) * nth + t, j = mode == 1 ? k - 1 : k, dp = (j % p->nw) * nth + t;
     const fsci__psi_t *S = s->psi[src] + sp * plane;
     fsci__psi_t *D = s->psi[dst] + dp * plane;
-    const fsci__pbox B = s->box[src][sp];
+    fsci__pbox B = s->box[src][sp];
+    if (mode == 2) {
+        fsci__psi_t *X = s->sblend + (int64_t)tid * plane;
+        B = blend_box(p, s, j, t);
+        blend_sources(p, s, j, t, B, X);
+        S = X;
+    }
     const fsci__stencil st = p->sten[t];
     const int64_t iu = st.iu, iv = st.iv;
     const int hx = st.fu > 0, hz = st.fv > 0;
-    const fsci__psi_t g = shift ? p->surv[0] : (fsci__psi_t)1;
+    const fsci__psi_t g = mode ? p->surv[0] : (fsci__psi_t)1;
     const fsci__psi_t tau = (fsci__psi_t)s->tau;
     const bool dense = p->o.dense;
     memset(part, 0, FSCI__NP * sizeof(double));
@@ -166,7 +224,15 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     double leak = 0;
     if (p->o.stream == FSCI_PROTON_STREAM_BILINEAR) leak = stream_leak(p, S, B, &st);
     if (tz0 >= tz1 || tx0 >= tx1) {
-        if (p->o.stream != FSCI_PROTON_STREAM_BILINEAR) leak = s->psum[src][sp];
+        if (p->o.stream != FSCI_PROTON_STREAM_BILINEAR) {
+            if (mode == 2) {
+                double acc[8] = {0};
+                for (int64_t z = B.z0; z < B.z1; z++) sum_row_psi(S + z * nx, B.x0, B.x1, acc);
+                leak = sum8(acc);
+            } else {
+                leak = s->psum[src][sp];
+            }
+        }
         clear_plane(p, D, &s->box[dst][dp], &s->psum[dst][dp]);
         part[FSCI__P_LEAKW] = (double)g * leak;
         part[FSCI__P_LEAKE] = (double)g * leak * p->value[j];
@@ -279,8 +345,23 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
 int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift)
 {
     int64_t n = 0;
+    const int mode = !shift ? 0 : p->shift_blend ? 2 : 1;
     memset(s->written, 0, (size_t)(p->nw * p->nth));
-    for (int64_t k = s->klo; k <= s->khi; k++) {
+    /* straggled shift: the target bins of the occupied ones */
+    const int64_t jlo = s->klo - p->g_span_hi > 0 ? s->klo - p->g_span_hi : 0,
+                  jhi = s->khi - p->g_span_lo < p->ne - 1 ? s->khi - p->g_span_lo : p->ne - 1;
+    for (int64_t j = jlo; mode == 2 && j <= jhi; j++)
+        for (int64_t t = 0; t < p->nth; t++) {
+            fsci__pbox b = blend_box(p, s, j, t);
+            if (EMPTY(b)) continue;
+            fsci__item *it = &s->items[n++];
+            it->k = (int32_t)j;
+            it->t = (int32_t)t;
+            it->kind = 0;
+            it->cost = (int64_t)(b.z1 - b.z0) * (b.x1 - b.x0);
+            s->written[(j % p->nw) * p->nth + t] = 1;
+        }
+    for (int64_t k = s->klo; mode < 2 && k <= s->khi; k++) {
         if (shift && k < 1) continue; /* bin 0 reached the cutoff in A_E */
         const int64_t slot = k % p->nw, dslot = (shift ? k - 1 : k) % p->nw;
         for (int64_t t = 0; t < p->nth; t++) {
@@ -305,7 +386,7 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
                 if (it->kind == 1)
                     do_clear(p, s, it, s->part + i * FSCI__NP);
                 else
-                    stream_plane(p, s, it->k, it->t, shift, tid, s->part + i * FSCI__NP);
+                    stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP);
             }
     }
     double tot[FSCI__NP];
@@ -315,7 +396,14 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
     s->cells += tot[FSCI__P_CELLS];
     s->last_bytes = PSI_RW_BYTES * tot[FSCI__P_CELLS];
     s->cur = 1 - s->cur;
-    if (shift && !p->o.dense) {
+    if (mode == 2 && !p->o.dense) {
+        s->klo = jlo;
+        s->khi = jhi;
+        if (s->khi < s->klo) {
+            s->klo = 0;
+            s->khi = -1;
+        }
+    } else if (shift && !p->o.dense) {
         s->klo = s->klo > 0 ? s->klo - 1 : 0;
         s->khi = s->khi - 1;
         if (s->khi < s->klo) {

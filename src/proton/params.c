@@ -28,6 +28,8 @@ const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS] = {
     {"energy", FSCI_PARAM_DOUBLES, F(energy), "150", 1, 1e9, NULL,
      "beam energies in MeV (comma-separated; one beam each, equal weights); at most 500 (PSTAR)"},
     {"energy-spread", FSCI_PARAM_DOUBLE, F(energy_sigma), "0", 0, 50, NULL, "Gaussian energy sigma (MeV)"},
+    {"energy-spread-pct", FSCI_PARAM_DOUBLE, F(energy_sigma_pct), "0", 0, 10, NULL,
+     "Gaussian energy sigma in % of each beam's energy (instead of --energy-spread)"},
     {"spot-sigma", FSCI_PARAM_DOUBLE, F(spot_sigma), "3", 0, 1000, NULL,
      "pencil-beam lateral sigma (mm; 0: zero width)"},
     {"x0", FSCI_PARAM_DOUBLE, F(x0), "0", -1e6, 1e6, NULL, "lateral beam centre (mm)"},
@@ -54,6 +56,10 @@ const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS] = {
     {"mcs", FSCI_PARAM_CHOICE, F(mcs), "plain", 0, -1, "plain|generalised",
      "multiple scattering: plain Highland power or the generalised Highland form"},
     {"nuclear", FSCI_PARAM_BOOL, F(nuclear), "true", 0, -1, NULL, "nuclear removal of primaries"},
+    {"nuclear-local", FSCI_PARAM_DOUBLE, F(nuclear_local), "0.6", 0, 1, NULL,
+     "fraction of a removed proton's energy deposited locally (Bortfeld 1997; the rest escapes)"},
+    {"straggling", FSCI_PARAM_BOOL, F(straggling), "true", 0, -1, NULL,
+     "Bohr energy-loss straggling (off: CSDA, the sharp range of earlier versions)"},
     {"sparse", FSCI_PARAM_BOOL, F(sparse), "true", 0, -1, NULL, "process only occupied bounding boxes"},
     {"max-loss", FSCI_PARAM_DOUBLE, F(max_loss), "0.2", 0, 1, NULL,
      "fail when more than this fraction of the beam leaves the grid or the energy/angle grids (1: never; "
@@ -135,6 +141,24 @@ fail:
     return st;
 }
 
+/* Gaussian energy sigma (MeV) of a beam of energy e: --energy-spread, or
+ * --energy-spread-pct of e. */
+static double spread_of(const fsci_proton_run_opts *r, double e)
+{
+    return r->energy_sigma_pct > 0 ? r->energy_sigma_pct * e / 100 : r->energy_sigma;
+}
+
+/* Highest energy of the spectra (energy + 4 sigma over the beams). */
+static double spectrum_top(const fsci_proton_run_opts *r)
+{
+    double top = 0;
+    for (int i = 0; i < r->energy.n; i++) {
+        const double e = r->energy.v[i], t = e + SPREAD_TOP * spread_of(r, e);
+        if (t > top) top = t;
+    }
+    return top;
+}
+
 /* Check the run options that do not depend on the grid; *emax_out: the
  * highest beam energy. */
 static int check_run_opts(const fsci_proton_run_opts *r, double *emax_out)
@@ -152,12 +176,22 @@ static int check_run_opts(const fsci_proton_run_opts *r, double *emax_out)
     }
     FSCI_TRY(fin("energy-spread", r->energy_sigma));
     FSCI_CHECK(r->energy_sigma >= 0, FSCI_EINVAL, "--energy-spread: %g must be >= 0", r->energy_sigma);
+    FSCI_TRY(fin("energy-spread-pct", r->energy_sigma_pct));
+    FSCI_CHECK(r->energy_sigma_pct >= 0, FSCI_EINVAL, "--energy-spread-pct: %g must be >= 0",
+               r->energy_sigma_pct);
+    FSCI_CHECK(!(r->energy_sigma > 0 && r->energy_sigma_pct > 0), FSCI_EINVAL,
+               "--energy-spread %g and --energy-spread-pct %g: give the spread one way only", r->energy_sigma,
+               r->energy_sigma_pct);
+    FSCI_TRY(fin("nuclear-local", r->nuclear_local));
+    FSCI_CHECK(r->nuclear_local >= 0 && r->nuclear_local <= 1, FSCI_EINVAL,
+               "--nuclear-local: %g must be in [0, 1]", r->nuclear_local);
     /* the top of the energy grid holds the highest energy plus 4 sigma */
-    FSCI_CHECK(
-        emax + SPREAD_TOP * r->energy_sigma <= FSCI_PROTON_EMAX_MEV, FSCI_ERANGE,
-        "--energy %g with --energy-spread %g: the spectrum reaches %g MeV (energy + 4 x spread), above "
-        "the PSTAR table (%g MeV); lower --energy or --energy-spread",
-        emax, r->energy_sigma, emax + SPREAD_TOP * r->energy_sigma, FSCI_PROTON_EMAX_MEV);
+    const double top = spectrum_top(r);
+    FSCI_CHECK(top <= FSCI_PROTON_EMAX_MEV, FSCI_ERANGE,
+               "--energy %g with --energy-spread%s %g: the spectrum reaches %g MeV (energy + 4 x spread), "
+               "above the PSTAR table (%g MeV); lower --energy or the spread",
+               emax, r->energy_sigma_pct > 0 ? "-pct" : "",
+               r->energy_sigma_pct > 0 ? r->energy_sigma_pct : r->energy_sigma, top, FSCI_PROTON_EMAX_MEV);
     FSCI_TRY(fin("spot-sigma", r->spot_sigma));
     FSCI_CHECK(r->spot_sigma >= 0, FSCI_EINVAL, "--spot-sigma: %g must be >= 0", r->spot_sigma);
     FSCI_TRY(fin("x0", r->x0));
@@ -187,7 +221,7 @@ fail:
 
 /* Transport options straight from the run options; the top of the energy
  * grid holds the highest energy plus its spread. */
-static void set_transport_opts(const fsci_proton_run_opts *r, int nthreads, bool progress, double emax,
+static void set_transport_opts(const fsci_proton_run_opts *r, int nthreads, bool progress,
                                fsci_proton_opts *o)
 {
     fsci_proton_opts_default(o);
@@ -199,6 +233,8 @@ static void set_transport_opts(const fsci_proton_run_opts *r, int nthreads, bool
     o->ds_mm = r->ds;
     o->ne = r->ne;
     o->nuclear = r->nuclear;
+    o->nuclear_local = r->nuclear_local;
+    o->straggling = r->straggling;
     o->dense = !r->sparse;
     o->nthreads = nthreads;
     o->progress = progress;
@@ -211,7 +247,7 @@ static void set_transport_opts(const fsci_proton_run_opts *r, int nthreads, bool
     o->mcs = strcmp(r->mcs, "generalised") == 0 ? FSCI_PROTON_MCS_GENERALISED : FSCI_PROTON_MCS_PLAIN;
     /* check_run_opts keeps this within the table; the plan anchors the grid
      * at its top when a bin above it would leave the table */
-    o->e_max_mev = emax + SPREAD_TOP * r->energy_sigma;
+    o->e_max_mev = spectrum_top(r);
 }
 
 /* A range grid has one bin per step of residual range: refuse a step that
@@ -244,17 +280,20 @@ static int size_grid(const fsci_proton_run_opts *r, double emax, fsci_proton_opt
     int st = FSCI_OK;
     fsci_proton_physics *ph = NULL;
     double rmax, rlow, emin = emax;
-    for (int i = 0; i < r->energy.n; i++)
-        if (r->energy.v[i] < emin) emin = r->energy.v[i];
-    emin -= SPREAD_LOW * r->energy_sigma;
+    for (int i = 0; i < r->energy.n; i++) {
+        const double e = r->energy.v[i] - SPREAD_LOW * spread_of(r, r->energy.v[i]);
+        if (e < emin) emin = e;
+    }
     if (emin < 1.5) emin = 1.5;
     FSCI_TRY(fsci_proton_physics_create(NULL, &ph));
     FSCI_TRY(fsci_proton_physics_range_mm(ph, o->e_max_mev, &rmax));
     FSCI_TRY(fsci_proton_physics_range_mm(ph, emin, &rlow));
-    if (o->egrid == FSCI_PROTON_EGRID_RANGE && (r->energy.n > 1 || r->energy_sigma > 0)) {
-        /* the energy window must hold every beam's bins at once */
-        double ds = r->ds > 0 ? r->ds : (r->dx < r->dz ? r->dx : r->dz);
-        o->e_window = (int64_t)ceil((rmax - rlow) / ds) + 34;
+    if (o->egrid == FSCI_PROTON_EGRID_RANGE && (r->energy.n > 1 || spread_of(r, emax) > 0)) {
+        /* the energy window must hold every beam's bins at once, and with
+         * straggling +-7 sigma_R around them */
+        double ds = r->ds > 0 ? r->ds : (r->dx < r->dz ? r->dx : r->dz), sig = 0;
+        if (r->straggling) FSCI_TRY(fsci_proton_physics_range_straggling(ph, o->e_max_mev, &sig));
+        o->e_window = (int64_t)ceil((rmax - rlow) / ds) + 34 + 2 * (int64_t)ceil(7 * sig / ds);
     }
     if (r->nz > 0) {
         o->nz = r->nz;
@@ -303,7 +342,7 @@ static void set_beams(const fsci_proton_run_opts *r, fsci_proton_setup *su)
         fsci_proton_beam_default(b);
         b->kind = r->width > 0 ? FSCI_PROTON_BEAM_BROAD : FSCI_PROTON_BEAM_PENCIL;
         b->energy_mev = r->energy.v[i];
-        b->energy_sigma_mev = r->energy_sigma;
+        b->energy_sigma_mev = spread_of(r, r->energy.v[i]);
         b->x_mm = r->x0;
         b->sigma_x_mm = r->spot_sigma;
         b->width_mm = r->width;
@@ -370,7 +409,7 @@ int fsci_proton_setup_create(const fsci_proton_run_opts *r, int nthreads, bool p
     FSCI_TRY(check_run_opts(r, &emax));
     su = fsci_calloc(1, sizeof *su);
     FSCI_CHECK_GOTO(su, FSCI_ENOMEM, "out of memory");
-    set_transport_opts(r, nthreads, progress, emax, &su->opts);
+    set_transport_opts(r, nthreads, progress, &su->opts);
     FSCI_TRY(size_grid(r, emax, &su->opts));
     set_beams(r, su);
     if (strcmp(r->phantom, "water") != 0) FSCI_TRY(set_materials(r, su));

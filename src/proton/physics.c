@@ -158,6 +158,23 @@ fail:
     return st;
 }
 
+/* Bohr variance per mm in water: 0.1569 (Z/A) (1 - b^2/2) / (1 - b^2) MeV^2/cm / 10. */
+static double bohr_var(double e)
+{
+    const double g = (e + FSCI_PROTON_MASS_MEV) / FSCI_PROTON_MASS_MEV, b2 = 1.0 - 1.0 / (g * g);
+    return 0.01569 * 0.5551 * (1.0 - 0.5 * b2) * g * g;
+}
+
+int fsci_proton_bohr_straggling(double e_mev, double *var_mev2_per_mm)
+{
+    FSCI_CHECK(var_mev2_per_mm, FSCI_EINVAL, "var_mev2_per_mm is NULL");
+    int st = FSCI_OK;
+    FSCI_TRY(check_kinetic(e_mev));
+    *var_mev2_per_mm = bohr_var(e_mev);
+fail:
+    return st;
+}
+
 int fsci_proton_highland(double e_mev, double s_mm, bool log_term, double *theta0_rad)
 {
     FSCI_CHECK(theta0_rad, FSCI_EINVAL, "theta0_rad is NULL");
@@ -499,6 +516,31 @@ int fsci_proton_physics_fermi_eyges(const fsci_proton_physics *ph, double e0_mev
     out->factor = f;
     out->theta0 = sqrt(out->a0);
     out->sigma_x = sqrt(f * sx2);
+fail:
+    return st;
+}
+
+int fsci_proton_physics_range_straggling(const fsci_proton_physics *ph, double e0_mev, double *sigma_mm)
+{
+    FSCI_CHECK(ph && sigma_mm, FSCI_EINVAL, "NULL argument");
+    int st = FSCI_OK;
+    FSCI_TRY(check_energy(e0_mev));
+    const double u0 = log(e0_mev);
+    const int64_t j0 = seg_of_u(ph, u0);
+    double v = 0;
+    /* int K / S^2 dR over u, with S = E / (dR/du) (MeV/mm) */
+    for (int64_t j = 0; j <= j0; j++) {
+        double ua = ph->u[j], ub = fmin(ph->u[j + 1], u0);
+        if (!(ub > ua)) continue;
+        double h = ph->u[j + 1] - ph->u[j];
+        cubic c = seg_cubic(ph, j);
+        for (int q = 0; q < 5; q++) {
+            double uq = ua + 0.5 * (ub - ua) * (1.0 + GL_X[q]), e = exp(uq);
+            double d = cubic_der(c, (uq - ph->u[j]) / h) / h;
+            v += GL_W[q] * 0.5 * (ub - ua) * bohr_var(e) * d * d * d / (e * e);
+        }
+    }
+    *sigma_mm = sqrt(v);
 fail:
     return st;
 }

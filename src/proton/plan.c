@@ -46,6 +46,7 @@ void fsci_proton_opts_default(fsci_proton_opts *o)
     o->nuclear = true;
     o->nuclear_mu_per_mm = 0.0012;
     o->nuclear_local = 0.6;
+    o->straggling = true;
     o->stream = FSCI_PROTON_STREAM_BILINEAR;
     o->dense = false;
     o->prune = 1e-10;
@@ -296,6 +297,7 @@ static double plan_bytes(const fsci_proton_plan *p, int64_t nclass)
     const double nthreads = (double)p->nthreads;
     b += nthreads * 2 * ((double)p->nx + 16) * psi;
     if (p->o.stream == FSCI_PROTON_STREAM_MUSCL) b += nthreads * (plane + 10 * ((double)p->nx + 16)) * 8;
+    if (p->o.straggling) b += nthreads * plane * psi; /* blended source planes */
     b += nc * ne * (2 * (4 + psi) + 3 * 8 + 8 + 4 + 8 + 8 + 4 * (double)sizeof(fsci__epart)) + ne * 8 * 4;
     b += nc * ne * taps * psi;
     if (p->o.mcs == FSCI_PROTON_MCS_GENERALISED) b += nc * ne * (taps * psi + 16);
@@ -423,6 +425,14 @@ int fsci_proton_plan_create(const fsci_proton_opts *o, const fsci_proton_materia
         p->nw = o->e_window < p->ne ? o->e_window : p->ne;
     else
         p->nw = (o->dense || o->egrid != FSCI_PROTON_EGRID_RANGE) ? p->ne : (p->ne < 32 ? p->ne : 32);
+    if (o->e_window <= 0 && p->nw < p->ne && o->straggling) {
+        /* straggling spreads a beam over +-7 sigma_R of range bins (the
+         * prune threshold, 1e-10, lies at 6.4 sigma) */
+        double sig = 0;
+        FSCI_TRY(fsci_proton_physics_range_straggling(p->ph, p->value[p->ne - 1], &sig));
+        const double want = 32 + 2 * ceil(7 * sig / p->ds);
+        p->nw = want < (double)p->ne ? (int64_t)want : p->ne;
+    }
     if (o->dense) p->nw = p->ne;
 
     FSCI_TRY(check_plan_memory(p, m ? 2 : 1));
@@ -456,7 +466,7 @@ void fsci_proton_plan_destroy(fsci_proton_plan **pp)
     void *bufs[] = {p->theta, p->value,    p->sten,  p->cls,    p->c_rsp,  p->c_rscat, p->c_rho,
                     p->runs,  p->row_run,  p->tbar,  p->tcum,   p->k_half, p->k_off,   p->k_w,
                     p->k_var, p->bin_half, p->e_tj,  p->e_tw,   p->dep,    p->cutf,    p->nucw,
-                    p->surv,  p->nuce,     p->g_off, p->g_part, p->mass_g};
+                    p->surv,  p->nuce,     p->g_off, p->g_part, p->mass_g, p->t_off,   p->t_part};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) fsci_free(bufs[i]);
 #ifdef FSCI_PROTON_F64
     fsci_free(p->k_w32);

@@ -190,11 +190,168 @@ static double target_value(const fsci_proton_plan *p, int32_t j)
     return j < 0 ? 0 : p->value[j];
 }
 
+/* int K(E(R)) / S(E(R))^2 dR over [r0, r1] (mm^2): the range variance that
+ * Bohr straggling adds over that interval of water range. */
+static int straggle_integral(const fsci_proton_physics *ph, double r0, double r1, double *out)
+{
+    int st = FSCI_OK;
+    double rmin = 0, rmax = 0, acc = 0;
+    fsci_proton_physics_limits(ph, NULL, NULL, &rmin, &rmax);
+    r0 = fmax(r0, rmin);
+    r1 = fmin(r1, rmax);
+    if (!(r1 > r0)) {
+        *out = 0;
+        return FSCI_OK;
+    }
+    const double h = 0.5 * (r1 - r0), c = 0.5 * (r1 + r0);
+    for (int i = 0; i < 5; i++) {
+        double e = 0, k = 0, sp = 0;
+        FSCI_TRY(fsci_proton_physics_energy_mm(ph, c + h * GLX[i], &e));
+        FSCI_TRY(fsci_proton_bohr_straggling(e, &k));
+        FSCI_TRY(fsci_proton_physics_stop_mm(ph, e, &sp));
+        acc += GLW[i] * k / (sp * sp);
+    }
+    *out = acc * h;
+fail:
+    return st;
+}
+
+/* Straggling variance (bin^2) one step adds to source bin k in class c.
+ * RANGE grids: (rho / r) int K / S^2 dR over the r ds of water range the step
+ * covers, over ds^2; other grids: K rho ds over the bin's width in energy. */
+static int straggle_var(const fsci_proton_plan *p, int64_t c, int64_t k, double *v)
+{
+    int st = FSCI_OK;
+    const double r = p->c_rsp[c], rho = p->c_rho[c];
+    *v = 0;
+    if (!p->o.straggling || !(r > 0) || !(rho > 0)) return FSCI_OK;
+    if (p->eg->kind == FSCI_PROTON_EGRID_RANGE) {
+        const double rt = p->eg->edge_range[k + 1];
+        double a = 0;
+        FSCI_TRY(straggle_integral(p->ph, rt - r * p->ds, rt, &a));
+        *v = rho / r * a / (p->ds * p->ds);
+    } else {
+        double kv = 0, de = p->eg->edge[k + 1] - p->eg->edge[k];
+        FSCI_TRY(fsci_proton_bohr_straggling(p->value[k], &kv));
+        *v = kv * rho * p->ds / (de * de);
+    }
+fail:
+    return st;
+}
+
+/* The targets of source bin k (class c) into tp (returns the count): the
+ * CSDA split (tj, tw) as is without straggling; with it, each part that does
+ * not reach the cutoff convolved with the kernel kw[0 .. 2 h] (targets below
+ * bin 0 go to the cutoff, above the top bin to the top bin), all weights but
+ * the largest rounded to 2^-24 and the largest 1 minus their sum (exact in
+ * float32). cw: scratch of 2 h + 4 doubles. */
+static int64_t combine_targets(const fsci_proton_plan *p, int64_t k, const int32_t *tj, const fsci__psi_t *tw,
+                               const fsci__psi_t *kw, int64_t h, double *cw, fsci__epart *tp)
+{
+    int64_t n = 0;
+    if (!p->o.straggling) {
+        for (int i = 0; i < 2; i++)
+            if (tw[i] != 0) tp[n++] = (fsci__epart){tj[i], tw[i]};
+        return n;
+    }
+    /* window of targets [b, b + 2 h + 2]: b = lowest CSDA target - h, -1 cutoff */
+    int64_t lo = INT64_MAX;
+    for (int i = 0; i < 2; i++)
+        if (tw[i] != 0 && tj[i] < lo) lo = tj[i];
+    if (lo == INT64_MAX) lo = k;
+    const int64_t b = lo - h, m = 2 * h + 3;
+    for (int64_t q = 0; q < m; q++) cw[q] = 0;
+    double cut = 0;
+    for (int i = 0; i < 2; i++) {
+        if (tw[i] == 0) continue;
+        if (tj[i] < 0) {
+            cut += (double)tw[i];
+            continue;
+        }
+        for (int64_t d = 0; d <= 2 * h; d++) cw[tj[i] - h + d - b] += (double)tw[i] * (double)kw[d];
+    }
+    /* fold targets below bin 0 into the cutoff and above the top into the top bin */
+    for (int64_t q = 0; q < m; q++) {
+        const int64_t j = b + q;
+        if (j < 0) {
+            cut += cw[q];
+            cw[q] = 0;
+        } else if (j > p->ne - 1) {
+            cw[p->ne - 1 - b] += cw[q];
+            cw[q] = 0;
+        }
+    }
+    int64_t big = -1; /* index of the largest part (-2: the cutoff) */
+    double bw = cut;
+    if (cut > 0) big = -2;
+    for (int64_t q = 0; q < m; q++)
+        if (cw[q] > bw) {
+            bw = cw[q];
+            big = q;
+        }
+    double side = 0;
+    if (big != -2) {
+        cut = fsci__q24(cut);
+        side += cut;
+    }
+    for (int64_t q = 0; q < m; q++)
+        if (q != big) {
+            cw[q] = fsci__q24(cw[q]);
+            side += cw[q];
+        }
+    if (big == -2)
+        cut = 1 - side;
+    else
+        cw[big] = 1 - side;
+    if (cut > 0) tp[n++] = (fsci__epart){-1, (fsci__psi_t)cut};
+    for (int64_t q = 0; q < m; q++)
+        if (cw[q] > 0) tp[n++] = (fsci__epart){(int32_t)(b + q), (fsci__psi_t)cw[q]};
+    return n;
+}
+
+/* The energy-transfer tables of one class: t parts, dep, cutf, nuce. */
+static int class_targets(fsci_proton_plan *p, int64_t c, fsci__epart *tp, int64_t *nt, fsci__psi_t *kw,
+                         double *tmp, double *cw)
+{
+    int st = FSCI_OK;
+    const int64_t ne = p->ne;
+    const double gam = p->o.nuclear_local, pn = p->nucw[c];
+    for (int64_t k = 0; k < ne; k++) {
+        int32_t *tj = p->e_tj + 2 * (c * ne + k);
+        fsci__psi_t *tw = p->e_tw + 2 * (c * ne + k);
+        FSCI_TRY(energy_targets(p, k, p->c_rsp[c], tj, tw));
+        double v = 0;
+        int64_t h = 0;
+        bool clamped = false;
+        FSCI_TRY(straggle_var(p, c, k, &v));
+        FSCI_TRY(fsci__proton_build_kernel(v, p->o.kernel_half_max, kw, tmp, &h, &clamped));
+        const int64_t n = combine_targets(p, k, tj, tw, kw, h, cw, tp + *nt);
+        const double vk = p->value[k];
+        double dep = 0, cut = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const fsci__epart e = tp[*nt + i];
+            dep += (double)e.w * (vk - target_value(p, e.k));
+            if (e.k < 0) cut += (double)e.w;
+        }
+        p->t_off[c * ne + k + 1] = p->t_off[c * ne + k] + n;
+        *nt += n;
+        p->dep[c * ne + k] = pn * gam * vk + (1 - pn) * dep;
+        p->cutf[c * ne + k] = (1 - pn) * cut;
+        p->nuce[c * ne + k] = pn * (1 - gam) * vk;
+    }
+fail:
+    return st;
+}
+
 int fsci__proton_build_energy_tables(fsci_proton_plan *p)
 {
     int st = FSCI_OK;
-    const int64_t nc = p->nclass, ne = p->ne;
-    const double gam = p->o.nuclear_local;
+    const int64_t nc = p->nclass, ne = p->ne, hmax = p->o.kernel_half_max;
+    const int64_t per = p->o.straggling ? 2 * hmax + 4 : 2; /* targets per source, at most */
+    double *tmp = fsci_malloc((size_t)(2 * hmax + 1), sizeof(double));
+    double *cw = fsci_malloc((size_t)(2 * hmax + 4), sizeof(double));
+    fsci__psi_t *kw = fsci_malloc((size_t)(2 * hmax + 1), sizeof(fsci__psi_t));
+    fsci__epart *tp = fsci_malloc((size_t)(nc * ne * per), sizeof(fsci__epart));
     p->e_tj = fsci_malloc((size_t)(nc * ne * 2), sizeof(int32_t));
     p->e_tw = fsci_malloc((size_t)(nc * ne * 2), sizeof(fsci__psi_t));
     p->dep = fsci_malloc((size_t)(nc * ne), sizeof(double));
@@ -203,38 +360,32 @@ int fsci__proton_build_energy_tables(fsci_proton_plan *p)
     p->nucw = fsci_malloc((size_t)nc, sizeof(double));
     p->surv = fsci_malloc((size_t)nc, sizeof(fsci__psi_t));
     p->g_off = fsci_calloc((size_t)(nc * ne + 1), sizeof(int64_t));
-    FSCI_CHECK_GOTO(p->e_tj && p->e_tw && p->dep && p->cutf && p->nuce && p->nucw && p->surv && p->g_off,
+    p->t_off = fsci_calloc((size_t)(nc * ne + 1), sizeof(int64_t));
+    FSCI_CHECK_GOTO(tmp && cw && kw && tp && p->e_tj && p->e_tw && p->dep && p->cutf && p->nuce && p->nucw &&
+                        p->surv && p->g_off && p->t_off,
                     FSCI_ENOMEM, "plan: out of memory for the energy tables");
-    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    int64_t nt = 0;
     for (int64_t c = 0; c < nc; c++) {
         double pr = p->o.nuclear ? 1 - exp(-p->o.nuclear_mu_per_mm * p->c_rho[c] * p->ds) : 0;
         double sv = 1 - fsci__q24(pr);
         p->surv[c] = (fsci__psi_t)sv;
         p->nucw[c] = 1 - sv; /* the removal actually applied to psi */
-        const double pn = p->nucw[c];
-        for (int64_t k = 0; k < ne; k++) {
-            int32_t *tj = p->e_tj + 2 * (c * ne + k);
-            fsci__psi_t *tw = p->e_tw + 2 * (c * ne + k);
-            FSCI_TRY(energy_targets(p, k, p->c_rsp[c], tj, tw));
-            const double vk = p->value[k];
-            double dep = 0, cut = 0;
-            for (int i = 0; i < 2; i++) {
-                if (tw[i] == 0) continue;
-                dep += (double)tw[i] * (vk - target_value(p, tj[i]));
-                if (tj[i] < 0)
-                    cut += (double)tw[i];
-                else {
-                    p->g_off[c * ne + tj[i] + 1]++;
-                    int32_t d = (int32_t)(k - tj[i]);
-                    if (d < lo) lo = d;
-                    if (d > hi) hi = d;
-                }
-            }
-            p->dep[c * ne + k] = pn * gam * vk + (1 - pn) * dep;
-            p->cutf[c * ne + k] = (1 - pn) * cut;
-            p->nuce[c * ne + k] = pn * (1 - gam) * vk;
-        }
+        FSCI_TRY(class_targets(p, c, tp, &nt, kw, tmp, cw));
     }
+    p->t_part = fsci_malloc((size_t)(nt > 0 ? nt : 1), sizeof(fsci__epart));
+    FSCI_CHECK_GOTO(p->t_part, FSCI_ENOMEM, "plan: out of memory for the energy tables");
+    memcpy(p->t_part, tp, (size_t)nt * sizeof(fsci__epart));
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    for (int64_t c = 0; c < nc; c++)
+        for (int64_t k = 0; k < ne; k++)
+            for (int64_t q = p->t_off[c * ne + k]; q < p->t_off[c * ne + k + 1]; q++) {
+                const int32_t j = p->t_part[q].k;
+                if (j < 0) continue;
+                p->g_off[c * ne + j + 1]++;
+                const int32_t d = (int32_t)(k - j);
+                if (d < lo) lo = d;
+                if (d > hi) hi = d;
+            }
     if (lo > hi) lo = hi = 0;
     p->g_span_lo = lo;
     p->g_span_hi = hi;
@@ -247,18 +398,22 @@ int fsci__proton_build_energy_tables(fsci_proton_plan *p)
         memcpy(fill, p->g_off, (size_t)(nc * ne) * sizeof(int64_t));
         for (int64_t c = 0; c < nc; c++)
             for (int64_t k = 0; k < ne; k++)
-                for (int i = 0; i < 2; i++) {
-                    int32_t j = p->e_tj[2 * (c * ne + k) + i];
-                    fsci__psi_t w = p->e_tw[2 * (c * ne + k) + i];
-                    if (w == 0 || j < 0) continue;
-                    fsci__epart *e = &p->g_part[fill[c * ne + j]++];
+                for (int64_t q = p->t_off[c * ne + k]; q < p->t_off[c * ne + k + 1]; q++) {
+                    const fsci__epart t = p->t_part[q];
+                    if (t.k < 0) continue;
+                    fsci__epart *e = &p->g_part[fill[c * ne + t.k]++];
                     e->k = (int32_t)k;
-                    e->w = w;
+                    e->w = t.w;
                 }
         fsci_free(fill);
     }
     p->water_shift = p->eg->kind == FSCI_PROTON_EGRID_RANGE && nc == 1 && p->c_rsp[0] == 1;
+    p->shift_blend = p->water_shift && p->o.straggling;
 fail:
+    fsci_free(tp);
+    fsci_free(kw);
+    fsci_free(cw);
+    fsci_free(tmp);
     return st;
 }
 

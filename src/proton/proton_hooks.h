@@ -28,7 +28,10 @@ FSCI_API int fsci_proton_plan_stencil(const fsci_proton_plan *p, int64_t it, int
  * *deposit MeV is deposited per unit of weight (energy differences to the
  * targets, all of it at the cutoff, plus nuclear_local of the removed
  * protons' energy). In water on a RANGE grid: target {ie - 1, -2}, weight
- * {1, 0}. survival and deposit may be NULL. FSCI_EINVAL for bad indices. */
+ * {1, 0}. With opts.straggling the targets and weights are this CSDA split,
+ * which the plan further convolves with the straggling kernel; the deposit is
+ * that of the convolved transfer. survival and deposit may be NULL.
+ * FSCI_EINVAL for bad indices. */
 FSCI_API int fsci_proton_plan_transfer(const fsci_proton_plan *p, int64_t ie, int64_t ic, int64_t target[2],
                                        double weight[2], double *survival, double *deposit) FSCI_WUR;
 

@@ -117,11 +117,17 @@ struct fsci_proton_plan {
     double *nucw;      /* [nclass] removed fraction p (as applied: rounded to 2^-24) */
     fsci__psi_t *surv; /* [nclass] survival 1 - p (applied to psi) */
     double *nuce;      /* [nclass * ne] escaping nuclear energy per unit weight */
+    /* all targets per (class, source bin), the CSDA split convolved with the
+     * straggling kernel: parts [t_off[i], t_off[i + 1]), k = target (-1: cutoff) */
+    int64_t *t_off; /* [nclass * ne + 1] */
+    fsci__epart *t_part;
     /* gather lists per (class, target bin): parts [g_off[i], g_off[i + 1]) */
     int64_t *g_off; /* [nclass * ne + 1] */
     fsci__epart *g_part;
     int32_t g_span_lo, g_span_hi; /* sources of target j lie in [j + lo, j + hi] */
     bool water_shift;             /* RANGE grid, one class with rsp 1: A_E is a shift by one bin */
+    bool shift_blend;             /* water_shift with straggling: the fused step streams, for each
+                                     target bin, the blend of its source bins (gather lists) */
     double *mass_g;               /* [plane] grams per cell (density x dx^2 dz) */
     double mem_bytes;
 };
@@ -170,10 +176,11 @@ struct fsci_proton_state {
     /* scratch */
     fsci__item *items;
     int64_t items_cap;
-    double *part;      /* [items_cap * FSCI__NP] */
-    double *rowpart;   /* [nz * FSCI__NR] */
-    uint8_t *written;  /* [nw * nth] */
-    fsci__psi_t *trow; /* per thread: 2 rows of nx + 16 elements */
+    double *part;        /* [items_cap * FSCI__NP] */
+    double *rowpart;     /* [nz * FSCI__NR] */
+    uint8_t *written;    /* [nw * nth] */
+    fsci__psi_t *trow;   /* per thread: 2 rows of nx + 16 elements */
+    fsci__psi_t *sblend; /* shift_blend: per thread, one plane (the blended source) */
     int64_t trow_stride;
     double *tplane; /* per thread, MUSCL: plane + 4 rows of nx + 4 doubles */
     int64_t tplane_stride;

@@ -114,6 +114,10 @@ int fsci_proton_state_create(const fsci_proton_plan *p, fsci_proton_state **out)
         s->cls_seen = fsci_malloc((size_t)p->nclass, 1);
         FSCI_CHECK_GOTO(s->cls_seen, FSCI_ENOMEM, "state: out of memory");
     }
+    if (p->shift_blend) {
+        s->sblend = fsci_malloc((size_t)(p->nthreads * p->plane), sizeof(fsci__psi_t));
+        FSCI_CHECK_GOTO(s->sblend, FSCI_ENOMEM, "state: out of memory for the streaming scratch");
+    }
     if (p->o.stream == FSCI_PROTON_STREAM_MUSCL) {
         s->tplane_stride = p->plane + 10 * (p->nx + 16);
         s->tplane = fsci_malloc((size_t)(p->nthreads * s->tplane_stride), sizeof(double));
@@ -149,9 +153,9 @@ void fsci_proton_state_destroy(fsci_proton_state **ps)
         fsci_free(s->box[b]);
         fsci_free(s->psum[b]);
     }
-    void *bufs[] = {s->wsum,    s->wbox,    s->wbin,    s->dose,        s->stop,     s->items,
-                    s->part,    s->rowpart, s->written, s->bounds,      s->trow,     s->tplane,
-                    s->gk_half, s->gk_off,  s->gk_w,    s->gk_bin_half, s->cls_seen, s->gk_tmp};
+    void *bufs[] = {s->wsum,    s->wbox,    s->wbin,        s->dose,     s->stop,   s->items,  s->part,
+                    s->rowpart, s->written, s->bounds,      s->trow,     s->tplane, s->sblend, s->gk_half,
+                    s->gk_off,  s->gk_w,    s->gk_bin_half, s->cls_seen, s->gk_tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) fsci_free(bufs[i]);
     fsci_free(s);
     *ps = NULL;

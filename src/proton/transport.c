@@ -70,7 +70,7 @@ int fsci_proton_step(const fsci_proton_plan *p, fsci_proton_state *s)
     double t0 = fsci_profile_begin(ev_step);
     step_begin(p, s);
     if (s->klo <= s->khi) {
-        if (!p->water_shift) FSCI_TRY(fsci__proton_energy_check(p, s));
+        if (!p->water_shift || p->shift_blend) FSCI_TRY(fsci__proton_energy_check(p, s));
         if (p->o.mcs == FSCI_PROTON_MCS_GENERALISED) FSCI_TRY(fsci__proton_generalised_kernels(p, s));
         double t1 = fsci_profile_begin(ev_scatter);
         FSCI_TRY(fsci__proton_scatter(p, s, true));
@@ -191,7 +191,16 @@ int fsci_proton_run(const fsci_proton_plan *p, fsci_proton_state *s, int64_t max
     const int64_t limit = max_steps > 0 ? max_steps : 4 * (p->ne + p->nz + p->nx) + 16;
     if (p->o.progress) {
         int64_t total = limit;
-        if (max_steps <= 0 && p->water_shift && s->khi >= 0) total = s->khi + 1;
+        if (max_steps <= 0 && p->water_shift && s->khi >= 0) {
+            total = s->khi + 1;
+            double sig = 0; /* straggled protons stop up to ~7 sigma_R deeper */
+            if (p->shift_blend) {
+                if (fsci_proton_physics_range_straggling(p->ph, p->value[s->khi], &sig) == FSCI_OK)
+                    total += (int64_t)ceil(7 * sig / p->ds);
+                else
+                    fsci_error_clear(); /* only the progress estimate */
+            }
+        }
         if (fsci_progress_create("proton", total, "steps", &pg) < 0) {
             pg = NULL;
             fsci_error_clear();

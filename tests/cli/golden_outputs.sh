@@ -11,8 +11,8 @@ T=$(mktemp -d "${FSCI_TEST_TMP:-/tmp}/golden.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 "$FSCI" ptycho simulate --n-images 200 --N 32 --gridsize 2 --nphotons 1e5 --seed 11 --threads 2 --quiet \
     -o "$T/p.npz" || exit 1
-"$FSCI" proton run --energy 100 --nx 40 --dx 1 --dz 1 --threads 2 --quiet -o "$T/proton" >/dev/null || exit 1
-"$FSCI" proton run --energy 70 --phantom slab:bone:10:20 --nx 30 --threads 1 --quiet -o "$T/slab" >/dev/null || exit 1
+"$FSCI" proton run --energy 100 --nx 40 --dx 1 --dz 1 --threads 2 --straggling off --quiet -o "$T/proton" >/dev/null || exit 1
+"$FSCI" proton run --energy 70 --phantom slab:bone:10:20 --nx 30 --threads 1 --straggling off --quiet -o "$T/slab" >/dev/null || exit 1
 (cd "$T" && "$PY" "$HERE/golden_hash.py" p.npz proton/dose.npy proton/dose_mev.npy proton/dose.raw \
     proton/depth_dose.csv proton/lateral.csv slab/dose.npy slab/depth_dose.csv) >"$T/now.txt" || exit 1
 if [ -n "${FSCI_GOLDEN_RECORD:-}" ]; then cp "$T/now.txt" "$GOLD"; echo "recorded $GOLD"; exit 0; fi

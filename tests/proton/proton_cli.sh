@@ -120,13 +120,25 @@ usage_bad "--energy-spread above the table" "energy 490 with --energy-spread 10:
 usage_bad "--dx 1e-9 (derived step)" "dx 1e-09 (the step is min(--dx, --dz) unless --step is given): the range energy grid from 1 to 70 MeV needs" --energy 70 --dx 1e-9
 usage_bad "--step 1e-9" "step 1e-09: the range energy grid" --energy 70 --step 1e-9 --nz 10
 usage_bad "--ne 1e8 (above the table's range)" "ne: 1e8 is outside \[1, 100000\]" --energy 70 --egrid log --ne 1e8
+# the energy spread in % of each beam's energy is the spread in MeV; one of the two only
+run "$FSCI" proton run --quiet --energy 70 --nx 20 --energy-spread-pct 1 -o "$T/pct"
+run "$FSCI" proton run --quiet --energy 70 --nx 20 --energy-spread 0.7 -o "$T/mev"
+check "--energy-spread-pct 1 at 70 MeV gives the dose of --energy-spread 0.7" cmp -s "$T/pct/dose.npy" "$T/mev/dose.npy"
+usage_bad "both spreads" "energy-spread 1 and --energy-spread-pct 1: give the spread one way only" --energy 70 --energy-spread 1 --energy-spread-pct 1
+# straggling (on by default) widens the distal fall-off; off is the CSDA curve
+run "$FSCI" proton run --quiet --energy 150 --nx 20 --straggling off -o "$T/s0"
+run "$FSCI" proton run --quiet --energy 150 --nx 20 -o "$T/s1"
+check "--straggling: d80-20 grows from the grid's to about 1.3 sigma_R (2.2 mm at 150 MeV)" "$PY" -c "
+import json
+a = json.load(open('$T/s0/summary.json'))['d80_20_mm']; b = json.load(open('$T/s1/summary.json'))['d80_20_mm']
+assert a < 1.6 and 1.8 < b < 2.9, (a, b)"
 # 500 MeV, the documented maximum, runs (the energy grid is anchored at the top of the table)
-run "$FSCI" proton run --quiet --energy 500 --nx 50 --dx 4 --dz 4 --ntheta 41 -o "$T/e500"
+run "$FSCI" proton run --quiet --energy 500 --nx 50 --dx 4 --dz 4 --ntheta 41 --straggling off -o "$T/e500"
 check "--energy 500 runs; R80 within 1 % of the CSDA range 1170 mm" eval 'rc 0 && awk "/^R80/ {exit !(\$2 > 1158 && \$2 < 1182)}" "$T/out"'
 # a grid beyond the machine's memory: refused before allocating, naming the grid options and the size
 run "$FSCI" proton run --quiet --energy 70 --nx 1000000 --nz 1000000 -o "$T/bad"
 check "--nx 1e6 --nz 1e6: exit 1, one line naming the grid and the memory needed" \
-    eval 'rc 1 && oneline && errhas "nx 1000000 x --nz 1000000 cells x --ntheta 121 angles x 32 energy bins held needs about .* of memory but the machine has" && noout'
+    eval 'rc 1 && oneline && errhas "nx 1000000 x --nz 1000000 cells x --ntheta 121 angles x 40 energy bins held needs about .* of memory but the machine has" && noout'
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

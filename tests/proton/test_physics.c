@@ -541,6 +541,46 @@ TEST(per_step_highland_under_scatters)
     fsci_proton_physics_destroy(&ph);
 }
 
+/* Bohr range straggling sigma_R = sqrt(int K / S^3 dE): an independent
+ * computation (Bethe S, Simpson in ln E; /work/shared research notes, reproduced
+ * in doc/proton_physics.md) gives 0.47, 0.86, 1.69, 2.71, 3.39 mm at 70, 100,
+ * 150, 200, 230 MeV. Here with PSTAR S; also a direct midpoint sum over the
+ * range, K(E(R)) / S(E(R))^2 dR, from the public queries. */
+TEST(bohr_range_straggling)
+{
+    static const double E[5] = {70, 100, 150, 200, 230}, SIG[5] = {0.47, 0.86, 1.69, 2.71, 3.39};
+    double k = 0;
+    ASSERT_OK(fsci_proton_bohr_straggling(100, &k));
+    /* 0.1569 (Z/A) (1 - b^2/2) / (1 - b^2) MeV^2/cm at 100 MeV, Z/A = 0.5551 */
+    double beta = 0;
+    ASSERT_OK(fsci_proton_kinematics(100, &beta, NULL));
+    ASSERT_NEAR_REL(beta * beta, 0.18334, 1e-4, 0);
+    ASSERT_NEAR_REL(k, 0.01569 * 0.5551 * (1 - 0.5 * beta * beta) / (1 - beta * beta), 1e-12, 0);
+    ASSERT_STATUS(fsci_proton_bohr_straggling(-1, &k), FSCI_EINVAL);
+    fsci_proton_physics *ph = make(FSCI_PROTON_SP_PSTAR);
+    ASSERT_TRUE(ph != NULL);
+    for (int i = 0; i < 5; i++) {
+        double sig = 0, r = 0, v = 0;
+        ASSERT_OK(fsci_proton_physics_range_straggling(ph, E[i], &sig));
+        ASSERT_OK(fsci_proton_physics_range_mm(ph, E[i], &r));
+        const int n = 20000;
+        for (int j = 0; j < n; j++) {
+            double e = 0, kk = 0, sp = 0, rr = (j + 0.5) * r / n;
+            if (rr < 0.0001) continue;
+            ASSERT_OK(fsci_proton_physics_energy_mm(ph, rr, &e));
+            ASSERT_OK(fsci_proton_bohr_straggling(e, &kk));
+            ASSERT_OK(fsci_proton_physics_stop_mm(ph, e, &sp));
+            v += kk / (sp * sp) * r / n;
+        }
+        printf("  %3.0f MeV: sigma_R %.3f mm (midpoint sum %.3f, independent Bethe computation %.2f)\n", E[i],
+               sig, sqrt(v), SIG[i]);
+        ASSERT_NEAR_REL(sig, sqrt(v), 1e-3, 0);
+        ASSERT_NEAR_REL(sig, SIG[i], 0.03, 0);
+    }
+    ASSERT_STATUS(fsci_proton_physics_range_straggling(ph, 600, &k), FSCI_ERANGE);
+    fsci_proton_physics_destroy(&ph);
+}
+
 TEST(queries_thread_safe_on_const_object)
 {
     /* the same answers, bit for bit, from two threads sharing one object */

@@ -209,6 +209,9 @@ TEST(energy_500_runs)
     ASSERT_OK(setup_with(&r, "dx", "4"));
     ASSERT_OK(setup_with(&r, "dz", "4"));
     ASSERT_OK(setup_with(&r, "ntheta", "41"));
+    /* CSDA: with straggling (sigma_R 12 mm) and 75 % nuclear loss the 500 MeV
+     * peak falls below the entrance dose and R80 is not the range */
+    ASSERT_OK(setup_with(&r, "straggling", "false"));
     ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
     ASSERT_TRUE(su->opts.e_max_mev == 500);
     fsci_proton_plan *p = NULL;
@@ -288,10 +291,77 @@ TEST(memory_estimate_is_honest)
     ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
     fsci_proton_result res;
     ASSERT_STATUS(fsci_proton_simulate(su, &res), FSCI_ENOMEM);
-    ASSERT_TRUE(message_has("the phase space of --nx 1000000 x --nz 1000000 cells x --ntheta 121 angles x 32 "
+    ASSERT_TRUE(message_has("the phase space of --nx 1000000 x --nz 1000000 cells x --ntheta 121 angles x 40 "
                             "energy bins held needs about"));
     ASSERT_TRUE(message_has("of memory but the machine has"));
     fsci_proton_setup_destroy(&su);
+}
+
+/* --energy-spread-pct: sigma = pct % of each beam's energy, the grid top at
+ * energy + 4 sigma; one of the two spread options only. */
+TEST(energy_spread_in_percent)
+{
+    fsci_proton_run_opts r;
+    fsci_proton_setup *su = NULL, *sm = NULL;
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "energy", "100,150"));
+    ASSERT_OK(setup_with(&r, "energy-spread-pct", "1"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+    ASSERT_EQ(su->nbeams, 2);
+    ASSERT_NEAR_REL(su->beams[0].energy_sigma_mev, 1.0, 1e-12, 0);
+    ASSERT_NEAR_REL(su->beams[1].energy_sigma_mev, 1.5, 1e-12, 0);
+    ASSERT_NEAR_REL(su->opts.e_max_mev, 156, 1e-12, 0);
+    /* the same beam given in MeV: the same setup */
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "energy", "150"));
+    ASSERT_OK(setup_with(&r, "energy-spread", "1.5"));
+    ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &sm));
+    ASSERT_TRUE(sm->opts.e_max_mev == su->opts.e_max_mev);
+    ASSERT_TRUE(sm->beams[0].energy_sigma_mev == su->beams[1].energy_sigma_mev);
+    fsci_proton_setup_destroy(&su);
+    fsci_proton_setup_destroy(&sm);
+    ASSERT_OK(setup_with(&r, "energy-spread-pct", "1"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("--energy-spread 1.5 and --energy-spread-pct 1: give the spread one way only"));
+    ASSERT_OK(defaults(&r));
+    ASSERT_OK(setup_with(&r, "energy", "490"));
+    ASSERT_OK(setup_with(&r, "energy-spread-pct", "1"));
+    ASSERT_STATUS(fsci_proton_setup_create(&r, 1, false, &su), FSCI_ERANGE);
+    ASSERT_TRUE(message_has("--energy 490 with --energy-spread-pct 1: the spectrum reaches 509.6 MeV"));
+    ASSERT_TRUE(setup_with(&r, "energy-spread-pct", "11") < 0); /* the table's range: 0..10 */
+}
+
+/* --nuclear-local: the local fraction of a removed proton's energy; the rest
+ * is the escaping `nuclear` energy of the balance, which stays closed. */
+TEST(nuclear_local_fraction)
+{
+    fsci_proton_run_opts r;
+    double esc[2] = {0, 0}, dep[2] = {0, 0};
+    const char *frac[2] = {"0.6", "0"};
+    fsci_progress_set_mode(FSCI_PROGRESS_QUIET);
+    for (int i = 0; i < 2; i++) {
+        fsci_proton_setup *su = NULL;
+        fsci_proton_result res;
+        ASSERT_OK(defaults(&r));
+        ASSERT_OK(setup_with(&r, "ntheta", "21"));
+        ASSERT_OK(setup_with(&r, "theta-max", "10.5"));
+        ASSERT_OK(setup_with(&r, "nuclear-local", frac[i]));
+        ASSERT_OK(fsci_proton_setup_create(&r, 1, false, &su));
+        ASSERT_TRUE(su->opts.straggling && su->opts.nuclear);
+        ASSERT_OK(fsci_proton_simulate(su, &res));
+        esc[i] = res.energy.nuclear;
+        dep[i] = res.energy.deposited;
+        ASSERT_TRUE(fabs(res.energy.residual) <= 1e-6 && fabs(res.weight.residual) <= 1e-6);
+        fsci_proton_result_free(&res);
+        fsci_proton_setup_destroy(&su);
+    }
+    printf(
+        "  70 MeV: escaping nuclear energy %.4f MeV (local 0.6) %.4f MeV (local 0); deposited %.3f, %.3f\n",
+        esc[0], esc[1], dep[0], dep[1]);
+    ASSERT_NEAR_REL(esc[1], esc[0] / 0.4, 1e-9, 0); /* the same removal, all of it escaping */
+    ASSERT_NEAR_REL(dep[0] - dep[1], esc[1] - esc[0], 1e-6, 0);
+    ASSERT_OK(defaults(&r));
+    ASSERT_TRUE(setup_with(&r, "nuclear-local", "1.5") < 0);
 }
 
 TESTKIT_MAIN()

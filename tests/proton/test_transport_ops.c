@@ -15,6 +15,8 @@ TEST(defaults_and_plan_info)
     fsci_proton_opts_default(&o);
     ASSERT_EQ(o.ntheta, 121);
     ASSERT_NEAR_REL(o.nuclear_mu_per_mm, 0.0012, 1e-12, 0);
+    ASSERT_TRUE(o.straggling);
+    o.straggling = false; /* the CSDA tables (straggling: test_straggling.c) */
     o.nx = 20;
     o.nz = 20;
     o.e_max_mev = 150;
@@ -332,6 +334,7 @@ TEST(energy_alone_conserves_and_matches_double_reference)
     for (int bone = 0; bone < 2; bone++) {
         fsci_proton_opts o;
         small_opts(&o, false);
+        o.straggling = false; /* the CSDA split (straggling: test_straggling.c) */
         double rsp[120], rsc[120], rho[120];
         fsci_proton_materials mat = {12, 10, rsp, rsc, rho};
         ASSERT_OK(fsci_proton_slab_fill(&o, bone ? FSCI_PROTON_SLAB_BONE : FSCI_PROTON_SLAB_WATER, 4, 8, rsp,

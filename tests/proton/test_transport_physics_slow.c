@@ -44,12 +44,21 @@ TEST(range_r80_200_230)
 
 TEST(stopping_depth_spread_150)
 {
-    /* no straggling model: the residual-range grid stops every proton after
-     * the same number of steps; the spread comes only from angles */
-    for (int g = 0; g < 3; g++) {
+    /* straggling off: the residual-range grid stops every proton after the
+     * same number of steps; the spread comes only from angles. g == 3: the
+     * residual-range grid with Bohr straggling, whose variance adds to that */
+    double off = 0, bohr = 0;
+    {
+        fsci_proton_physics *ph = NULL;
+        ASSERT_OK(fsci_proton_physics_create(NULL, &ph));
+        ASSERT_OK(fsci_proton_physics_range_straggling(ph, 150, &bohr));
+        fsci_proton_physics_destroy(&ph);
+    }
+    for (int g = 0; g < 4; g++) {
         fsci_proton_opts o;
         range_opts(&o, 150, 157.7);
-        if (g) { /* the seed's uniform grid (~1 MeV bins) and a log grid, linear splitting */
+        o.straggling = g == 3;
+        if (g == 1 || g == 2) { /* the seed's uniform grid (~1 MeV bins) and a log grid, linear splitting */
             o.egrid = g == 1 ? FSCI_PROTON_EGRID_UNIFORM : FSCI_PROTON_EGRID_LOG;
             o.ne = 200;
             o.e_min_mev = g == 1 ? 0.1 : 1;
@@ -72,13 +81,17 @@ TEST(stopping_depth_spread_150)
         }
         fsci_proton_balance re;
         fsci_proton_state_balance(m.s, NULL, &re);
-        const char *name[3] = {"residual-range", "uniform 200-bin", "log 200-bin"};
+        const char *name[4] = {"residual-range", "uniform 200-bin", "log 200-bin",
+                               "straggling, residual-range"};
         printf("  %s grid: stopping depth %.2f mm, sigma %.2f mm (Bohr straggling 1.69 mm); energy residual "
                "%.1e\n",
                name[g], s1 / s0, sqrt(s2 / s0), re.residual);
         ASSERT_TRUE(fabs(re.residual) <= 1e-5);
-        if (g == 0)
+        if (g == 0) {
             ASSERT_TRUE(sqrt(s2 / s0) <= 1.7);
+            off = sqrt(s2 / s0);
+        } else if (g == 3) /* variances add: Bohr's and the angular spread's */
+            ASSERT_NEAR_REL(sqrt(s2 / s0), sqrt(off * off + bohr * bohr), 0.03, 0);
         else if (g == 1) /* the numerical diffusion the range grid removes; a 1-D simulation of
                           * the same splitting gives 7.81 mm (doc/proton.md, A_E) */
             ASSERT_NEAR_REL(sqrt(s2 / s0), 7.81, 0.05, 0);
@@ -96,6 +109,7 @@ static int lateral_sigma(double e0, double rmm, double dx, fsci_proton_stream_ki
 {
     fsci_proton_opts o;
     fsci_proton_opts_default(&o);
+    o.straggling = false; /* e_window 4 holds the CSDA beam only */
     o.e_max_mev = e0;
     o.dx_mm = dx;
     o.ds_mm = 1;
@@ -188,6 +202,7 @@ TEST(angular_variance_growth)
     o.nx = 15;
     o.nz = 45;
     o.nuclear = false;
+    o.straggling = false; /* one energy bin per step: its kernel variance */
     o.nthreads = 2;
     sim m;
     ASSERT_OK(sim_open(&m, &o, NULL));

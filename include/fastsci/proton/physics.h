@@ -70,6 +70,13 @@ FSCI_API int fsci_proton_stopping_power(double e_mev, fsci_proton_sp_model model
  * energy checks as fsci_proton_kinematics. Thread-safe. */
 FSCI_API int fsci_proton_scattering_power(double e_mev, double *t_rad2_per_mm) FSCI_WUR;
 
+/* Bohr energy-loss straggling of water: the growth of the energy variance per
+ * unit path, d sigma_E^2 / dz = 0.1569 (Z/A) rho (1 - beta^2/2) / (1 - beta^2)
+ * MeV^2/cm (Z/A = 0.5551, rho = 1 g/cm^3; the relativistic Bohr form, ICRU
+ * Report 49), in MeV^2/mm. Same energy checks as fsci_proton_kinematics.
+ * Thread-safe. */
+FSCI_API int fsci_proton_bohr_straggling(double e_mev, double *var_mev2_per_mm) FSCI_WUR;
+
 /* Per-step Highland projected rms angle (rad) for a path s_mm (> 0) in water
  * at fixed energy: theta0 = 13.6/(beta c p) sqrt(s/X0) [1 + 0.038 ln(s/X0)]
  * with log_term, without the bracket otherwise (theta0^2 = T s). With the log
@@ -169,6 +176,15 @@ FSCI_API int fsci_proton_physics_fermi_eyges(const fsci_proton_physics *ph, doub
  * fsci_proton_physics_fermi_eyges(...).a0. Errors as that function. */
 FSCI_API int fsci_proton_physics_theta0_sq(const fsci_proton_physics *ph, double e0_mev, double s_mm,
                                            bool generalised, double *theta0_sq) FSCI_WUR;
+
+/* Range straggling of a proton of energy e0_mev stopping in water (Bohr):
+ * sigma_R^2 = int_{e_min}^{e0} (d sigma_E^2/dz) / S(E)^3 dE (S linear, MeV/mm;
+ * e_min the physics object's lowest energy), by 5-point Gauss-Legendre on each
+ * interval of the fine table in ln E. *sigma_mm in mm (e.g. 1.69 mm at
+ * 150 MeV). Errors as fsci_proton_physics_range_mm. Thread-safe on a const
+ * object; allocates nothing. */
+FSCI_API int fsci_proton_physics_range_straggling(const fsci_proton_physics *ph, double e0_mev,
+                                                  double *sigma_mm) FSCI_WUR;
 
 /* Energy grids. RANGE: edges uniform in CSDA range, R_k = R(e_min) + k ds
  * with n = ceil((R(e_max) - R(e_min)) / ds) (or, with anchor_top,

@@ -17,7 +17,8 @@
  * Lengths in mm, energies in MeV, angles in degrees. */
 typedef struct fsci_proton_run_opts {
     fsci_param_list energy;          /* beam energies, one beam each (equal weights) */
-    double energy_sigma;             /* Gaussian energy spread of every beam */
+    double energy_sigma;             /* Gaussian energy spread of every beam (MeV) */
+    double energy_sigma_pct;         /* or in % of each beam's energy (give one of the two) */
     double spot_sigma;               /* pencil-beam lateral sigma (0: zero width) */
     double x0;                       /* lateral centre of the beams */
     double angle;                    /* beam direction from +z towards +x */
@@ -34,11 +35,13 @@ typedef struct fsci_proton_run_opts {
     char stream[FSCI_PARAM_STRLEN]; /* muscl | bilinear */
     char mcs[FSCI_PARAM_STRLEN];    /* plain | generalised */
     bool nuclear;
-    bool sparse;     /* bounding boxes (false: dense) */
-    double max_loss; /* beam fraction lost above which a run fails (1: never) */
+    double nuclear_local; /* fraction of a removed proton's energy deposited locally (0.6) */
+    bool straggling;      /* Bohr energy-loss straggling */
+    bool sparse;          /* bounding boxes (false: dense) */
+    double max_loss;      /* beam fraction lost above which a run fails (1: never) */
 } fsci_proton_run_opts;
 
-#define FSCI_PROTON_NPARAMS 22
+#define FSCI_PROTON_NPARAMS 25
 FSCI_API extern const fsci_param fsci_proton_params[FSCI_PROTON_NPARAMS];
 
 /* A resolved problem: plan options, beams and (optional) material map. */

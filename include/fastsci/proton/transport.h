@@ -13,7 +13,8 @@
  * (float32, x fastest) through water or a 2-D material map, by operator
  * splitting over a common path-length step ds: every step applies angular
  * scattering A_theta, continuous energy loss A_E (with nuclear removal) and
- * spatial streaming A_stream. Equations, choices and measured accuracy:
+ * spatial streaming A_stream (A_E with Bohr energy-loss straggling unless
+ * opts.straggling is false). Equations, choices and measured accuracy:
  * doc/proton.md.
  *
  * Coordinates: x lateral, centred on 0, cell centres x_i = (i + 0.5 - nx/2) dx;
@@ -90,6 +91,8 @@ typedef struct fsci_proton_opts {
     bool nuclear;                   /* nuclear removal of primaries (true) */
     double nuclear_mu_per_mm;       /* removal rate in water, 1/mm (0.0012 = 1.2 %/cm) */
     double nuclear_local;           /* fraction of a removed proton's energy deposited locally (0.6) */
+    bool straggling;                /* Bohr energy-loss straggling in A_E (true; doc/proton_physics.md);
+                                       false: the CSDA step, bit for bit as before straggling */
     fsci_proton_stream_kind stream; /* BILINEAR */
     bool dense;                     /* process every cell (no bounding boxes); for benchmarks */
     double prune;                   /* values below prune x (injected weight) are set to 0 and

@@ -23,8 +23,11 @@ static const double GLX[5] = {-0.9061798459386640, -0.5384693101056831, 0.0, 0.5
 static const double GLW[5] = {0.2369268850561891, 0.4786286704993665, 0.5688888888888889, 0.4786286704993665,
                               0.2369268850561891};
 
-/* int T(E(R)) dR over [r0, r1] (rad^2). */
-static int t_integral(const fsci_proton_physics *ph, double r0, double r1, double *out)
+/* Integrands of the range integrals below, as functions of the energy E(R). */
+typedef int (*range_integrand)(const fsci_proton_physics *ph, double e, double *f);
+
+/* 5-point Gauss-Legendre of f(E(R)) dR over [r0, r1], clipped to the table's ranges. */
+static int range_integral(const fsci_proton_physics *ph, double r0, double r1, range_integrand f, double *out)
 {
     int st = FSCI_OK;
     double rmin = 0, rmax = 0, acc = 0;
@@ -37,14 +40,27 @@ static int t_integral(const fsci_proton_physics *ph, double r0, double r1, doubl
     }
     const double h = 0.5 * (r1 - r0), c = 0.5 * (r1 + r0);
     for (int i = 0; i < 5; i++) {
-        double e = 0, t = 0;
+        double e = 0, v = 0;
         FSCI_TRY(fsci_proton_physics_energy_mm(ph, c + h * GLX[i], &e));
-        FSCI_TRY(fsci_proton_scattering_power(e, &t));
-        acc += GLW[i] * t;
+        FSCI_TRY(f(ph, e, &v));
+        acc += GLW[i] * v;
     }
     *out = acc * h;
 fail:
     return st;
+}
+
+/* The scattering power T(E) (rad^2/mm). */
+static int t_of_e(const fsci_proton_physics *ph, double e, double *t)
+{
+    (void)ph;
+    return fsci_proton_scattering_power(e, t);
+}
+
+/* int T(E(R)) dR over [r0, r1] (rad^2). */
+static int t_integral(const fsci_proton_physics *ph, double r0, double r1, double *out)
+{
+    return range_integral(ph, r0, r1, t_of_e, out);
 }
 
 /* Kernel of variance v (bin^2) with at most hmax taps each side: 3 taps
@@ -192,28 +208,21 @@ static double target_value(const fsci_proton_plan *p, int32_t j)
 
 /* int K(E(R)) / S(E(R))^2 dR over [r0, r1] (mm^2): the range variance that
  * Bohr straggling adds over that interval of water range. */
-static int straggle_integral(const fsci_proton_physics *ph, double r0, double r1, double *out)
+/* K(E) / S(E)^2 (mm): Bohr's energy variance per mm over the squared stopping power. */
+static int k_over_s2(const fsci_proton_physics *ph, double e, double *f)
 {
     int st = FSCI_OK;
-    double rmin = 0, rmax = 0, acc = 0;
-    fsci_proton_physics_limits(ph, NULL, NULL, &rmin, &rmax);
-    r0 = fmax(r0, rmin);
-    r1 = fmin(r1, rmax);
-    if (!(r1 > r0)) {
-        *out = 0;
-        return FSCI_OK;
-    }
-    const double h = 0.5 * (r1 - r0), c = 0.5 * (r1 + r0);
-    for (int i = 0; i < 5; i++) {
-        double e = 0, k = 0, sp = 0;
-        FSCI_TRY(fsci_proton_physics_energy_mm(ph, c + h * GLX[i], &e));
-        FSCI_TRY(fsci_proton_bohr_straggling(e, &k));
-        FSCI_TRY(fsci_proton_physics_stop_mm(ph, e, &sp));
-        acc += GLW[i] * k / (sp * sp);
-    }
-    *out = acc * h;
+    double k = 0, sp = 0;
+    FSCI_TRY(fsci_proton_bohr_straggling(e, &k));
+    FSCI_TRY(fsci_proton_physics_stop_mm(ph, e, &sp));
+    *f = k / (sp * sp);
 fail:
     return st;
+}
+
+static int straggle_integral(const fsci_proton_physics *ph, double r0, double r1, double *out)
+{
+    return range_integral(ph, r0, r1, k_over_s2, out);
 }
 
 /* Straggling variance (bin^2) one step adds to source bin k in class c.

@@ -301,7 +301,7 @@ static int slab_section(fsci_report *r, const fsci_ctx *c)
              "%+.1f mm), lung %+.2f mm (expected %+.1f mm); R80 %.2f / %.2f / %.2f mm (water / bone / lung). "
              "The peaks behind the slabs are lower and wider because an RSP &ne; 1 splits the weight between "
              "two residual-range bins at every step in the slab (a numerical range spread of about 2 mm, "
-             "comparable to the physical straggling the transport does not model); the integral of the "
+             "comparable to the physical straggling, which is off in this section); the integral of the "
              "curves is unchanged.",
              shift[1], rsp_slab[1], (1.0 - rsp_slab[1]) * 20.0, shift[2], (1.0 - rsp_slab[2]) * 20.0,
              slab[0].m.r80_mm, slab[1].m.r80_mm, slab[2].m.r80_mm);
@@ -365,8 +365,10 @@ int fsci__proton_demo(fsci_report *r, const fsci_ctx *c, bool quick)
         "The phase-space density &psi;[E][&theta;][z][x] of protons is transported step by step (one "
         "path length ds per step): multiple Coulomb scattering (Highland scattering power), continuous "
         "energy loss on a residual-range grid (NIST PSTAR stopping power of water), nuclear removal "
-        "(1.2 %/cm) and MUSCL streaming in space. Beams are zero-width and monoenergetic; there is no "
-        "range-straggling model, so the Bragg peaks are as sharp as the grid (see doc/proton.md).");
+        "(1.2 %/cm) and MUSCL streaming in space. Beams are zero-width and monoenergetic, and this "
+        "section runs with energy-loss straggling off (--straggling off, to keep its memory small), so "
+        "the Bragg peaks are as sharp as the grid; <code>fastsci proton run</code> has Bohr straggling on "
+        "by default (doc/proton_physics.md).");
     fsci_proton_opts o;
     grid_opts(&o, c, quick);
     fsci_proton_plan *plan = NULL;

@@ -401,6 +401,7 @@ int fsci__proton_demo(fsci_report *r, const fsci_ctx *c, bool quick)
         FSCI_TRY(run_beam(plan, state, beam_e[j], o.dz_mm, j == 2, &res[j]));
     }
     FSCI_TRY(bragg_section(r, &o, &info, z, res, rcsda));
+    FSCI_TRY(fsci__proton_demo_bragg(r, c, quick));
     FSCI_TRY(dose_section(r, &o, state, ph, &res[2], rcsda[2], prof));
     FSCI_TRY(slab_section(r, c));
     balance_section(r, &info, &res[2], t_setup, t_section);

@@ -6,4 +6,7 @@
 
 int fsci__proton_demo(fsci_report *r, const fsci_ctx *ctx, bool quick);
 
+/* Its subsection on Bragg peaks with straggling (demo_bragg.c). */
+int fsci__proton_demo_bragg(fsci_report *r, const fsci_ctx *ctx, bool quick);
+
 #endif

@@ -78,6 +78,26 @@ fail:
     return st;
 }
 
+int fsci__proton_depth_plot(fsci_report *r, const char *file, const char *title, const fsci_plot_series *s,
+                            int ns, fsci_plot_vline *vl, int nvl)
+{
+    char path[4200];
+    fsci_report_path(r, file, path, sizeof path);
+    fsci_plot_opts o = {.title = title,
+                        .xlabel = "depth z (mm)",
+                        .ylabel = "dose / peak dose",
+                        .xmin = 0,
+                        .xmax = 280,
+                        .ymin = 0,
+                        .ymax = 1.1,
+                        .vlines = vl,
+                        .nvlines = nvl,
+                        .legend = FSCI_LEGEND_OUTSIDE_RIGHT,
+                        .width = 1000,
+                        .height = 560};
+    return fsci_plot_lines(path, s, ns, &o);
+}
+
 static int depth_dose_figure(fsci_report *r, const double *z, int64_t nz, run_result res[NBEAM],
                              const double rcsda[NBEAM])
 {
@@ -98,21 +118,9 @@ static int depth_dose_figure(fsci_report *r, const double *z, int64_t nz, run_re
         s[j] = (fsci_plot_series){.x = z, .y = norm[j], .n = nz, .label = lab[j], .color = j + 1};
         vl[j] = (fsci_plot_vline){.x = rcsda[j], .label = vlab[j]};
     }
-    char path[4200];
-    fsci_report_path(r, "proton_depth_dose.png", path, sizeof path);
-    fsci_plot_opts o = {.title = "Pencil beams in water: laterally integrated depth dose",
-                        .xlabel = "depth z (mm)",
-                        .ylabel = "dose / peak dose",
-                        .xmin = 0,
-                        .xmax = 280,
-                        .ymin = 0,
-                        .ymax = 1.1,
-                        .vlines = vl,
-                        .nvlines = NBEAM,
-                        .legend = FSCI_LEGEND_OUTSIDE_RIGHT,
-                        .width = 1000,
-                        .height = 560};
-    st = fsci_plot_lines(path, s, NBEAM, &o);
+    st = fsci__proton_depth_plot(r, "proton_depth_dose.png",
+                                 "Pencil beams in water: laterally integrated depth dose", s, NBEAM, vl,
+                                 NBEAM);
 fail:
     for (int j = 0; j < NBEAM; j++) fsci_free(norm[j]);
     return st;

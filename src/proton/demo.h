@@ -6,6 +6,10 @@
 
 int fsci__proton_demo(fsci_report *r, const fsci_ctx *ctx, bool quick);
 
+/* Normalised depth-dose curves (0-280 mm) into the report's PNG `file`. */
+int fsci__proton_depth_plot(fsci_report *r, const char *file, const char *title, const fsci_plot_series *s,
+                            int ns, fsci_plot_vline *vl, int nvl);
+
 /* Its subsection on Bragg peaks with straggling (demo_bragg.c). */
 int fsci__proton_demo_bragg(fsci_report *r, const fsci_ctx *ctx, bool quick);
 

@@ -90,19 +90,9 @@ static int bragg_figure(fsci_report *r, bragg *b)
         snprintf(lab[j], sizeof lab[j], "%g MeV", bragg_e[j]);
         s[j] = (fsci_plot_series){.x = z[j], .y = y[j], .n = b[j].nz, .label = lab[j], .color = j + 1};
     }
-    char path[4200];
-    fsci_report_path(r, "proton_bragg_straggling.png", path, sizeof path);
-    fsci_plot_opts o = {.title = "Bragg peaks with energy-loss straggling (default physics)",
-                        .xlabel = "depth z (mm)",
-                        .ylabel = "dose / peak dose",
-                        .xmin = 0,
-                        .xmax = 280,
-                        .ymin = 0,
-                        .ymax = 1.1,
-                        .legend = FSCI_LEGEND_OUTSIDE_RIGHT,
-                        .width = 1000,
-                        .height = 560};
-    FSCI_TRY(fsci_plot_lines(path, s, NB, &o));
+    FSCI_TRY(fsci__proton_depth_plot(r, "proton_bragg_straggling.png",
+                                     "Bragg peaks with energy-loss straggling (default physics)", s, NB, NULL,
+                                     0));
 fail:
     for (int j = 0; j < NB; j++) {
         fsci_free(z[j]);

@@ -350,33 +350,16 @@ TEST(energy_alone_conserves_and_matches_double_reference)
          * removal p = 1 - exp(-mu rho ds) with 60 % of the energy local (the plan
          * rounds the split and p to multiples of 2^-24: agreement to ~1e-7) */
         const double *val = fsci_proton_plan_egrid(m.p)->edge + 1;
-        double sin_ = 0, ein = 0, cut = 0, nuc = 0, nuce = 0, dep = 0;
+        ref_sums rs = {0};
         for (int64_t k = 0; k < ne; k++)
             for (int64_t t = 0; t < nth; t++)
                 for (int64_t c = 0; c < pl; c++) {
-                    double v = in[(k * nth + t) * pl + c];
-                    sin_ += v;
-                    ein += v * val[k];
                     double pr = 1 - exp(-0.0012 * rho[c] * 1.0), r = rsp[c], mm = floor(r), f = r - mm;
-                    nuc += pr * v;
-                    nuce += pr * 0.4 * val[k] * v;
-                    double d = pr * 0.6 * val[k] * v;
                     const double parts[2][2] = {{(double)k - mm, 1 - f}, {(double)k - mm - 1, f}};
-                    for (int q = 0; q < 2; q++) {
-                        int64_t j = (int64_t)parts[q][0];
-                        double wv = (1 - pr) * parts[q][1] * v;
-                        if (wv == 0) continue;
-                        if (j < 0) {
-                            cut += wv;
-                            d += wv * val[k];
-                        } else {
-                            ref[(j * nth + t) * pl + c] += wv;
-                            d += wv * (val[k] - val[j]);
-                        }
-                    }
-                    dref[c] += d;
-                    dep += d;
+                    dref[c] += ref_cell_step(&rs, in[(k * nth + t) * pl + c], k, val, pr, parts, 2, ref,
+                                             nth * pl, t * pl + c);
                 }
+        const double sin_ = rs.sin, ein = rs.ein, cut = rs.cut, nuc = rs.nuc, nuce = rs.nuce, dep = rs.dep;
         /* table reference: the same step in double with the transfers the plan
          * applies (fsci_proton_plan_transfer); classes sorted: water, bone */
         double tcut = 0, tnuc = 0, tdep = 0, tout = 0;

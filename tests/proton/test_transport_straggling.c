@@ -41,7 +41,8 @@ TEST(energy_operator_straggling_matches_reference)
     const double *val = g->edge + 1;
     /* bin k > 0: 1 - v to k - 1, v/2 to k - 2 and to k (v <= 0.5: the 3-tap kernel);
      * k - 2 < 0 is the cutoff; nuclear removal p, 60 % of its energy local */
-    double sin_ = 0, ein = 0, cut = 0, nuc = 0, nuce = 0, dep = 0, vmax = 0, vsum = 0;
+    double vmax = 0, vsum = 0;
+    ref_sums rs = {0};
     for (int64_t k = 0; k < ne; k++) {
         const double v = ref_var(ph, g->edge_range[k + 1], 1.0);
         ASSERT_TRUE(v > 0 && v <= 0.5);
@@ -51,28 +52,11 @@ TEST(energy_operator_straggling_matches_reference)
         const double vk = k > 0 ? v : 0;
         const double parts[3][2] = {{(double)k - 1, 1 - vk}, {(double)k - 2, vk / 2}, {(double)k, vk / 2}};
         for (int64_t t = 0; t < nth; t++)
-            for (int64_t c = 0; c < pl; c++) {
-                const double w = in[(k * nth + t) * pl + c], pr = 1 - exp(-0.0012);
-                sin_ += w;
-                ein += w * val[k];
-                nuc += pr * w;
-                nuce += pr * 0.4 * val[k] * w;
-                double d = pr * 0.6 * val[k] * w;
-                for (int q = 0; q < 3; q++) {
-                    const int64_t j = (int64_t)parts[q][0];
-                    const double wv = (1 - pr) * parts[q][1] * w;
-                    if (j < 0) {
-                        cut += wv;
-                        d += wv * val[k];
-                    } else {
-                        ref[(j * nth + t) * pl + c] += wv;
-                        d += wv * (val[k] - val[j]);
-                    }
-                }
-                dref[c] += d;
-                dep += d;
-            }
+            for (int64_t c = 0; c < pl; c++)
+                dref[c] += ref_cell_step(&rs, in[(k * nth + t) * pl + c], k, val, 1 - exp(-0.0012), parts, 3,
+                                         ref, nth * pl, t * pl + c);
     }
+    const double sin_ = rs.sin, ein = rs.ein, cut = rs.cut, nuc = rs.nuc, nuce = rs.nuce, dep = rs.dep;
     ASSERT_OK(fsci_proton_apply_energy(m.p, m.s));
     fsci_proton_balance w, e;
     fsci_proton_state_step_balance(m.s, &w, &e);

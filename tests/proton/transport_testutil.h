@@ -168,4 +168,38 @@ static inline void range_opts(fsci_proton_opts *o, double e0, double rmm)
     o->nthreads = 2;
 }
 
+/* Sums of the double-precision reference energy step. */
+typedef struct ref_sums {
+    double sin, ein, cut, nuc, nuce, dep;
+} ref_sums;
+
+/* The reference energy step of one cell: weight w in energy bin k (values
+ * val[]) loses a fraction pr to nuclear removal (60 % of its energy deposited
+ * locally, 40 % escaping); the rest moves to the np (target bin, fraction)
+ * parts, a target below 0 being the cutoff (its energy deposited). Moved weight
+ * goes to ref[j * plane + off]; returns the cell's deposit and accumulates *r. */
+static inline double ref_cell_step(ref_sums *r, double w, int64_t k, const double *val, double pr,
+                                   const double (*parts)[2], int np, double *ref, int64_t plane, int64_t off)
+{
+    r->sin += w;
+    r->ein += w * val[k];
+    r->nuc += pr * w;
+    r->nuce += pr * 0.4 * val[k] * w;
+    double d = pr * 0.6 * val[k] * w;
+    for (int q = 0; q < np; q++) {
+        const int64_t j = (int64_t)parts[q][0];
+        const double wv = (1 - pr) * parts[q][1] * w;
+        if (wv == 0) continue;
+        if (j < 0) {
+            r->cut += wv;
+            d += wv * val[k];
+        } else {
+            ref[j * plane + off] += wv;
+            d += wv * (val[k] - val[j]);
+        }
+    }
+    r->dep += d;
+    return d;
+}
+
 #endif

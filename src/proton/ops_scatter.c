@@ -319,6 +319,8 @@ int fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_stat
             int64_t h = 0;
             bool cl = false;
             FSCI_TRY(fsci__proton_build_kernel(v, hmax, s->gk_w + i * stride, s->gk_tmp, &h, &cl));
+            if (p->o.theta_bc == FSCI_PROTON_THETA_PERIODIC)
+                fsci__proton_fold_kernel(s->gk_w + i * stride, &h, p->nth, s->gk_tmp);
             s->gk_half[i] = (int32_t)h;
             if (h > s->gk_bin_half[k]) s->gk_bin_half[k] = (int32_t)h;
         }

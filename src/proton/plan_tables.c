@@ -57,6 +57,32 @@ static int t_of_e(const fsci_proton_physics *ph, double e, double *t)
     return fsci_proton_scattering_power(e, t);
 }
 
+/* Fold a kernel w[0 .. 2 *half] onto a periodic ring of nth angle bins when
+ * it is wider than the ring: offsets that land on the same bin are merged
+ * (sums of multiples of 2^-24 below 1, so exact in float32), leaving one tap
+ * per bin at offsets -h' .. h', h' = nth / 2 (for even nth the tap at -h' is
+ * 0: it is the same bin as +h'). Without this, a ring of one bin would apply
+ * 1 as w_-1 + w_0 + w_1 in float32 arithmetic at every step and drift the
+ * weight by ~1e-8 per step; folded, it applies exactly 1. f: scratch of
+ * 2 *half + 1 doubles. */
+void fsci__proton_fold_kernel(fsci__psi_t *w, int64_t *half, int64_t nth, double *f)
+{
+    const int64_t h = *half, hn = nth / 2;
+    if (2 * h + 1 <= nth) return;
+    for (int64_t d = 0; d <= 2 * hn; d++) f[d] = 0;
+    for (int64_t d = -h; d <= h; d++) {
+        int64_t m = ((d % nth) + nth) % nth; /* bin offset on the ring, [0, nth) */
+        if (m > hn) m -= nth;
+        f[m + hn] += (double)w[d + h];
+    }
+    if (nth % 2 == 0) {
+        f[2 * hn] += f[0]; /* -hn and +hn are one bin */
+        f[0] = 0;
+    }
+    for (int64_t d = 0; d <= 2 * hn; d++) w[d] = (fsci__psi_t)f[d];
+    *half = hn;
+}
+
 /* int T(E(R)) dR over [r0, r1] (rad^2). */
 static int t_integral(const fsci_proton_physics *ph, double r0, double r1, double *out)
 {
@@ -474,6 +500,7 @@ int fsci__proton_build_kernels(fsci_proton_plan *p)
                 int64_t h = 0;
                 bool cl = false;
                 FSCI_TRY(fsci__proton_build_kernel(v, hmax, w, tmp, &h, &cl));
+                if (p->o.theta_bc == FSCI_PROTON_THETA_PERIODIC) fsci__proton_fold_kernel(w, &h, p->nth, tmp);
                 if (pass == 1) {
                     const int64_t i = c * ne + k;
                     p->k_half[i] = (int32_t)h;

@@ -207,6 +207,9 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
 int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift) FSCI_WUR;
 int fsci__proton_build_kernel(double v, int64_t hmax, fsci__psi_t *w, double *tmp, int64_t *half,
                               bool *clamped) FSCI_WUR;
+/* A kernel wider than a periodic ring of nth bins, folded onto it (f: scratch
+ * of 2 *half + 1 doubles). */
+void fsci__proton_fold_kernel(fsci__psi_t *w, int64_t *half, int64_t nth, double *f);
 void fsci__proton_window_update(const fsci_proton_plan *p, fsci_proton_state *s);
 int fsci__proton_generalised_kernels(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;
 int fsci__proton_energy_check(const fsci_proton_plan *p, fsci_proton_state *s) FSCI_WUR;

@@ -186,6 +186,22 @@ FSCI_API int fsci_proton_physics_theta0_sq(const fsci_proton_physics *ph, double
 FSCI_API int fsci_proton_physics_range_straggling(const fsci_proton_physics *ph, double e0_mev,
                                                   double *sigma_mm) FSCI_WUR;
 
+/* Analytic depth dose of a broad beam of energy e0_mev (Gaussian energy
+ * spread sigma_e_mev, 0 for none) in water: the CSDA Bragg curve of this
+ * physics object with fluence loss exp(-mu_per_mm z) to nuclear interactions,
+ * a fraction `local` of the removed protons' energy deposited where they are
+ * removed, mixed over Gaussian ranges of variance sigma_R^2 (range
+ * straggling, fsci_proton_physics_range_straggling) + (sigma_e / S(e0))^2
+ * (Bortfeld 1997; doc/proton_physics.md, "Bragg peak: analytic reference").
+ * out[k] is the average over depth row [k dz, (k + 1) dz], MeV/mm per
+ * primary, the units of fsci_proton_state_depth_dose. FSCI_EINVAL for a NULL
+ * argument or a parameter out of range (named in the message), FSCI_ERANGE
+ * for an energy outside the physics' limits, FSCI_ENOMEM. Thread-safe on a
+ * const object. */
+FSCI_API int fsci_proton_physics_bragg_curve(const fsci_proton_physics *ph, double e0_mev, double sigma_e_mev,
+                                             double mu_per_mm, double local, int64_t nz, double dz_mm,
+                                             double *out) FSCI_WUR;
+
 /* Energy grids. RANGE: edges uniform in CSDA range, R_k = R(e_min) + k ds
  * with n = ceil((R(e_max) - R(e_min)) / ds) (or, with anchor_top,
  * R_k = R(e_max) - (n - k) ds with n = floor(...)), E_k = E(R_k): a CSDA

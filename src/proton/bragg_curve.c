@@ -11,12 +11,12 @@
  * energy, mixed over Gaussian ranges: Bortfeld (1997) convolves the
  * straggling-free curve with a Gaussian whose variance adds the range
  * straggling and the beam's energy spread mapped through dR/dE = 1 / S(E0)
- * (his eq. 19). Here the mixture is a sum over 240 range cells of +-6 sigma,
- * each weighted by its exact Gaussian probability (differences of erf) and
- * contributing the mean of f over the residual ranges it spans, from the
- * integral of f tabulated on a 0.002 mm grid (its stopping part is E(r)
- * itself): the jump of f at r = 0 and its steep rise just above are
- * integrated, not sampled. */
+ * (his fluence loss is linear in depth; ours is the transport's exponential).
+ * Here the mixture is a sum over 240 range cells of +-6 sigma, each weighted
+ * by its exact Gaussian probability (differences of erf) and contributing the
+ * mean of f over the residual ranges it spans, from the integral of f
+ * tabulated on a 0.002 mm grid (its stopping part is E(r) itself): the jump
+ * of f at r = 0 and its steep rise just above are integrated, not sampled. */
 #include <math.h>
 #include <stdlib.h>
 

@@ -54,3 +54,21 @@ def csda_range(energy):
 def stopping_power(energy):
     """Total mass stopping power of water (MeV cm^2/g) at ``energy`` MeV, NIST PSTAR."""
     return _fastsci.proton_stopping_power(float(energy))
+
+
+def range_straggling(energy):
+    """Bohr range straggling sigma_R (mm) of a proton of ``energy`` MeV stopping in water
+    (PSTAR stopping power; e.g. 1.69 mm at 150 MeV)."""
+    return _fastsci.proton_range_straggling(float(energy))
+
+
+def bragg_curve(energy, nz, dz, *, energy_spread=0.0, nuclear_mu=0.0012, nuclear_local=0.6):
+    """Analytic depth dose of a broad beam in water, MeV/mm per primary, averaged over the
+    depth rows [k dz, (k + 1) dz] for k < nz (dz in mm): the CSDA Bragg curve with fluence
+    loss exp(-nuclear_mu z) (1/mm), a fraction ``nuclear_local`` of the removed protons'
+    energy deposited locally, mixed over Gaussian ranges of variance sigma_R^2 +
+    (energy_spread / S(energy))^2 (energy_spread: Gaussian sigma in MeV). The same physics
+    as ``run`` with its defaults (doc/proton_physics.md, "Bragg peak: analytic reference");
+    compare with ``run(...)["depth_dose"]``."""
+    return _fastsci.proton_bragg_curve(float(energy), float(energy_spread), float(nuclear_mu),
+                                       float(nuclear_local), int(nz), float(dz))

@@ -270,6 +270,7 @@ static void sim_free(sim *s)
     fsci_free(s->nn);
     fsci_free(s->diff);
     fsci_free(s->buf);
+    fsci_free(s->ready);
     fsci_free(s->scan_index);
 }
 

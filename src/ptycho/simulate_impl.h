@@ -4,6 +4,8 @@
 #ifndef FASTSCI_PTYCHO_SIMULATE_IMPL_H
 #define FASTSCI_PTYCHO_SIMULATE_IMPL_H
 
+#include <stdatomic.h>
+
 #include "ptycho/metadata.h"
 #include "ptycho_impl.h"
 
@@ -22,6 +24,7 @@ typedef struct sim {
     int64_t *counts, *scan_index;
     int32_t *nn;
     float *diff, *buf;
+    void *ready; /* atomic_uchar[B]: groups whose amplitudes are in diff (file sinks) */
     fsci__ptycho_diff *d;
     fsci_progress *prog;
     fsci_ptycho_report r;

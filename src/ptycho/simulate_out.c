@@ -76,43 +76,157 @@ static void write_pending(pending *pw)
     pw->bytes = 0;
 }
 
-/* Groups [g0, g1) (patterns g*C .. g*C + C - 1): patches into ybuf (NULL: not
- * kept) and amplitudes into amp, both in the pass's layout relative to group
- * g0; per-pattern sums. A thread takes whole groups, so in the channel layout
- * it alone writes the cache lines of its groups. */
+/* Element offset of pattern c of group g in a buffer of the pass's layout
+ * that starts at group g0: channel [g, r, s, c] (stride C), flat [p, r, s]. */
+static int64_t pattern_base(const pass *ps, int64_t g, int64_t c, int64_t g0)
+{
+    int64_t n2 = ps->n * ps->n;
+    return ps->channel ? (g - g0) * n2 * ps->C + c : (g * ps->C + c - g0 * ps->C) * n2;
+}
+
+/* Patch p (centred at cx[p], cy[p]) into `patch` (n*n contiguous). */
+static void extract(const pass *ps, int64_t p, float *patch)
+{
+    fsci__ptycho_extract_one(ps->obj->data, ps->obj->shape[0], ps->obj->shape[1], ps->cx[p], ps->cy[p], ps->n,
+                             patch);
+}
+
+/* A patch into a complex buffer at element `base`, with the layout's stride. */
+static void store_patch(const pass *ps, const float *patch, float *ybuf, int64_t base)
+{
+    int64_t n2 = ps->n * ps->n, stride = ps->channel ? ps->C : 1;
+    float *yb = ybuf + 2 * base;
+    for (int64_t i = 0; i < n2; i++) {
+        yb[2 * i * stride] = patch[2 * i];
+        yb[2 * i * stride + 1] = patch[2 * i + 1];
+    }
+}
+
+/* Group g (patterns g*C .. g*C + C - 1) on the workspace of one thread:
+ * patches into ybuf (NULL: not kept) and amplitudes into amp, both in the
+ * pass's layout relative to group g0; per-pattern sums. A thread takes whole
+ * groups, so in the channel layout it alone writes the cache lines of its
+ * groups. */
+static void run_group(const pass *ps, fsci__ptycho_ws *w, int64_t g, int64_t g0, float *ybuf, float *amp,
+                      double *sumsq, int64_t *counts)
+{
+    for (int64_t c = 0; c < ps->C; c++) {
+        int64_t p = g * ps->C + c, base = pattern_base(ps, g, c, g0);
+        double t0 = fsci_clock();
+        extract(ps, p, w->patch);
+        if (ybuf) store_patch(ps, w->patch, ybuf, base);
+        w->t_extract += fsci_clock() - t0;
+        sumsq[p] = fsci__ptycho_pattern(ps->d, w, w->patch, p, amp + base, ps->channel ? ps->C : 1);
+        counts[p] = w->last_counts;
+    }
+}
+
+/* Groups [g0, g1) into block buffers relative to g0; the master thread first
+ * writes the pending block. */
 static void run_block(const pass *ps, int64_t g0, int64_t g1, float *ybuf, float *amp, double *sumsq,
                       int64_t *counts, pending *pw)
 {
-    int64_t n = ps->n, n2 = n * n, C = ps->C;
 #pragma omp parallel num_threads(ps->d->nthreads)
     {
         fsci__ptycho_ws *w = &ps->d->ws[omp_get_thread_num()];
 #pragma omp master
         write_pending(pw);
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t g = g0; g < g1; g++) {
+        for (int64_t g = g0; g < g1; g++) run_group(ps, w, g, g0, ybuf, amp, sumsq, counts);
+    }
+    fsci_progress_add(ps->progress, (g1 - g0) * ps->C);
+}
+
+/* The writer of the grouped pass into a file sink. The master thread runs it
+ * between the groups it computes, so that the file grows while the other
+ * threads compute: first Y, extracted again chunk by chunk (cheaper than
+ * holding the patches of the whole pass), then the amplitudes of the groups
+ * finished so far, in order. What follows in the file waits for the end of
+ * the pass (X_full needs the norm of all patterns). */
+typedef struct gwriter {
+    fsci_sink *sink;
+    const pass *ps;
+    int64_t B, yblk, dblk; /* groups; groups per chunk of Y / of the diffraction */
+    int ndim;
+    const int64_t *shape;
+    float *ybuf, *patch;    /* one chunk of Y; one patch */
+    const float *diff;      /* the amplitudes of all groups, in the pass's layout */
+    atomic_uchar *ready;    /* ready[g]: the amplitudes of group g are in diff */
+    int64_t y_next, d_next; /* the next group of Y / of the diffraction to write */
+    int st;
+    double seconds;
+} gwriter;
+
+/* Write one chunk if one is ready: during the pass a whole chunk, at the end
+ * (`drain`) whatever is ready. False when there was nothing to write or a
+ * write failed (wr->st). Master thread only. */
+static bool gwriter_step(gwriter *wr, bool drain)
+{
+    if (wr->st || wr->d_next == wr->B) return false;
+    const pass *ps = wr->ps;
+    const int64_t C = ps->C, n2 = ps->n * ps->n;
+    int st;
+    double t = fsci_clock();
+    if (wr->y_next < wr->B) {
+        int64_t g0 = wr->y_next, g1 = g0 + wr->yblk < wr->B ? g0 + wr->yblk : wr->B;
+        for (int64_t g = g0; g < g1; g++)
             for (int64_t c = 0; c < C; c++) {
-                int64_t p = g * C + c;
-                double t0 = fsci_clock();
-                fsci__ptycho_extract_one(ps->obj->data, ps->obj->shape[0], ps->obj->shape[1], ps->cx[p],
-                                         ps->cy[p], n, w->patch);
-                /* channel: [g, r, s, c] with stride C; flat: [p, r, s] */
-                int64_t base = ps->channel ? (g - g0) * n2 * C + c : (p - g0 * C) * n2;
-                int64_t stride = ps->channel ? C : 1;
-                if (ybuf) {
-                    float *yb = ybuf + 2 * base;
-                    for (int64_t i = 0; i < n2; i++) {
-                        yb[2 * i * stride] = w->patch[2 * i];
-                        yb[2 * i * stride + 1] = w->patch[2 * i + 1];
-                    }
-                }
-                w->t_extract += fsci_clock() - t0;
-                sumsq[p] = fsci__ptycho_pattern(ps->d, w, w->patch, p, amp + base, stride);
-                counts[p] = w->last_counts;
+                extract(ps, g * C + c, wr->patch);
+                store_patch(ps, wr->patch, wr->ybuf, pattern_base(ps, g, c, g0));
             }
+        st = fsci_sink_write(wr->sink, wr->ybuf, (size_t)((g1 - g0) * C * n2 * 2) * sizeof(float));
+        wr->y_next = g1;
+        if (!st && g1 == wr->B) st = fsci_sink_end(wr->sink);
+        if (!st && g1 == wr->B) st = fsci_sink_begin(wr->sink, "diffraction", FSCI_F32, wr->ndim, wr->shape);
+    } else {
+        int64_t g0 = wr->d_next, g1 = g0;
+        while (g1 < wr->B && g1 - g0 < wr->dblk && atomic_load_explicit(&wr->ready[g1], memory_order_acquire))
+            g1++;
+        if (g1 == g0 || (!drain && g1 - g0 < wr->dblk && g1 < wr->B)) return false;
+        st = fsci_sink_write(wr->sink, wr->diff + g0 * C * n2, (size_t)((g1 - g0) * C * n2) * sizeof(float));
+        wr->d_next = g1;
+        if (!st && g1 == wr->B) st = fsci_sink_end(wr->sink);
+    }
+    wr->st = st;
+    wr->seconds += fsci_clock() - t;
+    return st == FSCI_OK;
+}
+
+/* All B groups in one parallel region, each thread taking the next group
+ * from a shared counter: patches into ydst (NULL: not kept), amplitudes
+ * into adst (both whole, in the pass's layout: the final arrays of a memory
+ * sink, first touched by the threads that fill them). With a writer, the
+ * master thread writes a ready chunk before each group it takes, and the
+ * rest after the pass. */
+static int grouped_pass(const pass *ps, int64_t B, float *ydst, float *adst, double *sumsq, int64_t *counts,
+                        gwriter *wr)
+{
+    _Atomic int64_t next = 0;
+#pragma omp parallel num_threads(ps->d->nthreads)
+    {
+        const int tid = omp_get_thread_num();
+        fsci__ptycho_ws *w = &ps->d->ws[tid];
+        for (;;) {
+            if (tid == 0 && wr) {
+                if (gwriter_step(wr, false)) continue;
+                if (wr->st) atomic_store(&next, B); /* a failed write stops the pass */
+            }
+            int64_t g = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+            if (g >= B) break;
+            run_group(ps, w, g, 0, ydst, adst, sumsq, counts);
+            if (wr) atomic_store_explicit(&wr->ready[g], 1, memory_order_release);
+            fsci_progress_add(ps->progress, ps->C);
         }
     }
-    fsci_progress_add(ps->progress, (g1 - g0) * C);
+    if (wr && wr->st) return wr->st;
+    int st = fsci__ptycho_ws_status(ps->d);
+    if (st || !wr) return st;
+    while (gwriter_step(wr, true)) {
+    }
+    if (wr->st) return wr->st;
+    FSCI_CHECK(wr->d_next == B, FSCI_EINTERNAL, "ptycho: %lld of %lld groups written", (long long)wr->d_next,
+               (long long)B);
+    return FSCI_OK;
 }
 
 /* One pass over ngroups groups in blocks of gblk, streaming one member block
@@ -137,25 +251,6 @@ static int run_pass(const pass *ps, int64_t ngroups, int64_t gblk, float *dbuf, 
     write_pending(&pw);
     *t_write += pw.seconds;
     return pw.st;
-}
-
-/* The same pass into the final arrays of a memory sink (fsci_sink_buffer):
- * patches into ydst (NULL: not kept) and amplitudes into adst, filled in
- * place by the computing threads (their first touch), block by block for the
- * progress bar. */
-static int run_inplace(const pass *ps, int64_t ngroups, int64_t gblk, float *ydst, float *adst, double *sumsq,
-                       int64_t *counts)
-{
-    pending none = {0};
-    const int64_t per_group = ps->C * ps->n * ps->n; /* amplitudes (floats) of a group */
-    for (int64_t g0 = 0; g0 < ngroups; g0 += gblk) {
-        int64_t g1 = g0 + gblk < ngroups ? g0 + gblk : ngroups;
-        run_block(ps, g0, g1, ydst ? ydst + 2 * g0 * per_group : NULL, adst + g0 * per_group, sumsq, counts,
-                  &none);
-        int st = fsci__ptycho_ws_status(ps->d);
-        if (st) return st;
-    }
-    return FSCI_OK;
 }
 
 /* Begin a member and, for a memory sink, end it at once and return its
@@ -210,7 +305,7 @@ int fsci__ptycho_sim_raw(sim *s, fsci_sink *sink)
     void *dst = NULL;
     FSCI_TRY(begin_member(sink, "diff3d", FSCI_F32, 3, (int64_t[3]){np, n, n}, &dst));
     if (dst) {
-        FSCI_TRY(run_inplace(&ps, np, blk, NULL, dst, s->sumsq, s->counts));
+        FSCI_TRY(grouped_pass(&ps, np, NULL, dst, s->sumsq, s->counts, NULL));
     } else {
         s->buf = fsci_malloc((size_t)(2 * blk * s->n2), sizeof(float));
         FSCI_CHECK_GOTO(s->buf, FSCI_ENOMEM,
@@ -251,17 +346,28 @@ int fsci__ptycho_sim_grouped(sim *s, fsci_sink *sink)
         FSCI_TRY(begin_member(sink, "diffraction", FSCI_F32, ndim, shape, &ddst));
         FSCI_TRY(begin_member(sink, "X_full", FSCI_F32, ndim, shape, &xdst));
         FSCI_CHECK_GOTO(ddst && xdst, FSCI_EINTERNAL, "ptycho: the sink gave a buffer for Y only");
-        FSCI_TRY(run_inplace(&ps, B, gblk, ydst, ddst, s->sumsq, s->counts));
-    } else {
+        FSCI_TRY(grouped_pass(&ps, B, ydst, ddst, s->sumsq, s->counts, NULL));
+    } else { /* a file: Y, then the diffraction, written while the pass computes */
         s->diff = fsci_malloc((size_t)(P * n2), sizeof *s->diff);
-        FSCI_CHECK_GOTO(s->diff, FSCI_ENOMEM,
+        s->buf = fsci_malloc((size_t)((gblk * C + 1) * n2 * 2), sizeof(float));
+        s->ready = fsci_calloc((size_t)B, sizeof(atomic_uchar));
+        FSCI_CHECK_GOTO(s->diff && s->buf && s->ready, FSCI_ENOMEM,
                         "ptycho: out of memory for the diffraction (%lld patterns of %lld x %lld)",
                         (long long)P, (long long)n, (long long)n);
-        s->buf = fsci_malloc((size_t)(2 * gblk * C * n2 * 2), sizeof(float));
-        FSCI_CHECK_GOTO(s->buf, FSCI_ENOMEM, "ptycho: out of memory for 2 blocks of %lld groups",
-                        (long long)gblk);
-        FSCI_TRY(run_pass(&ps, B, gblk, s->buf, s->diff, s->sumsq, s->counts, sink, &s->r.t_write));
-        FSCI_TRY(fsci_sink_end(sink));
+        gwriter wr = {.sink = sink,
+                      .ps = &ps,
+                      .B = B,
+                      .yblk = gblk,
+                      .dblk = 2 * gblk,
+                      .ndim = ndim,
+                      .shape = shape,
+                      .ybuf = s->buf,
+                      .patch = s->buf + gblk * C * n2 * 2,
+                      .diff = s->diff,
+                      .ready = s->ready};
+        st = grouped_pass(&ps, B, NULL, s->diff, s->sumsq, s->counts, &wr);
+        s->r.t_write += wr.seconds;
+        if (st) goto fail;
     }
     add_stage_times(&s->r, s->d, nt);
     fsci_progress_finish(s->prog);
@@ -284,7 +390,6 @@ int fsci__ptycho_sim_grouped(sim *s, fsci_sink *sink)
         return FSCI_OK;
     }
     double tw = fsci_clock();
-    FSCI_TRY(fsci__ptycho_sink_array(sink, "diffraction", FSCI_F32, ndim, shape, s->diff));
     /* the diffraction is in the sink: scale it in place (no second buffer) and
      * hand it over whole, so that its CRC-32 is computed on every thread */
     float *diff = s->diff;

@@ -15,6 +15,20 @@ the sum of the baseline's stages. The per-patch loop of "old"/"fixed" (strictly 
 ~1-5 ms each) is timed on a subset and extrapolated linearly to all patterns.
 Baselines run once (they take seconds to minutes); ours is the median of repeated runs.
 
+Pipeline goals (issue 9, item 6; N = 64, 1e9 photons, measured in interleaved rounds so that
+every path sees the same machine load, medians reported):
+- compute only: simulate() into a null sink (``_fastsci.run(discard=True)``): every member is
+  computed, in the engine's streaming buffers as for a file, and handed to a sink that checks
+  its size and drops it; nothing is stored or written.
+- memory: simulate() without output=, the arrays returned (filled in place by the engine).
+- write only: as many bytes as the NPZ has, written sequentially in 8 MiB chunks to the
+  directory of the NPZ files, fsync'd, page cache dropped first when /proc/sys/vm/drop_caches
+  is writable.
+- end to end: simulate(output=...npz) with FSCI_FSYNC=1 (fsync'd like the write only).
+Goals: end to end <= 1.2 x max(compute only, write only); compute only >= 50x the fixed
+baseline's grouping + extraction + diffraction/noise + normalisation (no write); memory <=
+1.1 x compute only.
+
 Environment: FSCI_BENCH_PTYCHO_SIZES (default "64,128"), FSCI_BENCH_PTYCHO_SUBSET
 (per-patch loop subset, default 1000), FSCI_BENCH_PTYCHO_POINTS (default 5000),
 FSCI_BENCH_THREADS (default 2), FSCI_BENCH_TMPDIR (where the NPZ files go; default
@@ -32,6 +46,7 @@ from scipy.spatial import cKDTree
 
 import fastsci
 import ptycho_baselines as pb
+from fastsci import _fastsci
 from harness import Table, timeit
 
 SIZES = [int(s) for s in os.environ.get("FSCI_BENCH_PTYCHO_SIZES", "64,128").split(",") if s.strip()]
@@ -45,6 +60,9 @@ WHERE = set()   # where the NPZ files went (for the note)
 
 # speed goals of the ptycho issue, checked at N = 64, nphotons 1e9
 GOAL_VS_FIXED, GOAL_VS_BEST, GOAL_NOISE_RATE, GOAL_CLEAN_RATE = 50.0, 5.0, 20_000.0, 60_000.0
+# pipeline goals (issue 9, item 6): overlap, compute vs fixed, memory path vs compute only
+GOAL_OVERLAP, GOAL_COMPUTE_VS_FIXED, GOAL_MEMORY = 1.2, 50.0, 1.1
+ROUNDS = int(os.environ.get("FSCI_BENCH_PTYCHO_ROUNDS", "5"))
 
 
 def once(fn):
@@ -89,6 +107,45 @@ def tmpdir(need_bytes):
         d = "/dev/shm" if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > 2.5 * need_bytes \
             else tempfile.gettempdir()
     return tempfile.mkdtemp(prefix="fsci_bench_ptycho_", dir=d)
+
+
+def drop_caches():
+    """Write back dirty pages and drop the page cache; False when not permitted."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def write_only(path, nbytes, chunk=8 << 20):
+    """dd-style: nbytes written sequentially in `chunk` pieces of one buffer, fsync'd, closed;
+    the page cache is dropped first (untimed) when permitted. Seconds, and whether dropped."""
+    buf = memoryview(np.ones(chunk, np.uint8))
+    dropped = drop_caches()
+    t0 = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        left = nbytes
+        while left > 0:
+            left -= os.write(fd, buf[:min(left, chunk)])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    t = time.perf_counter() - t0
+    os.remove(path)
+    return t, dropped
+
+
+def first_touch(nbytes):
+    """Seconds to allocate and first touch nbytes of fresh memory (numpy, one thread)."""
+    t0 = time.perf_counter()
+    a = np.ones(nbytes, np.uint8)
+    t = time.perf_counter() - t0
+    del a
+    return t
 
 
 def npz_contract(path):
@@ -279,6 +336,9 @@ def bench_size(N, t, goals, failures):
                        flops=flops)
         if N == 64 and nph == 1e9:
             goals["vs_fixed"], goals["vs_best"] = r_fix, r_best
+            fixed_compute = t_fix + t_loop_all + ds + t_np
+            best_compute = t_fix + t_vec + ds + t_best
+            pipeline_goals(t, goals, work, kw, P, flops, fixed_compute, best_compute, t_write, failures)
         missing = [k for k in pb.NPZ_KEYS if k not in contract_o]
         check(not missing, f"ours NPZ has the baseline's keys (missing: {missing or 'none'})", failures)
         bad = [k for k in pb.NPZ_KEYS if k in contract_o and contract_o[k] != contract_b[k]]
@@ -315,6 +375,79 @@ def bench_size(N, t, goals, failures):
                 err = float(np.abs(d - ref).max() / np.abs(ref).max())
                 check(err <= 1e-4, f"simulate: noise-free diffraction of {gsub} groups vs numpy: {err:.2e}", failures)
             del res, Ys, Xf, Yr
+
+
+def pipeline_goals(t, goals, work, kw, P, flops, fixed_compute, best_compute, t_savez, failures):
+    """Compute only, memory, write only and end to end at N = 64, 1e9, in interleaved rounds."""
+    path = os.path.join(work, "pipeline.npz")
+    inputs = {k: kw[k] for k in ("object_array", "probe_array", "xcoords", "ycoords")}
+    params = {k: v for k, v in kw.items() if k not in inputs and k not in ("seed", "threads")}
+    params.update(nphotons=1e9, noise=True)
+    fastsci.ptycho.simulate(output=path, **params, **inputs, seed=kw["seed"], threads=THREADS)   # warm-up
+    size = os.path.getsize(path)
+    os.remove(path)
+    out_bytes = None
+    times = {"compute": [], "memory": [], "write": [], "e2e": [], "touch": []}
+    dropped = True
+    old_fsync = os.environ.get("FSCI_FSYNC")
+    for _ in range(ROUNDS):
+        t0 = time.perf_counter()
+        _fastsci.run("ptycho", "simulate", params=params, inputs=inputs, threads=THREADS, seed=kw["seed"],
+                     discard=True)
+        times["compute"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        res = fastsci.ptycho.simulate(**params, **inputs, seed=kw["seed"], threads=THREADS)
+        times["memory"].append(time.perf_counter() - t0)
+        out_bytes = sum(v.nbytes for v in res.values() if isinstance(v, np.ndarray))
+        del res
+        tw, d = write_only(path, size)
+        times["write"].append(tw)
+        dropped = dropped and d
+        drop_caches()
+        os.environ["FSCI_FSYNC"] = "1"
+        try:
+            t0 = time.perf_counter()
+            fastsci.ptycho.simulate(output=path, **params, **inputs, seed=kw["seed"], threads=THREADS)
+            times["e2e"].append(time.perf_counter() - t0)
+        finally:
+            if old_fsync is None:
+                os.environ.pop("FSCI_FSYNC", None)
+            else:
+                os.environ["FSCI_FSYNC"] = old_fsync
+        os.remove(path)
+        times["touch"].append(first_touch(out_bytes))
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    print(f"  pipeline, {ROUNDS} interleaved rounds (medians; NPZ {size / 1e9:.3f} GB, arrays returned "
+          f"{out_bytes / 1e9:.3f} GB): " + ", ".join(f"{k} {v:.3f} s" for k, v in med.items()), flush=True)
+    for k, v in times.items():
+        print(f"    {k}: " + " ".join(f"{x:.3f}" for x in v), flush=True)
+    c, m, w, e = med["compute"], med["memory"], med["write"], med["e2e"]
+    case = "N=64 1e9 compute only (null sink)"
+    t.add(case, c, fixed_compute, "fixed: group+extract+diffract/noise+normalise, no write", work=P,
+          unit="patterns", bytes_moved=size, flops=flops)
+    t.add(case, c, best_compute, "best numpy: same stages, no write", work=P, unit="patterns", bytes_moved=size,
+          flops=flops)
+    case = "N=64 1e9 into memory (arrays returned)"
+    t.add(case, m, fixed_compute, "fixed: same stages, no write", work=P, unit="patterns", bytes_moved=out_bytes,
+          flops=flops)
+    t.add(case, m, c, "ours: compute only", work=P, unit="patterns", bytes_moved=out_bytes)
+    t.add(f"N=64 write only {size / 1e9:.2f} GB, fsync", w, t_savez, "np.savez of the same arrays (no fsync)",
+          bytes_moved=size)
+    t.add("N=64 1e9 end to end, fsync", e, max(c, w), "max(compute only, write only)", work=P, unit="patterns",
+          bytes_moved=size)
+    t.add("N=64 fresh first touch (1 thread)", med["touch"], m - c, "ours: memory - compute only",
+          bytes_moved=out_bytes)
+    goals["overlap"] = e / max(c, w)
+    goals["compute_vs_fixed"] = fixed_compute / c
+    goals["compute_vs_best"] = best_compute / c
+    goals["memory"] = m / c
+    goals["pipeline_note"] = (f"pipeline medians of {ROUNDS} interleaved rounds: compute only {c:.2f} s "
+                              f"({size / c * 1e-9:.2f} GB/s of NPZ), memory {m:.2f} s ({out_bytes / m * 1e-9:.2f} "
+                              f"GB/s), write only {w:.2f} s ({size / w * 1e-9:.2f} GB/s, fsync, page cache "
+                              f"{'dropped' if dropped else 'NOT dropped (not permitted)'}), end to end {e:.2f} s "
+                              f"({size / e * 1e-9:.2f} GB/s, FSCI_FSYNC=1), first touch of {out_bytes / 1e9:.2f} GB "
+                              f"fresh memory {med['touch']:.2f} s; fixed stages {fixed_compute:.1f} s, best numpy "
+                              f"stages {best_compute:.2f} s")
 
 
 def main():
@@ -354,12 +487,24 @@ def main():
                 need = f"{goal:g}x" if unit == "x" else f"{goal:,.0f}/s"
                 lines.append(f"{label} (N=64, 1e9, {THREADS} threads): {fig} (goal >= {need}) "
                              f"{'PASS' if ok else 'FAIL'}")
+        if "overlap" in goals:
+            for key, label, goal, better in (
+                    ("overlap", "end to end / max(compute only, write only)", GOAL_OVERLAP, "<="),
+                    ("compute_vs_fixed", "compute only vs fixed stages (no write)", GOAL_COMPUTE_VS_FIXED, ">="),
+                    ("memory", "memory path / compute only", GOAL_MEMORY, "<=")):
+                v = goals[key]
+                ok = v <= goal if better == "<=" else v >= goal
+                lines.append(f"{label} (N=64, 1e9, {THREADS} threads): {v:.2f}x (goal {better} {goal:g}x) "
+                             f"{'PASS' if ok else 'FAIL'}")
+            lines.append(f"compute only vs best numpy stages: {goals['compute_vs_best']:.1f}x (no goal)")
     print("  speed goals:")
     for line in lines:
         print("    " + line)
     print(f"  equivalence checks: {'all passed' if not failures else f'{len(failures)} FAILED'}")
     if lines:
         note += " Speed goals: " + "; ".join(lines) + "."
+    if "pipeline_note" in goals:
+        note += " " + goals["pipeline_note"] + "."
     if failures:
         note += f" {len(failures)} equivalence checks FAILED: " + "; ".join(failures) + "."
     t.record(note)

@@ -123,8 +123,10 @@ static int set_params(const fsci_command *c, void *opts, PyObject *params)
     return 0;
 }
 
-static int open_sink(const fsci_command *c, const void *opts, const char *path, fsci_sink **sink)
+static int open_sink(const fsci_command *c, const void *opts, const char *path, bool discard,
+                     fsci_sink **sink)
 {
+    if (discard) return fsci_sink_null_create(sink);
     if (!path || c->output == FSCI_OUTPUT_TEXT) return fsci_sink_memory_create(sink);
     if (c->output == FSCI_OUTPUT_DIR) return fsci_sink_dir_create(path, sink);
     const fsci_param *p = fsci_params_find(c->params, c->nparams, "compress");
@@ -167,20 +169,24 @@ static PyObject *sink_dict(fsci_sink *sink, const char *text_path, int *st)
 static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"engine",  "command", "params",   "inputs", "output",
-                             "threads", "seed",    "progress", "quiet",  NULL};
+    static char *kwlist[] = {"engine", "command",  "params", "inputs",  "output", "threads",
+                             "seed",   "progress", "quiet",  "discard", NULL};
     const char *ename, *cname;
     PyObject *params = NULL, *inputs = NULL, *output = NULL, *threads_obj = NULL, *seed_obj = NULL;
-    int progress = 0, quiet = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOO&OOpp", kwlist, &ename, &cname, &params, &inputs,
+    int progress = 0, quiet = 0, discard = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOO&OOppp", kwlist, &ename, &cname, &params, &inputs,
                                      PyUnicode_FSConverter, &output, &threads_obj, &seed_obj, &progress,
-                                     &quiet))
+                                     &quiet, &discard))
         return NULL;
     const fsci_engine *e = fsci_engine_find(ename);
     const fsci_command *c = fsci_engine_command(e, cname);
     if (!c) {
         Py_XDECREF(output);
         return PyErr_Format(PyExc_ValueError, "no command '%s %s'", ename, cname);
+    }
+    if (discard && output) {
+        Py_DECREF(output);
+        return PyErr_Format(PyExc_ValueError, "discard=True writes nothing: it takes no output");
     }
     fsci_ctx ctx;
     fsci_ctx_init(&ctx);
@@ -203,7 +209,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
     }
     const char *path = output ? PyBytes_AS_STRING(output) : NULL;
     ctx.output = c->output == FSCI_OUTPUT_TEXT ? NULL : path;
-    int st = open_sink(c, opts, path, &sink);
+    int st = open_sink(c, opts, path, discard != 0, &sink);
     if (!st) {
         fsci_inputs in = {.v = h.v, .n = h.n};
         Py_BEGIN_ALLOW_THREADS
@@ -230,6 +236,8 @@ PyMethodDef fsci_py_engine_methods[] = {
     {"engines", py_engines, METH_NOARGS, "The registered engines: their commands, parameters and inputs."},
     {"run", KWFN(py_run), METH_VARARGS | METH_KEYWORDS,
      "run(engine, command, params=None, inputs=None, output=None, threads=0, seed=None, progress=False, "
-     "quiet=False): run an engine command; a dict of its outputs and its JSON summary."},
+     "quiet=False, discard=False): run an engine command; a dict of its outputs (arrays filled in place by "
+     "the engine where it can, never copied) and its JSON summary. discard=True: a null sink, the outputs "
+     "are computed and dropped, only the summary is returned (compute-only timing)."},
     {NULL, NULL, 0, NULL},
 };

@@ -306,3 +306,51 @@ def test_ground_truth_patches_are_gridsize1_Y():
     nn = d["nn_indices"][:, 0]
     assert d["Y"].shape == (150, 16, 16, 1)
     np.testing.assert_array_equal(d["Y"], d["ground_truth_patches"][nn])
+
+
+def _bits(a):
+    a = np.ascontiguousarray(a)
+    return a.dtype, a.shape, a.view(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("layout", ["channel", "flat"])
+def test_arrays_filled_in_place_equal_the_npz_bitwise(tmp_path, layout):
+    """The memory path (arrays filled in place) and the file path (streamed, written while
+    computing) give the same bits, with 1 and 2 threads, noise on, diff3d included."""
+    kw = dict(n_images=150, N=32, gridsize=2, K=5, nphotons=1e5, noise=True, seed=13, raw=True, layout=layout)
+    ref = None
+    for threads in (1, 2):
+        path = tmp_path / f"d{threads}.npz"
+        fastsci.ptycho.simulate(threads=threads, output=str(path), **kw)
+        mem = fastsci.ptycho.simulate(threads=threads, **kw)
+        with np.load(path, allow_pickle=False) as z:
+            names = [k for k in z.files if k != "_metadata"]
+            assert {"Y", "diffraction", "X_full", "diff3d", "ground_truth_patches"} <= set(names)
+            for k in names:
+                assert _bits(mem[k]) == _bits(z[k]), (threads, k)
+            if ref is None:
+                ref = {k: _bits(z[k]) for k in names}
+            else:
+                assert {k: _bits(z[k]) for k in names} == ref   # independent of the thread count
+
+
+def test_returned_arrays_are_the_engine_buffers():
+    """The big outputs come back as the library's own buffers (base: a fastsci capsule), not copies."""
+    d = fastsci.ptycho.simulate(n_images=40, N=16, gridsize=2, nphotons=1e4, seed=3, raw=True)
+    for k in ("Y", "diffraction", "X_full", "diff3d", "ground_truth_patches"):
+        a = d[k]
+        assert not a.flags.owndata and a.flags.c_contiguous and a.flags.writeable, k
+        assert type(a.base).__name__ == "PyCapsule", k
+
+
+def test_discard_runs_the_pipeline_and_keeps_only_the_summary():
+    """_fastsci.run(discard=True): a null sink, the compute-only timing of the benchmark."""
+    params = dict(n_images=60, N=16, gridsize=2, nphotons=1e4, raw=False)
+    out = fastsci._fastsci.run("ptycho", "simulate", params=params, threads=2, seed=5, discard=True)
+    assert set(out) == {"summary"}
+    full = fastsci.ptycho.simulate(threads=2, seed=5, **params)
+    figures = json.loads(out["summary"])
+    assert figures["intensity_scale"] == full["intensity_scale"]
+    assert figures["X_full_norm"] == full["X_full_norm"]
+    with pytest.raises(ValueError, match="no output"):
+        fastsci._fastsci.run("ptycho", "simulate", params=params, output="x.npz", discard=True)

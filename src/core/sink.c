@@ -1,5 +1,5 @@
-/* Sinks: an .npz archive, a directory of files (written as one atomic set)
- * or memory. See include/fastsci/core/sink.h. */
+/* Sinks: an .npz archive, a directory of files (written as one atomic set),
+ * memory, or nothing. See include/fastsci/core/sink.h. */
 #include <jansson.h>
 #include <string.h>
 
@@ -27,6 +27,9 @@ struct fsci_sink {
     int64_t n, cap;
     fsci_array *open; /* member being streamed */
     int64_t open_off; /* bytes written into it */
+    /* null sink: the member being streamed (size, bytes so far) */
+    bool null_open;
+    int64_t null_total, null_off;
     /* directory sink: the file being streamed */
     fsci_atomic *file;
     uint64_t file_left;
@@ -59,6 +62,11 @@ fail:
 int fsci_sink_memory_create(fsci_sink **out)
 {
     return sink_alloc(FSCI_SINK_MEMORY, out);
+}
+
+int fsci_sink_null_create(fsci_sink **out)
+{
+    return sink_alloc(FSCI_SINK_NULL, out);
 }
 
 int fsci_sink_dir_create(const char *dir, fsci_sink **out)
@@ -209,6 +217,42 @@ static int dir_msg(int st)
     return fsci_error_set(st, __FILE__, __LINE__, __func__, "%s", msg);
 }
 
+/* ---- null sink: members checked, bytes dropped ---------------------------- */
+
+static int null_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, const int64_t *shape)
+{
+    member *m = NULL;
+    FSCI_CHECK(!s->null_open, FSCI_EINVAL, "sink: member '%s' begun inside another", name);
+    fsci_view v;
+    int st = fsci_view_init(&v, NULL, dtype, ndim, shape, false);
+    if (st) return st;
+    st = push(s, name, &m); /* names only: repeated ones are refused as in memory */
+    if (st) return st;
+    s->null_open = true;
+    s->null_total = fsci_view_nbytes(&v);
+    s->null_off = 0;
+    return FSCI_OK;
+}
+
+static int null_write(fsci_sink *s, size_t nbytes)
+{
+    FSCI_CHECK(s->null_open, FSCI_EINVAL, "sink: write without begin");
+    FSCI_CHECK((int64_t)nbytes <= s->null_total - s->null_off, FSCI_EINVAL,
+               "sink: %zu bytes written past the end of a %lld-byte member", nbytes,
+               (long long)s->null_total);
+    s->null_off += (int64_t)nbytes;
+    return FSCI_OK;
+}
+
+static int null_end(fsci_sink *s)
+{
+    FSCI_CHECK(s->null_open, FSCI_EINVAL, "sink: end without begin");
+    s->null_open = false;
+    FSCI_CHECK(s->null_off == s->null_total, FSCI_EINVAL, "sink: member '%s' got %lld of %lld bytes",
+               s->members[s->n - 1].name, (long long)s->null_off, (long long)s->null_total);
+    return FSCI_OK;
+}
+
 /* ---- members ------------------------------------------------------------------- */
 
 int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, const int64_t *shape)
@@ -219,6 +263,7 @@ int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, int ndim, 
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_begin(s->npz, name, dtype, ndim, shape);
     if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_begin(s, name, dtype, ndim, shape));
+    if (s->kind == FSCI_SINK_NULL) return null_begin(s, name, dtype, ndim, shape);
     FSCI_CHECK(!s->open, FSCI_EINVAL, "sink: member '%s' begun inside another", name);
     FSCI_TRY(push(s, name, &m));
     /* every byte is written before end() succeeds, so no zero fill */
@@ -242,6 +287,7 @@ int fsci_sink_write(fsci_sink *s, const void *data, size_t nbytes)
         s->file_left -= nbytes;
         return dir_msg(fsci_atomic_write(s->file, data, nbytes));
     }
+    if (s->kind == FSCI_SINK_NULL) return null_write(s, nbytes);
     FSCI_CHECK(s->open, FSCI_EINVAL, "sink: write without begin");
     int64_t total = fsci_view_nbytes(&s->open->view);
     FSCI_CHECK((int64_t)nbytes <= total - s->open_off, FSCI_EINVAL,
@@ -269,11 +315,35 @@ int fsci_sink_end(fsci_sink *s)
     FSCI_CHECK(s, FSCI_EINVAL, "sink: NULL argument");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_end(s->npz);
     if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_end(s));
+    if (s->kind == FSCI_SINK_NULL) return null_end(s);
     FSCI_CHECK(s->open, FSCI_EINVAL, "sink: end without begin");
     int64_t total = fsci_view_nbytes(&s->open->view);
     s->open = NULL;
     FSCI_CHECK(s->open_off == total, FSCI_EINVAL, "sink: member '%s' got %lld of %lld bytes",
                s->members[s->n - 1].name, (long long)s->open_off, (long long)total);
+    return FSCI_OK;
+}
+
+int fsci_sink_buffer(fsci_sink *s, void **data)
+{
+    FSCI_CHECK(s && data, FSCI_EINVAL, "sink: NULL argument");
+    *data = NULL;
+    FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
+    if (s->kind == FSCI_SINK_NPZ) return FSCI_OK;
+    if (s->kind == FSCI_SINK_DIR) {
+        FSCI_CHECK(s->file, FSCI_EINVAL, "sink: buffer without begin");
+        return FSCI_OK;
+    }
+    if (s->kind == FSCI_SINK_NULL) {
+        FSCI_CHECK(s->null_open, FSCI_EINVAL, "sink: buffer without begin");
+        return FSCI_OK;
+    }
+    FSCI_CHECK(s->open, FSCI_EINVAL, "sink: buffer without begin");
+    FSCI_CHECK(s->open_off == 0, FSCI_EINVAL,
+               "sink: buffer of member '%s' after %lld bytes were written to it", s->members[s->n - 1].name,
+               (long long)s->open_off);
+    s->open_off = fsci_view_nbytes(&s->open->view); /* the caller fills it */
+    *data = s->open->view.data;
     return FSCI_OK;
 }
 
@@ -285,6 +355,11 @@ int fsci_sink_add(fsci_sink *s, const char *name, const fsci_view *v)
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add(s->npz, name, v);
     if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_add(s, name, v));
+    if (s->kind == FSCI_SINK_NULL) {
+        FSCI_TRY(null_begin(s, name, v->dtype, v->ndim, v->shape));
+        s->null_off = s->null_total;
+        return null_end(s);
+    }
     FSCI_TRY(fsci_sink_begin(s, name, v->dtype, v->ndim, v->shape));
     s->open = NULL;
     begun = true;
@@ -306,6 +381,7 @@ int fsci_sink_add_string(fsci_sink *s, const char *name, const char *utf8)
     FSCI_CHECK(!s->closed, FSCI_EINVAL, "sink: already closed");
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_add_string(s->npz, name, utf8);
     if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_add_text(s, name, utf8));
+    if (s->kind == FSCI_SINK_NULL) return push(s, name, &m);
     FSCI_TRY(push(s, name, &m));
     size_t len = strlen(utf8);
     m->text = fsci_malloc(len + 1, 1);
@@ -394,7 +470,8 @@ int fsci_sink_close(fsci_sink *s)
     s->closed = true;
     if (s->kind == FSCI_SINK_NPZ) return fsci_npz_writer_close(&s->npz);
     if (s->kind == FSCI_SINK_DIR) return dir_msg(dir_close(s));
-    FSCI_CHECK(!s->open, FSCI_EINVAL, "sink: closed with member '%s' unfinished", s->members[s->n - 1].name);
+    FSCI_CHECK(!s->open && !s->null_open, FSCI_EINVAL, "sink: closed with member '%s' unfinished",
+               s->members[s->n - 1].name);
     return FSCI_OK;
 }
 

@@ -1,5 +1,6 @@
 /* Sinks: the directory sink (files, raw members, text, summary, atomic
- * set), the summary channel and kinds of every sink. */
+ * set), the summary channel and kinds of every sink, the in-place buffers
+ * of the memory sink and the null sink. */
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,6 +135,120 @@ TEST(memory_and_npz_sinks_keep_the_summary_and_text)
     ASSERT_STREQ(str, "x");
     fsci_free(str);
     fsci_npz_close(&z);
+}
+
+TEST(memory_sink_buffer_is_the_array_taken)
+{
+    fsci_sink *s = NULL;
+    void *p = NULL, *q = NULL;
+    ASSERT_OK(fsci_sink_memory_create(&s));
+    ASSERT_STATUS(fsci_sink_buffer(s, &p), FSCI_EINVAL); /* nothing begun */
+    /* two members declared and ended before either is filled */
+    ASSERT_OK(fsci_sink_begin(s, "a", FSCI_F32, 2, (int64_t[2]){3, 5}));
+    ASSERT_OK(fsci_sink_buffer(s, &p));
+    ASSERT_TRUE(p != NULL && (uintptr_t)p % 64 == 0);
+    ASSERT_STATUS(fsci_sink_write(s, p, 4), FSCI_EINVAL); /* already counts as written */
+    ASSERT_OK(fsci_sink_end(s));
+    /* 8 MiB: 2 MiB aligned (huge pages) */
+    ASSERT_OK(fsci_sink_begin(s, "big", FSCI_C64, 1, (int64_t[1]){1 << 20}));
+    ASSERT_OK(fsci_sink_buffer(s, &q));
+    ASSERT_TRUE(q != NULL && (uintptr_t)q % (2u << 20) == 0);
+    ASSERT_OK(fsci_sink_end(s));
+    /* a streamed member in between, then the buffers are filled */
+    ASSERT_OK(fsci_sink_begin(s, "streamed", FSCI_I32, 1, (int64_t[1]){2}));
+    ASSERT_OK(fsci_sink_write(s, (int32_t[2]){7, 8}, 8));
+    void *r = NULL;
+    ASSERT_STATUS(fsci_sink_buffer(s, &r), FSCI_EINVAL); /* bytes already written */
+    ASSERT_TRUE(r == NULL);
+    ASSERT_OK(fsci_sink_end(s));
+    float *f = p;
+    for (int i = 0; i < 15; i++) f[i] = (float)i * 0.5f;
+    float *g = q;
+    g[0] = 1.0f;
+    g[2 * (1 << 20) - 1] = 2.0f;
+    ASSERT_OK(fsci_sink_close(s));
+    ASSERT_EQ(fsci_sink_memory_count(s), 3);
+    const char *name;
+    fsci_array *a = NULL;
+    char *text = NULL;
+    ASSERT_OK(fsci_sink_memory_take(s, 0, &name, &a, &text));
+    ASSERT_STREQ(name, "a");
+    ASSERT_TRUE(a->view.data == p); /* the very buffer filled: no copy */
+    ASSERT_TRUE(a->view.dtype == FSCI_F32 && a->view.ndim == 2 && a->view.shape[0] == 3 &&
+                a->view.shape[1] == 5);
+    ASSERT_TRUE(a->view.strides[0] == 20 && a->view.strides[1] == 4);
+    ASSERT_TRUE(((float *)a->view.data)[14] == 7.0f);
+    fsci_array_destroy(&a);
+    ASSERT_OK(fsci_sink_memory_take(s, 1, &name, &a, &text));
+    ASSERT_TRUE(a->view.data == q && ((float *)q)[2 * (1 << 20) - 1] == 2.0f);
+    fsci_array_destroy(&a);
+    ASSERT_OK(fsci_sink_memory_take(s, 2, &name, &a, &text));
+    ASSERT_TRUE(((int32_t *)a->view.data)[1] == 8);
+    fsci_array_destroy(&a);
+    fsci_sink_destroy(&s);
+}
+
+TEST(file_sinks_have_no_buffer)
+{
+    fsci_sink *s = NULL;
+    void *p = &s;
+    const char *path = pj(root(), "b.npz");
+    ASSERT_OK(fsci_sink_npz_create(path, false, &s));
+    ASSERT_OK(fsci_sink_begin(s, "x", FSCI_F64, 1, (int64_t[1]){2}));
+    ASSERT_OK(fsci_sink_buffer(s, &p));
+    ASSERT_TRUE(p == NULL); /* stream it instead */
+    ASSERT_OK(fsci_sink_write(s, (double[2]){1, 2}, 16));
+    ASSERT_OK(fsci_sink_end(s));
+    ASSERT_OK(fsci_sink_close(s));
+    fsci_sink_destroy(&s);
+    const char *dir = pj(root(), "bdir");
+    rm_tree(dir);
+    ASSERT_OK(fsci_sink_dir_create(dir, &s));
+    ASSERT_STATUS(fsci_sink_buffer(s, &p), FSCI_EINVAL);
+    ASSERT_OK(fsci_sink_begin(s, "x", FSCI_F64, 1, (int64_t[1]){2}));
+    p = &s;
+    ASSERT_OK(fsci_sink_buffer(s, &p));
+    ASSERT_TRUE(p == NULL);
+    ASSERT_OK(fsci_sink_write(s, (double[2]){1, 2}, 16));
+    ASSERT_OK(fsci_sink_end(s));
+    fsci_sink_destroy(&s);
+}
+
+TEST(null_sink_checks_members_and_keeps_only_the_summary)
+{
+    fsci_sink *s = NULL;
+    ASSERT_OK(fsci_sink_null_create(&s));
+    ASSERT_EQ((int)fsci_sink_kind(s), (int)FSCI_SINK_NULL);
+    float v[6] = {0};
+    ASSERT_STATUS(fsci_sink_write(s, v, 4), FSCI_EINVAL); /* no member */
+    ASSERT_OK(fsci_sink_begin(s, "a", FSCI_F32, 2, (int64_t[2]){2, 3}));
+    void *p = &s;
+    ASSERT_OK(fsci_sink_buffer(s, &p));
+    ASSERT_TRUE(p == NULL);
+    ASSERT_STATUS(fsci_sink_begin(s, "b", FSCI_F32, 1, (int64_t[1]){1}), FSCI_EINVAL); /* nested */
+    ASSERT_OK(fsci_sink_write(s, v, 16));
+    ASSERT_STATUS(fsci_sink_write(s, v, 12), FSCI_EINVAL); /* past the end */
+    ASSERT_OK(fsci_sink_write(s, v, 8));
+    ASSERT_OK(fsci_sink_end(s));
+    ASSERT_OK(fsci_sink_begin(s, "short", FSCI_F32, 1, (int64_t[1]){6}));
+    ASSERT_OK(fsci_sink_write(s, v, 4));
+    ASSERT_STATUS(fsci_sink_end(s), FSCI_EINVAL);                                      /* 4 of 24 bytes */
+    ASSERT_STATUS(fsci_sink_begin(s, "a", FSCI_F32, 1, (int64_t[1]){1}), FSCI_EINVAL); /* repeated */
+    fsci_view view;
+    ASSERT_OK(fsci_view_init(&view, v, FSCI_F32, 1, (int64_t[1]){6}, false));
+    ASSERT_OK(fsci_sink_add(s, "whole", &view));
+    ASSERT_STATUS(fsci_sink_add(s, "whole", &view), FSCI_EINVAL);
+    ASSERT_OK(fsci_sink_add_string(s, "t", "text"));
+    ASSERT_OK(fsci_sink_set_summary(s, "{\"t\": 1}"));
+    ASSERT_OK(fsci_sink_close(s));
+    ASSERT_EQ(fsci_sink_memory_count(s), 0);
+    ASSERT_STREQ(fsci_sink_summary(s), "{\"t\": 1}");
+    fsci_sink_destroy(&s);
+    /* a member left open fails the close */
+    ASSERT_OK(fsci_sink_null_create(&s));
+    ASSERT_OK(fsci_sink_begin(s, "x", FSCI_F64, 1, (int64_t[1]){1}));
+    ASSERT_STATUS(fsci_sink_close(s), FSCI_EINVAL);
+    fsci_sink_destroy(&s);
 }
 
 TEST(zz_remove_scratch)

@@ -4,7 +4,9 @@
  * order, end) into a sink, so the same code writes an .npz file or a
  * directory of files without holding whole outputs in memory, or collects
  * ndarrays for the Python module. Text members (CSV, JSON, MetaImage headers)
- * and a JSON summary of the run go through the same sink.
+ * and a JSON summary of the run go through the same sink. A memory sink also
+ * hands out the storage of a member (fsci_sink_buffer), so that an engine
+ * fills its final array in place instead of streaming a copy into it.
  *
  * Thread safety: one sink must not be used by two threads at the same time. */
 #ifndef FASTSCI_CORE_SINK_H
@@ -18,7 +20,7 @@
 typedef struct fsci_sink fsci_sink;
 
 /* What a sink writes to (an enum tag only: fsci_sink_kind is also the function). */
-enum fsci_sink_kind { FSCI_SINK_NPZ = 0, FSCI_SINK_DIR = 1, FSCI_SINK_MEMORY = 2 };
+enum fsci_sink_kind { FSCI_SINK_NPZ = 0, FSCI_SINK_DIR = 1, FSCI_SINK_MEMORY = 2, FSCI_SINK_NULL = 3 };
 
 /* A sink writing an .npz archive at `path` (stored or deflated). The file
  * appears only when fsci_sink_close succeeds. */
@@ -26,6 +28,14 @@ FSCI_API int fsci_sink_npz_create(const char *path, bool compress, fsci_sink **o
 
 /* A sink that keeps every member in memory (fsci_array, or a string). */
 FSCI_API int fsci_sink_memory_create(fsci_sink **out) FSCI_WUR;
+
+/* A sink that stores nothing: each array member is checked as a memory
+ * sink checks it (name not empty nor repeated, begin / exactly the declared
+ * bytes / end) and its bytes are dropped; text members are dropped; the
+ * summary is kept. It measures what an engine computes without the cost of
+ * storing or writing its outputs (the benchmarks' "compute only").
+ * fsci_sink_memory_count is 0; fsci_sink_buffer gives NULL (stream instead). */
+FSCI_API int fsci_sink_null_create(fsci_sink **out) FSCI_WUR;
 
 /* A sink writing one file per member into directory `dir` (created if
  * missing): an array member NAME becomes NAME.npy (as fsci_npy_write), a
@@ -50,6 +60,21 @@ FSCI_API int fsci_sink_begin(fsci_sink *s, const char *name, fsci_dtype dtype, i
                              const int64_t *shape) FSCI_WUR;
 FSCI_API int fsci_sink_write(fsci_sink *s, const void *data, size_t nbytes) FSCI_WUR;
 FSCI_API int fsci_sink_end(fsci_sink *s) FSCI_WUR;
+
+/* The storage of the member just begun, to fill in place (no copy).
+ *
+ * Memory sink: *data is the member's array (C order, the dtype and shape of
+ * fsci_sink_begin, aligned to 64 bytes and to 2 MiB from 8 MiB on, marked for
+ * transparent huge pages; uninitialised). The member then counts as fully
+ * written: call fsci_sink_end (at once or later); no fsci_sink_write may
+ * follow. The caller must fill every byte before the member is taken
+ * (fsci_sink_memory_take, which hands over this very buffer) and may do so
+ * from any threads, after fsci_sink_end and while other members are begun;
+ * the pointer stays valid until the member is taken or the sink destroyed.
+ * Other sinks (.npz, directory, null): FSCI_OK with *data = NULL, meaning
+ * "stream the member with fsci_sink_write".
+ * FSCI_EINVAL if no member is open or bytes were already written to it. */
+FSCI_API int fsci_sink_buffer(fsci_sink *s, void **data) FSCI_WUR;
 
 /* A whole member at once (any strides). */
 FSCI_API int fsci_sink_add(fsci_sink *s, const char *name, const fsci_view *v) FSCI_WUR;

@@ -224,7 +224,7 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
                 s->written[(j % p->nw) * p->nth + t] = 1;
             }
         n = add_clear_items(p, s, n);
-        nrun = partition(s, n, nt);
+        nrun = team_size(s, n, nt);
     }
     {
         double cells = 0;
@@ -234,6 +234,7 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
         }
         if (cells >= PARALLEL_MIN_CELLS) nrun = nt;
     }
+    const int64_t chunk = item_chunk(n, nt);
 #pragma omp parallel num_threads(nrun)
     {
         const int na = omp_get_num_threads();
@@ -246,14 +247,14 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
         if (gather) {
 #pragma omp barrier
             /* phase 2: move the weight to its target bins, by planes */
-            for (int part = omp_get_thread_num(); part < nt; part += na)
-                for (int64_t i = s->bounds[part]; i < s->bounds[part + 1]; i++) {
-                    const fsci__item *it = &s->items[i];
-                    if (it->kind == 1)
-                        do_clear(p, s, it, s->part + i * FSCI__NP);
-                    else
-                        gather_plane(p, s, it->k, it->t, s->part + i * FSCI__NP);
-                }
+#pragma omp for schedule(dynamic, chunk)
+            for (int64_t i = 0; i < n; i++) {
+                const fsci__item *it = &s->items[i];
+                if (it->kind == 1)
+                    do_clear(p, s, it, s->part + i * FSCI__NP);
+                else
+                    gather_plane(p, s, it->k, it->t, s->part + i * FSCI__NP);
+            }
         }
     }
     double r[FSCI__NR] = {0};

@@ -376,18 +376,19 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
         }
     }
     n = add_clear_items(p, s, n);
-    const int nt = p->nthreads, nrun = partition(s, n, nt);
+    const int nt = p->nthreads, nrun = team_size(s, n, nt);
+    const int64_t chunk = item_chunk(n, nt);
 #pragma omp parallel num_threads(nrun)
     {
-        const int na = omp_get_num_threads(), tid = omp_get_thread_num();
-        for (int part = tid; part < nt; part += na)
-            for (int64_t i = s->bounds[part]; i < s->bounds[part + 1]; i++) {
-                const fsci__item *it = &s->items[i];
-                if (it->kind == 1)
-                    do_clear(p, s, it, s->part + i * FSCI__NP);
-                else
-                    stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP);
-            }
+        const int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic, chunk)
+        for (int64_t i = 0; i < n; i++) {
+            const fsci__item *it = &s->items[i];
+            if (it->kind == 1)
+                do_clear(p, s, it, s->part + i * FSCI__NP);
+            else
+                stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP);
+        }
     }
     double tot[FSCI__NP];
     reduce_items(s, n, tot);

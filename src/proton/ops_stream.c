@@ -222,9 +222,10 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     if (tx0 < 0) tx0 = 0;
     if (tx1 > nx) tx1 = nx;
     double leak = 0;
-    if (p->o.stream == FSCI_PROTON_STREAM_BILINEAR) leak = stream_leak(p, S, B, &st);
     if (tz0 >= tz1 || tx0 >= tx1) {
-        if (p->o.stream != FSCI_PROTON_STREAM_BILINEAR) {
+        if (p->o.stream == FSCI_PROTON_STREAM_BILINEAR) {
+            leak = stream_leak(p, S, B, &st);
+        } else {
             if (mode == 2) {
                 double acc[8] = {0};
                 for (int64_t z = B.z0; z < B.z1; z++) sum_row_psi(S + z * nx, B.x0, B.x1, acc);
@@ -259,13 +260,41 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
         if (ia < tx0) ia = tx0;
         if (ib > tx1) ib = tx1;
         if (ib < ia) ib = ia;
+        /* rows [fr0, fr1) read both tap rows (the one, hz = 0) inside B: if B
+         * spans whole rows, their interior columns are one flat loop over the
+         * plane (the same expression per cell); the columns it also writes
+         * between two rows' interiors are redone below (edges, zeros) */
+        int64_t fr0 = B.z0 + iv + hz, fr1 = B.z1 + iv;
+        if (fr0 < tz0) fr0 = tz0;
+        if (fr1 > tz1) fr1 = tz1;
+        const bool flat = B.x0 == 0 && B.x1 == nx && fr1 - fr0 >= 2 && ia < ib;
+        if (flat) {
+            const int64_t offa = iv * nx + iu, offb = (iv + hz) * nx + iu;
+            const fsci__psi_t za = wz0, zb = hz ? wz1 : (fsci__psi_t)0;
+            const fsci__psi_t *restrict sa = S, *restrict sb = S;
+            fsci__psi_t *restrict o = D;
+            const int64_t i0 = fr0 * nx + ia, i1 = (fr1 - 1) * nx + ib;
+            if (hx) {
+                for (int64_t i = i0; i < i1; i++)
+                    o[i] = g * (wx0 * (za * sa[i - offa] + zb * sb[i - offb]) +
+                                wx1 * (za * sa[i - offa - 1] + zb * sb[i - offb - 1]));
+            } else {
+                for (int64_t i = i0; i < i1; i++) o[i] = g * (za * sa[i - offa] + zb * sb[i - offb]);
+            }
+        }
         for (int64_t r = tz0; r < tz1; r++) {
             const int64_t s0 = r - iv, s1 = r - iv - 1;
             const bool v0 = s0 >= B.z0 && s0 < B.z1, v1 = hz && s1 >= B.z0 && s1 < B.z1;
             const fsci__psi_t *restrict a = S + (v0 ? s0 : s1) * nx, *restrict b = S + (v1 ? s1 : s0) * nx;
             const fsci__psi_t za = v0 ? wz0 : wz1, zb = v0 && v1 ? wz1 : (fsci__psi_t)0;
             fsci__psi_t *restrict o = D + r * nx;
-            if (hx) {
+            if (flat && r >= fr0 && r < fr1) {
+                /* outside the target box: zero again (the edges follow) */
+                if (r > fr0)
+                    for (int64_t x = 0; x < tx0; x++) o[x] = 0;
+                if (r < fr1 - 1)
+                    for (int64_t x = tx1; x < nx; x++) o[x] = 0;
+            } else if (hx) {
                 for (int64_t x = ia; x < ib; x++)
                     o[x] = g * (wx0 * (za * a[x - iu] + zb * b[x - iu]) +
                                 wx1 * (za * a[x - iu - 1] + zb * b[x - iu - 1]));
@@ -289,6 +318,8 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
             if (!dense) tight_row(o, r, tx0, tx1, &tb);
         }
         if (fullrow) finish_row(D, tz0 * nx, tz1 * nx, tau, NULL, acc, pac);
+        /* after the sweep, which read S in order: the leak's column reads hit the cache */
+        leak = stream_leak(p, S, B, &st);
     } else {
         /* MUSCL: x sweep of every source row into X (columns = target
          * columns), then the z sweep row by row; all in double */

@@ -289,11 +289,14 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
             const fsci__psi_t za = v0 ? wz0 : wz1, zb = v0 && v1 ? wz1 : (fsci__psi_t)0;
             fsci__psi_t *restrict o = D + r * nx;
             if (flat && r >= fr0 && r < fr1) {
-                /* outside the target box: zero again (the edges follow) */
-                if (r > fr0)
-                    for (int64_t x = 0; x < tx0; x++) o[x] = 0;
-                if (r < fr1 - 1)
-                    for (int64_t x = tx1; x < nx; x++) o[x] = 0;
+                /* outside the target box: zero again; the at most one edge
+                 * column each side (hx = 1) taps one column of B and the zero
+                 * padding, as the tm path below computes it */
+                for (int64_t x = 0; x < tx0; x++) o[x] = 0;
+                for (int64_t x = tx1; x < nx; x++) o[x] = 0;
+                const fsci__psi_t pad = 0;
+                if (ia > tx0) o[ia - 1] = g * (wx0 * (za * a[B.x0] + zb * b[B.x0]) + wx1 * pad);
+                if (ib < tx1) o[ib] = g * (wx0 * pad + wx1 * (za * a[B.x1 - 1] + zb * b[B.x1 - 1]));
             } else if (hx) {
                 for (int64_t x = ia; x < ib; x++)
                     o[x] = g * (wx0 * (za * a[x - iu] + zb * b[x - iu]) +
@@ -301,7 +304,7 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
             } else {
                 for (int64_t x = ia; x < ib; x++) o[x] = g * (za * a[x - iu] + zb * b[x - iu]);
             }
-            if (tx0 < ia || ib < tx1) { /* edge columns */
+            if (!(flat && r >= fr0 && r < fr1) && (tx0 < ia || ib < tx1)) { /* edge columns */
                 const fsci__psi_t *A = a, *Bb = b;
                 tmp[0] = 0;
                 tmp[B.x1 - B.x0 + 1] = 0;

@@ -1,5 +1,6 @@
 /* proton transport: spatial streaming A_stream (bilinear gather or MUSCL fluxes)
  * over one step, with the leakage out of the grid. */
+#include "fastsci/core/alloc.h"
 #include "proton/ops_impl.h"
 
 /* ---- A_stream -------------------------------------------------------------- */
@@ -168,8 +169,16 @@ static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s,
         const fsci__pbox b = s->box[s->cur][sp];
         if (EMPTY(b)) continue;
         const fsci__psi_t w = p->g_part[q].w, *S = s->psi[s->cur] + sp * plane;
+        const bool rows = b.x0 == 0 && b.x1 == nx; /* whole rows: one flat loop */
         if (first && b.z0 == B.z0 && b.z1 == B.z1 && b.x0 == B.x0 && b.x1 == B.x1) {
             /* the first source covers B: assign instead of clearing (0 + w v == w v) */
+            if (rows) {
+                const fsci__psi_t *restrict sr = S;
+                fsci__psi_t *restrict o = X;
+                for (int64_t i = b.z0 * nx; i < b.z1 * nx; i++) o[i] = w * sr[i];
+                first = false;
+                continue;
+            }
             for (int64_t z = b.z0; z < b.z1; z++) {
                 const fsci__psi_t *restrict sr = S + z * nx;
                 fsci__psi_t *restrict o = X + z * nx;
@@ -182,6 +191,12 @@ static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s,
             for (int64_t z = B.z0; z < B.z1; z++)
                 memset(X + z * nx + B.x0, 0, (size_t)(B.x1 - B.x0) * sizeof(fsci__psi_t));
         first = false;
+        if (rows) {
+            const fsci__psi_t *restrict sr = S;
+            fsci__psi_t *restrict o = X;
+            for (int64_t i = b.z0 * nx; i < b.z1 * nx; i++) o[i] += w * sr[i];
+            continue;
+        }
         for (int64_t z = b.z0; z < b.z1; z++) {
             const fsci__psi_t *restrict sr = S + z * nx;
             fsci__psi_t *restrict o = X + z * nx;
@@ -376,16 +391,54 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     part[FSCI__P_CELLS] = (double)(tz1 - tz0) * (double)(tx1 - tx0);
 }
 
+/* Sum the counters of the nc straggled items (angle-major: for each t the
+ * targets j in increasing order) in target-major order (j, then t), the order
+ * of the step before the items were listed angle-major, then those of the
+ * clear items [nc, n): the same sums, bit for bit. cur: scratch of 2 nth. */
+static void reduce_target_major(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t nc, int64_t n,
+                                int64_t *cur, double tot[FSCI__NP])
+{
+    const int64_t nth = p->nth;
+    int64_t *end = cur + nth;
+    for (int64_t t = 0, i = 0; t < nth; t++) { /* each angle's run of items */
+        cur[t] = i;
+        while (i < nc && s->items[i].t == t) i++;
+        end[t] = i;
+    }
+    memset(tot, 0, FSCI__NP * sizeof(double));
+    for (int64_t done = 0; done < nc;) {
+        int64_t j = INT64_MAX; /* the lowest target not yet summed */
+        for (int64_t t = 0; t < nth; t++)
+            if (cur[t] < end[t] && s->items[cur[t]].k < j) j = s->items[cur[t]].k;
+        for (int64_t t = 0; t < nth; t++)
+            if (cur[t] < end[t] && s->items[cur[t]].k == j) {
+                for (int q = 0; q < FSCI__NP; q++) tot[q] += s->part[cur[t] * FSCI__NP + q];
+                cur[t]++;
+                done++;
+            }
+    }
+    for (int64_t i = nc; i < n; i++)
+        for (int q = 0; q < FSCI__NP; q++) tot[q] += s->part[i * FSCI__NP + q];
+}
+
 int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift)
 {
+    int st = FSCI_OK;
     int64_t n = 0;
     const int mode = !shift ? 0 : p->shift_blend ? 2 : 1;
+    int64_t *cursors = NULL; /* [2 nth] for the straggled items' counters */
+    if (mode == 2) {
+        cursors = fsci_malloc((size_t)(2 * p->nth), sizeof(int64_t));
+        FSCI_CHECK_GOTO(cursors, FSCI_ENOMEM, "stream: out of memory for %lld cursors", (long long)p->nth);
+    }
     memset(s->written, 0, (size_t)(p->nw * p->nth));
     /* straggled shift: the target bins of the occupied ones */
     const int64_t jlo = s->klo - p->g_span_hi > 0 ? s->klo - p->g_span_hi : 0,
                   jhi = s->khi - p->g_span_lo < p->ne - 1 ? s->khi - p->g_span_lo : p->ne - 1;
-    for (int64_t j = jlo; mode == 2 && j <= jhi; j++)
-        for (int64_t t = 0; t < p->nth; t++) {
+    /* angle-major: consecutive items blend the same source planes (k, t), which
+     * each feed several targets, while they are in the cache */
+    for (int64_t t = 0; mode == 2 && t < p->nth; t++)
+        for (int64_t j = jlo; j <= jhi; j++) {
             fsci__pbox b = blend_box(p, s, j, t);
             if (EMPTY(b)) continue;
             fsci__item *it = &s->items[n++];
@@ -409,6 +462,7 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
             s->written[dslot * p->nth + t] = 1;
         }
     }
+    const int64_t ncomp = n;
     n = add_clear_items(p, s, n);
     const int nt = p->nthreads, nrun = team_size(s, n, nt);
     const int64_t chunk = item_chunk(n, nt);
@@ -425,7 +479,10 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
         }
     }
     double tot[FSCI__NP];
-    reduce_items(s, n, tot);
+    if (mode == 2)
+        reduce_target_major(p, s, ncomp, n, cursors, tot);
+    else
+        reduce_items(s, n, tot);
     add_counters(s, 2, 2, tot[FSCI__P_LEAKW], tot[FSCI__P_LEAKE]);
     add_counters(s, 6, 6, tot[FSCI__P_PRUNW], tot[FSCI__P_PRUNE]);
     s->cells += tot[FSCI__P_CELLS];
@@ -447,5 +504,7 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
         }
     }
     fsci__proton_window_update(p, s);
-    return FSCI_OK;
+fail:
+    fsci_free(cursors);
+    return st;
 }

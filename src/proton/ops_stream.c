@@ -205,6 +205,23 @@ static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s,
     }
 }
 
+/* The interior of the bilinear sweep over flat plane indices [i0, i1):
+ * o[i] = g (wx0 T(i - offa, i - offb) + wx1 T(i - offa - 1, i - offb - 1)) with
+ * T(p, q) = za S[p] + zb S[q] (hx = 0: g T(i - offa, i - offb));
+ * w = {g, wx0, wx1, za, zb}. */
+static void bilinear_flat(fsci__psi_t *restrict o, const fsci__psi_t *restrict S, int64_t i0, int64_t i1,
+                          int64_t offa, int64_t offb, int hx, const fsci__psi_t w[5])
+{
+    const fsci__psi_t g = w[0], wx0 = w[1], wx1 = w[2], za = w[3], zb = w[4];
+    if (hx) {
+        for (int64_t i = i0; i < i1; i++)
+            o[i] = g * (wx0 * (za * S[i - offa] + zb * S[i - offb]) +
+                        wx1 * (za * S[i - offa - 1] + zb * S[i - offb - 1]));
+    } else {
+        for (int64_t i = i0; i < i1; i++) o[i] = g * (za * S[i - offa] + zb * S[i - offb]);
+    }
+}
+
 /* Stream plane (k, t): mode 0 in place (bin k to bin k), 1 the water shift
  * (bin k to bin k - 1), 2 the straggled water shift (k is the target bin:
  * the blend of its sources, see blend_sources). */
@@ -284,18 +301,8 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
         if (fr1 > tz1) fr1 = tz1;
         const bool flat = B.x0 == 0 && B.x1 == nx && fr1 - fr0 >= 2 && ia < ib;
         if (flat) {
-            const int64_t offa = iv * nx + iu, offb = (iv + hz) * nx + iu;
-            const fsci__psi_t za = wz0, zb = hz ? wz1 : (fsci__psi_t)0;
-            const fsci__psi_t *restrict sa = S, *restrict sb = S;
-            fsci__psi_t *restrict o = D;
-            const int64_t i0 = fr0 * nx + ia, i1 = (fr1 - 1) * nx + ib;
-            if (hx) {
-                for (int64_t i = i0; i < i1; i++)
-                    o[i] = g * (wx0 * (za * sa[i - offa] + zb * sb[i - offb]) +
-                                wx1 * (za * sa[i - offa - 1] + zb * sb[i - offb - 1]));
-            } else {
-                for (int64_t i = i0; i < i1; i++) o[i] = g * (za * sa[i - offa] + zb * sb[i - offb]);
-            }
+            const fsci__psi_t w[5] = {g, wx0, wx1, wz0, hz ? wz1 : (fsci__psi_t)0};
+            bilinear_flat(D, S, fr0 * nx + ia, (fr1 - 1) * nx + ib, iv * nx + iu, (iv + hz) * nx + iu, hx, w);
         }
         for (int64_t r = tz0; r < tz1; r++) {
             const int64_t s0 = r - iv, s1 = r - iv - 1;
@@ -320,17 +327,13 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
                 for (int64_t x = ia; x < ib; x++) o[x] = g * (za * a[x - iu] + zb * b[x - iu]);
             }
             if (!(flat && r >= fr0 && r < fr1) && (tx0 < ia || ib < tx1)) { /* edge columns */
-                const fsci__psi_t *A = a, *Bb = b;
                 tmp[0] = 0;
                 tmp[B.x1 - B.x0 + 1] = 0;
-                for (int64_t x = B.x0; x < B.x0 + 1 && x < B.x1; x++) tm[x] = za * A[x] + zb * Bb[x];
-                for (int64_t x = B.x1 - 1; x >= B.x0 + 1 && x >= B.x1 - 1; x--)
-                    tm[x] = za * A[x] + zb * Bb[x];
-                for (int pass = 0; pass < 2; pass++) {
-                    int64_t e0 = pass ? ib : tx0, e1 = pass ? tx1 : ia;
-                    for (int64_t x = e0; x < e1; x++)
+                for (int64_t x = B.x0; x < B.x0 + 1 && x < B.x1; x++) tm[x] = za * a[x] + zb * b[x];
+                for (int64_t x = B.x1 - 1; x >= B.x0 + 1 && x >= B.x1 - 1; x--) tm[x] = za * a[x] + zb * b[x];
+                for (int pass = 0; pass < 2; pass++)
+                    for (int64_t x = pass ? ib : tx0; x < (pass ? tx1 : ia); x++)
                         o[x] = hx ? g * (wx0 * tm[x - iu] + wx1 * tm[x - iu - 1]) : g * tm[x - iu];
-                }
             }
             if (!fullrow) finish_row(D, r * nx + tx0, r * nx + tx1, tau, NULL, acc, pac);
             if (!dense) tight_row(o, r, tx0, tx1, &tb);

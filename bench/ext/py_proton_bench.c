@@ -78,14 +78,14 @@ static int load_psi0(bench *b)
 static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    static char *kwlist[] = {"ne", "ntheta", "nz",     "nx",      "threads", "e_max",
-                             "dx", "dz",     "stream", "nuclear", NULL};
+    static char *kwlist[] = {"ne", "ntheta", "nz",     "nx",      "threads",    "e_max",
+                             "dx", "dz",     "stream", "nuclear", "straggling", NULL};
     long long ne = 200, nth = 72, nz = 40, nx = 40;
-    int threads = 2, nuclear = 1;
+    int threads = 2, nuclear = 1, straggling = 0;
     double e_max = 230.0, dx = 1.0, dz = 1.0;
     const char *stream = "bilinear";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LLLLidddsp", kwlist, &ne, &nth, &nz, &nx, &threads, &e_max,
-                                     &dx, &dz, &stream, &nuclear))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LLLLidddspp", kwlist, &ne, &nth, &nz, &nx, &threads, &e_max,
+                                     &dx, &dz, &stream, &nuclear, &straggling))
         return NULL;
     if (ne < 1 || ne > 100000 || threads < 0) {
         PyErr_Format(PyExc_ValueError, "ne = %lld must be in [1, 100000], threads = %d must be >= 0", ne,
@@ -119,7 +119,9 @@ static PyObject *py_setup(PyObject *self, PyObject *args, PyObject *kw)
     o.nuclear = nuclear != 0;
     o.dense = true;
     o.prune = 0;
-    o.straggling = false; /* the numpy baseline (bench/proton_baseline.py) is the CSDA step */
+    /* the numpy baseline (bench/proton_baseline.py) is the CSDA step: straggling
+     * is off unless asked for (its timing is compared with the CSDA step's) */
+    o.straggling = straggling != 0;
     o.nthreads = threads;
     /* exactly ne bins of CSDA range: ds = (R(e_max) - R(e_min)) / ne, nudged up
      * by a few ulps if rounding in ceil() would give ne + 1 bins */
@@ -384,7 +386,8 @@ static PyMethodDef bench_methods[] = {
     {"proton_bench_setup", KWFN(py_setup), METH_VARARGS | METH_KEYWORDS,
      "proton_bench_setup(ne=200, ntheta=72, nz=40, nx=40, threads=2, e_max=230, dx=1, dz=1, "
      "stream='bilinear', "
-     "nuclear=True): dense periodic plan with exactly ne RANGE bins (ds = (R(e_max) - R(1)) / ne), prune 0, "
+     "nuclear=True, straggling=False): dense periodic plan with exactly ne RANGE bins (ds = (R(e_max) - "
+     "R(1)) / ne), prune 0, "
      "and a "
      "state holding a fixed pseudo-random psi in [0, 1); returns a handle."},
     {"proton_bench_tables", py_tables, METH_O,

@@ -18,6 +18,12 @@ static void wsum_bin(const fsci_proton_plan *p, fsci_proton_state *s, int64_t k)
     for (int64_t z = wb.z0; z < wb.z1; z++) memset(W + z * nx + wb.x0, 0, (size_t)(wb.x1 - wb.x0) * 8);
     for (int64_t t = 0; t < nth; t++) {
         fsci__pbox b = sb[t];
+        if (b.x0 == 0 && b.x1 == nx && b.z0 < b.z1) { /* whole rows: one loop */
+            const fsci__psi_t *restrict sp = S + t * plane;
+            double *restrict w = W;
+            for (int64_t i = b.z0 * nx; i < b.z1 * nx; i++) w[i] += (double)sp[i];
+            continue;
+        }
         for (int64_t z = b.z0; z < b.z1; z++) {
             const fsci__psi_t *sp = S + t * plane + z * nx;
             double *w = W + z * nx;
@@ -140,6 +146,43 @@ static void account_rows(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     }
 }
 
+/* The gather of target plane (j, t) over the rows of ub as one flat loop per
+ * source, when there is one material class and every source present covers
+ * whole rows of all of ub (the dense case): per cell the same operations in
+ * the same order as the row-wise gather (0, += w q for the sources in list
+ * order, x g). Returns false (nothing written) when it does not apply. */
+static bool gather_flat(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t j, int64_t t,
+                        fsci__pbox ub, fsci__psi_t *restrict D)
+{
+    const int64_t nth = p->nth, nx = p->nx, plane = p->plane;
+    if (p->nclass != 1 || ub.x0 != 0 || ub.x1 != nx) return false;
+    for (int64_t q = p->g_off[j]; q < p->g_off[j + 1]; q++) {
+        const int64_t k = p->g_part[q].k;
+        if (k < s->klo || k > s->khi) continue;
+        const fsci__pbox b = s->box[s->cur][(k % p->nw) * nth + t];
+        if (b.x0 != 0 || b.x1 != nx || b.z0 > ub.z0 || b.z1 < ub.z1) return false;
+    }
+    const int64_t i0 = ub.z0 * nx, i1 = ub.z1 * nx;
+    bool first = true;
+    for (int64_t q = p->g_off[j]; q < p->g_off[j + 1]; q++) {
+        const int64_t k = p->g_part[q].k;
+        if (k < s->klo || k > s->khi) continue;
+        const fsci__psi_t w = p->g_part[q].w;
+        const fsci__psi_t *restrict S = s->psi[s->cur] + ((k % p->nw) * nth + t) * plane;
+        if (first) {
+            for (int64_t i = i0; i < i1; i++) D[i] = (fsci__psi_t)0 + w * S[i];
+        } else {
+            for (int64_t i = i0; i < i1; i++) D[i] += w * S[i];
+        }
+        first = false;
+    }
+    if (first) memset(D + i0, 0, (size_t)(i1 - i0) * sizeof(fsci__psi_t));
+    const fsci__psi_t g = p->surv[0];
+    if (g != (fsci__psi_t)1)
+        for (int64_t i = i0; i < i1; i++) D[i] *= g;
+    return true;
+}
+
 /* Gather target plane (j, t) from its source bins. */
 static void gather_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_t j, int64_t t, double *part)
 {
@@ -160,7 +203,12 @@ static void gather_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     zero_outside(D, nx, s->box[dst][pl], ub);
     double acc[8] = {0}, pac[8] = {0};
     fsci__pbox tb = {0, 0, 0, 0};
-    for (int64_t z = ub.z0; z < ub.z1; z++) {
+    const bool flat = gather_flat(p, s, j, t, ub, D);
+    if (flat) {
+        finish_row(D, ub.z0 * nx, ub.z1 * nx, (fsci__psi_t)0, NULL, acc, pac);
+        for (int64_t z = ub.z0; z < ub.z1 && !p->o.dense; z++) tight_row(D + z * nx, z, 0, nx, &tb);
+    }
+    for (int64_t z = ub.z0; z < ub.z1 && !flat; z++) {
         fsci__psi_t *row = D + z * nx;
         memset(row + ub.x0, 0, (size_t)(ub.x1 - ub.x0) * sizeof(fsci__psi_t));
         for (int64_t r = p->row_run[z]; r < p->row_run[z + 1]; r++) {
@@ -224,7 +272,7 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
                 s->written[(j % p->nw) * p->nth + t] = 1;
             }
         n = add_clear_items(p, s, n);
-        nrun = partition(s, n, nt);
+        nrun = team_size(s, n, nt);
     }
     {
         double cells = 0;
@@ -234,6 +282,7 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
         }
         if (cells >= PARALLEL_MIN_CELLS) nrun = nt;
     }
+    const int64_t chunk = item_chunk(n, nt);
 #pragma omp parallel num_threads(nrun)
     {
         const int na = omp_get_num_threads();
@@ -246,14 +295,14 @@ int fsci__proton_energy(const fsci_proton_plan *p, fsci_proton_state *s, bool ga
         if (gather) {
 #pragma omp barrier
             /* phase 2: move the weight to its target bins, by planes */
-            for (int part = omp_get_thread_num(); part < nt; part += na)
-                for (int64_t i = s->bounds[part]; i < s->bounds[part + 1]; i++) {
-                    const fsci__item *it = &s->items[i];
-                    if (it->kind == 1)
-                        do_clear(p, s, it, s->part + i * FSCI__NP);
-                    else
-                        gather_plane(p, s, it->k, it->t, s->part + i * FSCI__NP);
-                }
+#pragma omp for schedule(dynamic, chunk)
+            for (int64_t i = 0; i < n; i++) {
+                const fsci__item *it = &s->items[i];
+                if (it->kind == 1)
+                    do_clear(p, s, it, s->part + i * FSCI__NP);
+                else
+                    gather_plane(p, s, it->k, it->t, s->part + i * FSCI__NP);
+            }
         }
     }
     double r[FSCI__NR] = {0};

@@ -9,9 +9,11 @@
  * items (an energy bin for A_theta, a plane for A_stream and the A_E gather,
  * a row for the dose accounting); each item writes only its own output plane
  * (or dose row) and its own counter slot, and counters are summed in item
- * order after the parallel region. Items are distributed over threads by
- * cost in a fixed way, but since no two items touch the same output the
- * results are bit-identical for every thread count. Sums over cells use
+ * order after the parallel region. Items are handed out to the threads in
+ * chunks, dynamically (a thread that the OS preempts takes fewer chunks
+ * instead of holding up the team at the barrier); since no two items touch
+ * the same output the results are bit-identical for every thread count and
+ * every schedule. Sums over cells use
  * eight accumulators indexed by the absolute column (x mod 8), so that sparse
  * (bounding-box) and dense processing give the same sums: cells outside a box
  * are zero and add nothing. */
@@ -170,20 +172,20 @@ static inline void tight_row(const fsci__psi_t *row, int64_t z, int64_t x0, int6
  * costs more than the work (results do not depend on the thread count). */
 #define PARALLEL_MIN_CELLS 65536
 
-/* Split items [0, n) into nt contiguous ranges of nearly equal cost; returns
- * the number of threads worth starting. */
-static inline int partition(fsci_proton_state *s, int64_t n, int nt)
+/* Threads worth starting for items [0, n): nt, or 1 if their total cost is
+ * below PARALLEL_MIN_CELLS. */
+static inline int team_size(const fsci_proton_state *s, int64_t n, int nt)
 {
-    int64_t total = 0, acc = 0;
+    int64_t total = 0;
     for (int64_t i = 0; i < n; i++) total += s->items[i].cost + 1;
-    int t = 1;
-    s->bounds[0] = 0;
-    for (int64_t i = 0; i < n && t < nt; i++) {
-        acc += s->items[i].cost + 1;
-        while (t < nt && (double)acc * nt >= (double)total * t) s->bounds[t++] = i + 1;
-    }
-    while (t <= nt) s->bounds[t++] = n;
     return total < PARALLEL_MIN_CELLS ? 1 : nt;
+}
+
+/* Items per chunk of the dynamic schedule: about 32 chunks per thread. */
+static inline int64_t item_chunk(int64_t n, int nt)
+{
+    const int64_t c = n / (32 * (int64_t)nt);
+    return c < 1 ? 1 : c;
 }
 
 /* Sum item counters in item order into tot[FSCI__NP]. */

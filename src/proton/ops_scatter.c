@@ -260,18 +260,15 @@ int fsci__proton_scatter(const fsci_proton_plan *p, fsci_proton_state *s, bool w
         memset(s->written + slot * p->nth, 1, (size_t)p->nth);
     }
     n = add_clear_items(p, s, n);
-    const int nt = p->nthreads, nrun = partition(s, n, nt);
-#pragma omp parallel num_threads(nrun)
-    {
-        const int na = omp_get_num_threads();
-        for (int part = omp_get_thread_num(); part < nt; part += na)
-            for (int64_t i = s->bounds[part]; i < s->bounds[part + 1]; i++) {
-                const fsci__item *it = &s->items[i];
-                if (it->kind == 1)
-                    do_clear(p, s, it, s->part + i * FSCI__NP);
-                else
-                    scatter_bin(p, s, &K, it->k, want_wsum, s->part + i * FSCI__NP);
-            }
+    const int nt = p->nthreads, nrun = team_size(s, n, nt);
+    const int64_t chunk = item_chunk(n, nt);
+#pragma omp parallel for num_threads(nrun) schedule(dynamic, chunk)
+    for (int64_t i = 0; i < n; i++) {
+        const fsci__item *it = &s->items[i];
+        if (it->kind == 1)
+            do_clear(p, s, it, s->part + i * FSCI__NP);
+        else
+            scatter_bin(p, s, &K, it->k, want_wsum, s->part + i * FSCI__NP);
     }
     double tot[FSCI__NP];
     reduce_items(s, n, tot);

@@ -1,5 +1,6 @@
 /* proton transport: spatial streaming A_stream (bilinear gather or MUSCL fluxes)
  * over one step, with the leakage out of the grid. */
+#include "fastsci/core/alloc.h"
 #include "proton/ops_impl.h"
 
 /* ---- A_stream -------------------------------------------------------------- */
@@ -168,8 +169,16 @@ static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s,
         const fsci__pbox b = s->box[s->cur][sp];
         if (EMPTY(b)) continue;
         const fsci__psi_t w = p->g_part[q].w, *S = s->psi[s->cur] + sp * plane;
+        const bool rows = b.x0 == 0 && b.x1 == nx; /* whole rows: one flat loop */
         if (first && b.z0 == B.z0 && b.z1 == B.z1 && b.x0 == B.x0 && b.x1 == B.x1) {
             /* the first source covers B: assign instead of clearing (0 + w v == w v) */
+            if (rows) {
+                const fsci__psi_t *restrict sr = S;
+                fsci__psi_t *restrict o = X;
+                for (int64_t i = b.z0 * nx; i < b.z1 * nx; i++) o[i] = w * sr[i];
+                first = false;
+                continue;
+            }
             for (int64_t z = b.z0; z < b.z1; z++) {
                 const fsci__psi_t *restrict sr = S + z * nx;
                 fsci__psi_t *restrict o = X + z * nx;
@@ -182,11 +191,34 @@ static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s,
             for (int64_t z = B.z0; z < B.z1; z++)
                 memset(X + z * nx + B.x0, 0, (size_t)(B.x1 - B.x0) * sizeof(fsci__psi_t));
         first = false;
+        if (rows) {
+            const fsci__psi_t *restrict sr = S;
+            fsci__psi_t *restrict o = X;
+            for (int64_t i = b.z0 * nx; i < b.z1 * nx; i++) o[i] += w * sr[i];
+            continue;
+        }
         for (int64_t z = b.z0; z < b.z1; z++) {
             const fsci__psi_t *restrict sr = S + z * nx;
             fsci__psi_t *restrict o = X + z * nx;
             for (int64_t x = b.x0; x < b.x1; x++) o[x] += w * sr[x];
         }
+    }
+}
+
+/* The interior of the bilinear sweep over flat plane indices [i0, i1):
+ * o[i] = g (wx0 T(i - offa, i - offb) + wx1 T(i - offa - 1, i - offb - 1)) with
+ * T(p, q) = za S[p] + zb S[q] (hx = 0: g T(i - offa, i - offb));
+ * w = {g, wx0, wx1, za, zb}. */
+static void bilinear_flat(fsci__psi_t *restrict o, const fsci__psi_t *restrict S, int64_t i0, int64_t i1,
+                          int64_t offa, int64_t offb, int hx, const fsci__psi_t w[5])
+{
+    const fsci__psi_t g = w[0], wx0 = w[1], wx1 = w[2], za = w[3], zb = w[4];
+    if (hx) {
+        for (int64_t i = i0; i < i1; i++)
+            o[i] = g * (wx0 * (za * S[i - offa] + zb * S[i - offb]) +
+                        wx1 * (za * S[i - offa - 1] + zb * S[i - offb - 1]));
+    } else {
+        for (int64_t i = i0; i < i1; i++) o[i] = g * (za * S[i - offa] + zb * S[i - offb]);
     }
 }
 
@@ -222,9 +254,10 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     if (tx0 < 0) tx0 = 0;
     if (tx1 > nx) tx1 = nx;
     double leak = 0;
-    if (p->o.stream == FSCI_PROTON_STREAM_BILINEAR) leak = stream_leak(p, S, B, &st);
     if (tz0 >= tz1 || tx0 >= tx1) {
-        if (p->o.stream != FSCI_PROTON_STREAM_BILINEAR) {
+        if (p->o.stream == FSCI_PROTON_STREAM_BILINEAR) {
+            leak = stream_leak(p, S, B, &st);
+        } else {
             if (mode == 2) {
                 double acc[8] = {0};
                 for (int64_t z = B.z0; z < B.z1; z++) sum_row_psi(S + z * nx, B.x0, B.x1, acc);
@@ -259,36 +292,55 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
         if (ia < tx0) ia = tx0;
         if (ib > tx1) ib = tx1;
         if (ib < ia) ib = ia;
+        /* rows [fr0, fr1) read both tap rows (the one, hz = 0) inside B: if B
+         * spans whole rows, their interior columns are one flat loop over the
+         * plane (the same expression per cell); the columns it also writes
+         * between two rows' interiors are redone below (edges, zeros) */
+        int64_t fr0 = B.z0 + iv + hz, fr1 = B.z1 + iv;
+        if (fr0 < tz0) fr0 = tz0;
+        if (fr1 > tz1) fr1 = tz1;
+        const bool flat = B.x0 == 0 && B.x1 == nx && fr1 - fr0 >= 2 && ia < ib;
+        if (flat) {
+            const fsci__psi_t w[5] = {g, wx0, wx1, wz0, hz ? wz1 : (fsci__psi_t)0};
+            bilinear_flat(D, S, fr0 * nx + ia, (fr1 - 1) * nx + ib, iv * nx + iu, (iv + hz) * nx + iu, hx, w);
+        }
         for (int64_t r = tz0; r < tz1; r++) {
             const int64_t s0 = r - iv, s1 = r - iv - 1;
             const bool v0 = s0 >= B.z0 && s0 < B.z1, v1 = hz && s1 >= B.z0 && s1 < B.z1;
             const fsci__psi_t *restrict a = S + (v0 ? s0 : s1) * nx, *restrict b = S + (v1 ? s1 : s0) * nx;
             const fsci__psi_t za = v0 ? wz0 : wz1, zb = v0 && v1 ? wz1 : (fsci__psi_t)0;
             fsci__psi_t *restrict o = D + r * nx;
-            if (hx) {
+            if (flat && r >= fr0 && r < fr1) {
+                /* outside the target box: zero again; the at most one edge
+                 * column each side (hx = 1) taps one column of B and the zero
+                 * padding, as the tm path below computes it */
+                for (int64_t x = 0; x < tx0; x++) o[x] = 0;
+                for (int64_t x = tx1; x < nx; x++) o[x] = 0;
+                const fsci__psi_t pad = 0;
+                if (ia > tx0) o[ia - 1] = g * (wx0 * (za * a[B.x0] + zb * b[B.x0]) + wx1 * pad);
+                if (ib < tx1) o[ib] = g * (wx0 * pad + wx1 * (za * a[B.x1 - 1] + zb * b[B.x1 - 1]));
+            } else if (hx) {
                 for (int64_t x = ia; x < ib; x++)
                     o[x] = g * (wx0 * (za * a[x - iu] + zb * b[x - iu]) +
                                 wx1 * (za * a[x - iu - 1] + zb * b[x - iu - 1]));
             } else {
                 for (int64_t x = ia; x < ib; x++) o[x] = g * (za * a[x - iu] + zb * b[x - iu]);
             }
-            if (tx0 < ia || ib < tx1) { /* edge columns */
-                const fsci__psi_t *A = a, *Bb = b;
+            if (!(flat && r >= fr0 && r < fr1) && (tx0 < ia || ib < tx1)) { /* edge columns */
                 tmp[0] = 0;
                 tmp[B.x1 - B.x0 + 1] = 0;
-                for (int64_t x = B.x0; x < B.x0 + 1 && x < B.x1; x++) tm[x] = za * A[x] + zb * Bb[x];
-                for (int64_t x = B.x1 - 1; x >= B.x0 + 1 && x >= B.x1 - 1; x--)
-                    tm[x] = za * A[x] + zb * Bb[x];
-                for (int pass = 0; pass < 2; pass++) {
-                    int64_t e0 = pass ? ib : tx0, e1 = pass ? tx1 : ia;
-                    for (int64_t x = e0; x < e1; x++)
+                for (int64_t x = B.x0; x < B.x0 + 1 && x < B.x1; x++) tm[x] = za * a[x] + zb * b[x];
+                for (int64_t x = B.x1 - 1; x >= B.x0 + 1 && x >= B.x1 - 1; x--) tm[x] = za * a[x] + zb * b[x];
+                for (int pass = 0; pass < 2; pass++)
+                    for (int64_t x = pass ? ib : tx0; x < (pass ? tx1 : ia); x++)
                         o[x] = hx ? g * (wx0 * tm[x - iu] + wx1 * tm[x - iu - 1]) : g * tm[x - iu];
-                }
             }
             if (!fullrow) finish_row(D, r * nx + tx0, r * nx + tx1, tau, NULL, acc, pac);
             if (!dense) tight_row(o, r, tx0, tx1, &tb);
         }
         if (fullrow) finish_row(D, tz0 * nx, tz1 * nx, tau, NULL, acc, pac);
+        /* after the sweep, which read S in order: the leak's column reads hit the cache */
+        leak = stream_leak(p, S, B, &st);
     } else {
         /* MUSCL: x sweep of every source row into X (columns = target
          * columns), then the z sweep row by row; all in double */
@@ -342,16 +394,54 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
     part[FSCI__P_CELLS] = (double)(tz1 - tz0) * (double)(tx1 - tx0);
 }
 
+/* Sum the counters of the nc straggled items (angle-major: for each t the
+ * targets j in increasing order) in target-major order (j, then t), the order
+ * of the step before the items were listed angle-major, then those of the
+ * clear items [nc, n): the same sums, bit for bit. cur: scratch of 2 nth. */
+static void reduce_target_major(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t nc, int64_t n,
+                                int64_t *cur, double tot[FSCI__NP])
+{
+    const int64_t nth = p->nth;
+    int64_t *end = cur + nth;
+    for (int64_t t = 0, i = 0; t < nth; t++) { /* each angle's run of items */
+        cur[t] = i;
+        while (i < nc && s->items[i].t == t) i++;
+        end[t] = i;
+    }
+    memset(tot, 0, FSCI__NP * sizeof(double));
+    for (int64_t done = 0; done < nc;) {
+        int64_t j = INT64_MAX; /* the lowest target not yet summed */
+        for (int64_t t = 0; t < nth; t++)
+            if (cur[t] < end[t] && s->items[cur[t]].k < j) j = s->items[cur[t]].k;
+        for (int64_t t = 0; t < nth; t++)
+            if (cur[t] < end[t] && s->items[cur[t]].k == j) {
+                for (int q = 0; q < FSCI__NP; q++) tot[q] += s->part[cur[t] * FSCI__NP + q];
+                cur[t]++;
+                done++;
+            }
+    }
+    for (int64_t i = nc; i < n; i++)
+        for (int q = 0; q < FSCI__NP; q++) tot[q] += s->part[i * FSCI__NP + q];
+}
+
 int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool shift)
 {
+    int st = FSCI_OK;
     int64_t n = 0;
     const int mode = !shift ? 0 : p->shift_blend ? 2 : 1;
+    int64_t *cursors = NULL; /* [2 nth] for the straggled items' counters */
+    if (mode == 2) {
+        cursors = fsci_malloc((size_t)(2 * p->nth), sizeof(int64_t));
+        FSCI_CHECK_GOTO(cursors, FSCI_ENOMEM, "stream: out of memory for %lld cursors", (long long)p->nth);
+    }
     memset(s->written, 0, (size_t)(p->nw * p->nth));
     /* straggled shift: the target bins of the occupied ones */
     const int64_t jlo = s->klo - p->g_span_hi > 0 ? s->klo - p->g_span_hi : 0,
                   jhi = s->khi - p->g_span_lo < p->ne - 1 ? s->khi - p->g_span_lo : p->ne - 1;
-    for (int64_t j = jlo; mode == 2 && j <= jhi; j++)
-        for (int64_t t = 0; t < p->nth; t++) {
+    /* angle-major: consecutive items blend the same source planes (k, t), which
+     * each feed several targets, while they are in the cache */
+    for (int64_t t = 0; mode == 2 && t < p->nth; t++)
+        for (int64_t j = jlo; j <= jhi; j++) {
             fsci__pbox b = blend_box(p, s, j, t);
             if (EMPTY(b)) continue;
             fsci__item *it = &s->items[n++];
@@ -375,22 +465,27 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
             s->written[dslot * p->nth + t] = 1;
         }
     }
+    const int64_t ncomp = n;
     n = add_clear_items(p, s, n);
-    const int nt = p->nthreads, nrun = partition(s, n, nt);
+    const int nt = p->nthreads, nrun = team_size(s, n, nt);
+    const int64_t chunk = item_chunk(n, nt);
 #pragma omp parallel num_threads(nrun)
     {
-        const int na = omp_get_num_threads(), tid = omp_get_thread_num();
-        for (int part = tid; part < nt; part += na)
-            for (int64_t i = s->bounds[part]; i < s->bounds[part + 1]; i++) {
-                const fsci__item *it = &s->items[i];
-                if (it->kind == 1)
-                    do_clear(p, s, it, s->part + i * FSCI__NP);
-                else
-                    stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP);
-            }
+        const int tid = omp_get_thread_num();
+#pragma omp for schedule(dynamic, chunk)
+        for (int64_t i = 0; i < n; i++) {
+            const fsci__item *it = &s->items[i];
+            if (it->kind == 1)
+                do_clear(p, s, it, s->part + i * FSCI__NP);
+            else
+                stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP);
+        }
     }
     double tot[FSCI__NP];
-    reduce_items(s, n, tot);
+    if (mode == 2)
+        reduce_target_major(p, s, ncomp, n, cursors, tot);
+    else
+        reduce_items(s, n, tot);
     add_counters(s, 2, 2, tot[FSCI__P_LEAKW], tot[FSCI__P_LEAKE]);
     add_counters(s, 6, 6, tot[FSCI__P_PRUNW], tot[FSCI__P_PRUNE]);
     s->cells += tot[FSCI__P_CELLS];
@@ -412,5 +507,7 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
         }
     }
     fsci__proton_window_update(p, s);
-    return FSCI_OK;
+fail:
+    fsci_free(cursors);
+    return st;
 }

@@ -499,7 +499,9 @@ enum { BATCH_WORDS = 128, PTRS_BATCH = BATCH_WORDS / 2 };
 static void level_words(uint64_t k0, uint64_t k1, uint64_t c, uint64_t a, uint64_t *blk, int nw,
                         uint64_t *restrict w)
 {
-    for (int j = 0; 4 * j < nw; j++) fsci__rng_block(k0, k1, ++*blk, 0, c, a, w + 4 * j);
+    int nb = (nw + 3) / 4;
+    fsci__rng_philox_blocks(k0, k1, *blk + 1, c, a, nb, w);
+    *blk += (uint64_t)nb;
 }
 
 /* Kernels for one mean: attempt a of the n elements idx[0..n) (idx NULL:
@@ -631,7 +633,6 @@ typedef struct array_ws {
     uint64_t w[2 * FSCI_RNG_CHUNK + 4]; /* the level's words (and a spare) */
     double lam[FSCI_RNG_CHUNK];         /* levels > 0: the pending elements' means */
     int64_t k[FSCI_RNG_CHUNK];          /* levels > 0: their results */
-    int32_t pos[FSCI_RNG_CHUNK];        /* first word of each element */
     fsci__rng_front_out g;
 } array_ws;
 
@@ -656,21 +657,17 @@ static int array_attempts(array_ws *restrict s, uint64_t k0, uint64_t k1, uint64
         k = s->k;
     }
     int nw = 0;
-    for (int j = 0; j < n; j++) { /* 2 words for PTRS, 1 for inversion, none for 0, without branches */
-        s->pos[j] = nw;
+    for (int j = 0; j < n; j++) /* 2 words for PTRS, 1 for inversion, none for 0 */
         nw += (l[j] >= FSCI_RNG_POISSON_SWITCH) + (l[j] > 0.0);
-    }
     uint64_t blk = 0;
     level_words(k0, k1, c, a, &blk, nw, s->w);
     s->w[(nw + 3) / 4 * 4] = s->w[(nw + 3) / 4 * 4 + 1] = 0; /* spare words the first pass may read */
-    for (int j0 = 0; j0 < n; j0 += FSCI__RNG_FRONT_BATCH) {
+    for (int j0 = 0, wp = 0; j0 < n; j0 += FSCI__RNG_FRONT_BATCH) {
         int nb = n - j0 < FSCI__RNG_FRONT_BATCH ? n - j0 : FSCI__RNG_FRONT_BATCH;
-        fsci__rng_poisson_front(nb, l + j0, s->pos + j0, s->w, &inv_cell[0][0], k + j0, &s->g);
+        wp = fsci__rng_poisson_front(nb, l + j0, s->w, wp, &inv_cell[0][0], k + j0, &s->g);
         ptrs_finish(&s->g, k + j0);
-        for (int r = 0; r < s->g.ni; r++) { /* mixed cells */
-            int j = j0 + s->g.ii[r];
-            k[j] = inv_word(l[j], s->w[s->pos[j]]);
-        }
+        for (int r = 0; r < s->g.ni; r++) /* mixed cells */
+            k[j0 + s->g.ii[r]] = inv_word(l[j0 + s->g.ii[r]], s->g.iw[r]);
     }
     int m = 0;
     if (idx) {

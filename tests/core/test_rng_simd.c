@@ -113,6 +113,16 @@ TEST(poisson_first_pass_versions_agree_bitwise)
         for (int j = 0; j < n; j++)
             lam[j] = runs && j > 0 && lcg_unit(&s) < 0.9 ? fmin(lam[j - 1] * 1.01, 1e15) : edge_mean(&s);
         for (int j = 0; j < 2 * NMAX + 2; j++) w[j] = edge_word(&s);
+        /* some PTRS attempts with V next to the fast-acceptance bound v_r
+         * (within a few ulps), as computed in rng_poisson.c */
+        for (int j = 0, pos = 0; j < n; j++) {
+            if (lam[j] >= 10.0 && lcg_unit(&s) < 0.2) {
+                double b = 0.931 + 2.53 * sqrt(lam[j]), bm2 = b - 2.0, vr = (0.9277 * bm2 - 3.6224) / bm2;
+                int64_t v = (int64_t)((1.0 - vr) * 0x1p53) + (int64_t)(splitmix(&s) % 5) - 2;
+                w[pos + 1] = (uint64_t)v << 11;
+            }
+            pos += lam[j] >= 10.0 ? 2 : lam[j] > 0.0;
+        }
         int wp0 = run_front(lev[0], n, lam, w, k0, &o0, cells);
         int words = 0;
         for (int j = 0; j < n; j++) words += lam[j] >= 10.0 ? 2 : lam[j] > 0.0;

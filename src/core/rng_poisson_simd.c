@@ -303,15 +303,16 @@ front_avx512(int n, const double *restrict lam, const uint64_t *restrict w, int 
 __attribute__((target("avx512f"))) static inline __m512i mulhilo_avx512(__m512i x, __m512i ml, __m512i mh,
                                                                         __m512i *lo)
 {
+    /* x M = p3 2^64 + (p1 + p2) 2^32 + p0 with pi < 2^64 the 32 x 32 products;
+     * t and t2 carry the middle columns without overflow */
     const __m512i m32 = _mm512_set1_epi64(0xffffffff);
     __m512i xh = _mm512_srli_epi64(x, 32);
     __m512i p0 = _mm512_mul_epu32(x, ml), p1 = _mm512_mul_epu32(x, mh);
     __m512i p2 = _mm512_mul_epu32(xh, ml), p3 = _mm512_mul_epu32(xh, mh);
-    __m512i mid = _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(p0, 32), _mm512_and_si512(p1, m32)),
-                                   _mm512_and_si512(p2, m32));
-    *lo = _mm512_add_epi64(p0, _mm512_slli_epi64(_mm512_add_epi64(p1, p2), 32));
-    return _mm512_add_epi64(_mm512_add_epi64(p3, _mm512_srli_epi64(p1, 32)),
-                            _mm512_add_epi64(_mm512_srli_epi64(p2, 32), _mm512_srli_epi64(mid, 32)));
+    __m512i t = _mm512_add_epi64(p1, _mm512_srli_epi64(p0, 32));
+    __m512i t2 = _mm512_add_epi64(p2, _mm512_and_si512(t, m32));
+    *lo = _mm512_ternarylogic_epi64(_mm512_slli_epi64(t2, 32), p0, m32, 0xf8); /* (t2 << 32) | (p0 & m32) */
+    return _mm512_add_epi64(_mm512_add_epi64(p3, _mm512_srli_epi64(t, 32)), _mm512_srli_epi64(t2, 32));
 }
 
 enum { PHILOX_NV = 4 }; /* vectors of eight blocks in flight */

@@ -361,6 +361,19 @@ philox_avx512(uint64_t k0, uint64_t k1, uint64_t first, uint64_t c2, uint64_t c3
     }
 }
 
+/* The whole groups of eight of nb blocks (see fsci__rng_philox_blocks);
+ * returns how many blocks it wrote. */
+__attribute__((target("avx512f"))) static int philox_blocks_avx512(uint64_t k0, uint64_t k1, uint64_t first,
+                                                                   uint64_t c2, uint64_t c3, int nb,
+                                                                   uint64_t *restrict out)
+{
+    int j = 0;
+    for (; j + 8 * PHILOX_NV <= nb; j += 8 * PHILOX_NV)
+        philox_avx512(k0, k1, first + (uint64_t)j, c2, c3, PHILOX_NV, out + 4 * j);
+    for (; j + 8 <= nb; j += 8) philox_avx512(k0, k1, first + (uint64_t)j, c2, c3, 1, out + 4 * j);
+    return j;
+}
+
 static int simd_detect(void)
 {
     __builtin_cpu_init();
@@ -432,11 +445,8 @@ void fsci__rng_philox_blocks(uint64_t k0, uint64_t k1, uint64_t first, uint64_t 
 {
     int j = 0;
 #if RNG_X86
-    if (fsci__rng_simd_get() == FSCI__RNG_SIMD_AVX512) {
-        for (; j + 8 * PHILOX_NV <= nb; j += 8 * PHILOX_NV)
-            philox_avx512(k0, k1, first + (uint64_t)j, c2, c3, PHILOX_NV, out + 4 * j);
-        for (; j + 8 <= nb; j += 8) philox_avx512(k0, k1, first + (uint64_t)j, c2, c3, 1, out + 4 * j);
-    }
+    if (fsci__rng_simd_get() == FSCI__RNG_SIMD_AVX512)
+        j = philox_blocks_avx512(k0, k1, first, c2, c3, nb, out);
 #endif
     for (; j < nb; j++) fsci__rng_block(k0, k1, first + (uint64_t)j, 0, c2, c3, out + 4 * j);
 }

@@ -270,7 +270,7 @@ front_avx512(int n, const double *restrict lam, const uint64_t *restrict w, int 
         _mm512_mask_storeu_epi64(k + q, m, kk);
         __mmask8 ms = isp & (__mmask8)~fast & m;
         __m256i li = _mm256_add_epi32(lane, _mm256_set1_epi32(q));
-        if (ms) { /* packed in registers, stored whole: the arrays have room */
+        { /* packed in registers, stored whole (the arrays have room), without a branch */
             _mm512_storeu_pd(o->x + np, _mm512_maskz_compress_pd(ms, x));
             _mm512_storeu_pd(o->k + np, _mm512_maskz_compress_pd(ms, kd));
             _mm512_storeu_pd(o->lam + np, _mm512_maskz_compress_pd(ms, l));

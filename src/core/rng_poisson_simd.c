@@ -183,7 +183,7 @@ __attribute__((target("avx2"))) static int front_avx2(int n, const double *restr
         _mm256_storeu_si256((__m256i *)(void *)(k + q), kk);
         int ms = _mm256_movemask_pd(_mm256_andnot_pd(fast, isp));
         int mm = _mm256_movemask_pd(_mm256_castsi256_pd(mixed));
-        if (ms) {
+        { /* stored whole (the arrays have room), without a branch */
             pack_store_avx2(o->x + np, x, ms);
             pack_store_avx2(o->k + np, kd, ms);
             pack_store_avx2(o->lam + np, l, ms);

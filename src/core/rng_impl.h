@@ -55,6 +55,42 @@ int fsci__rng_poisson_inv_word(double lam, uint64_t w, int mode);
  * mode 2: squeeze, then the exact test if needed (what the samplers run). */
 int fsci__rng_ptrs_step4(double k, double lam, double V, double us, int mode);
 
+/* The first pass of one attempt level of a Poisson fill with one mean per
+ * element (rng_poisson_simd.c), on n <= FSCI__RNG_FRONT_BATCH elements that
+ * take their words in order from w[wp] on (two for lam >= 10, one below,
+ * none for 0; w readable two words past the last): returns the position
+ * after them. Element j gets k[j] = the value when it is decided here (lam = 0; a PTRS
+ * fast acceptance; an inversion whose cell in the table cells, rows of
+ * 2^FSCI__RNG_CELL_UBITS bytes readable 3 bytes past the last, is pure), else
+ * -1. The undecided ones are handed back in element order: PTRS attempts
+ * with their proposal (pi: element; x, k = trunc(min(max(x, -1), 2^62)), lam,
+ * b, V, us as in rng_poisson.c), mixed cells (ii, with their word iw). Versions: plain C, AVX2,
+ * AVX-512 (F, DQ, VL; with BMI2), all with the same results; the fastest the CPU has
+ * runs unless fsci__rng_simd_set chose another. */
+enum { FSCI__RNG_SIMD_C = 0, FSCI__RNG_SIMD_AVX2 = 1, FSCI__RNG_SIMD_AVX512 = 2 };
+enum { FSCI__RNG_FRONT_BATCH = 256, FSCI__RNG_FRONT_ROOM = FSCI__RNG_FRONT_BATCH + 8 };
+typedef struct fsci__rng_front_out {
+    int np, ni;
+    int32_t pi[FSCI__RNG_FRONT_ROOM], ii[FSCI__RNG_FRONT_ROOM];
+    uint64_t iw[FSCI__RNG_FRONT_ROOM];
+    double x[FSCI__RNG_FRONT_ROOM], k[FSCI__RNG_FRONT_ROOM], lam[FSCI__RNG_FRONT_ROOM];
+    double b[FSCI__RNG_FRONT_ROOM], V[FSCI__RNG_FRONT_ROOM], us[FSCI__RNG_FRONT_ROOM];
+} fsci__rng_front_out;
+int fsci__rng_poisson_front(int n, const double *lam, const uint64_t *w, int wp, const uint8_t *cells,
+                            int64_t *k, fsci__rng_front_out *o);
+
+/* nb Philox blocks in order: block j is fsci__rng_block(k0, k1, first + j, 0,
+ * c2, c3), written to out[4 j .. 4 j + 3] (eight at a time with AVX-512). */
+void fsci__rng_philox_blocks(uint64_t k0, uint64_t k1, uint64_t first, uint64_t c2, uint64_t c3, int nb,
+                             uint64_t *out);
+
+/* The version the front end runs: level (one of FSCI__RNG_SIMD_*), or the
+ * best available for level < 0. Returns the level now in use, or -1 (nothing
+ * changed) when the CPU lacks it. For tests and benchmarks: not thread-safe
+ * against fills running at the same time. */
+int fsci__rng_simd_set(int level);
+int fsci__rng_simd_get(void);
+
 /* ------------------------------------------------ shared by rng*.c only */
 
 /* The Philox4x64-10 block of counter {c0, c1, c2, c3} under key {k0, k1}. */

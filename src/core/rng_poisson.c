@@ -156,7 +156,7 @@ enum {
     CELL_MIXED = 255
 };
 
-static uint8_t inv_cell[CELL_NL][CELL_NU];
+static uint8_t inv_cell[CELL_NL + 1][CELL_NU]; /* a spare row: see fsci__rng_poisson_front */
 static pthread_once_t inv_cell_once = PTHREAD_ONCE_INIT;
 
 static void inv_cell_build(void)
@@ -492,14 +492,16 @@ int fsci__rng_ptrs_step4(double k, double lam, double V, double us, int mode)
  * (with one shared stream, each PTRS rejection test, some 150 cycles of
  * dependent arithmetic, would gate everything after it). Level 0 is the
  * chunk's sub-stream of fsci_rng_fill_u64. */
-enum { BATCH_WORDS = 128, PTRS_BATCH = BATCH_WORDS / 2, ARRAY_WORDS = 32 };
+enum { BATCH_WORDS = 128, PTRS_BATCH = BATCH_WORDS / 2 };
 
 /* nw words (rounded up to whole blocks) of level a of chunk c, from block
  * *blk + 1 on. */
 static void level_words(uint64_t k0, uint64_t k1, uint64_t c, uint64_t a, uint64_t *blk, int nw,
                         uint64_t *restrict w)
 {
-    for (int j = 0; 4 * j < nw; j++) fsci__rng_block(k0, k1, ++*blk, 0, c, a, w + 4 * j);
+    int nb = (nw + 3) / 4;
+    fsci__rng_philox_blocks(k0, k1, *blk + 1, c, a, nb, w);
+    *blk += (uint64_t)nb;
 }
 
 /* Kernels for one mean: attempt a of the n elements idx[0..n) (idx NULL:
@@ -605,24 +607,15 @@ RNG_SIMD_CLONES static void ptrs_squeeze_batch(int n, const double *restrict x, 
     }
 }
 
-/* Attempts of PTRS elements that were not fast, gathered in element order
- * (up to PTRS_GROUP at a time) and finished together: their step-4 squeezes
- * as one vectorised loop, the rare undecided ones with the exact test. */
-enum { PTRS_GROUP = 256 };
-
-typedef struct ptrs_pending {
-    int n;
-    uint16_t i[PTRS_GROUP];
-    double x[PTRS_GROUP], k[PTRS_GROUP], lam[PTRS_GROUP], b[PTRS_GROUP], V[PTRS_GROUP], us[PTRS_GROUP];
-} ptrs_pending;
-
-/* Finishes the gathered attempts: accepted ones set out[], rejected ones are
- * appended to pend[np...]. Returns the new np. */
-static int ptrs_finish(ptrs_pending *g, int64_t *restrict out, uint16_t *restrict pend, int np)
+/* Finishes the PTRS attempts the first pass handed back (not fast
+ * acceptances): their step-4 squeezes as one vectorised loop, the rare
+ * undecided ones with the exact test. out[] gets k for accepted ones, -1 for
+ * rejected ones. */
+static void ptrs_finish(const fsci__rng_front_out *g, int64_t *restrict out)
 {
-    double dec[PTRS_GROUP];
-    ptrs_squeeze_batch(g->n, g->x, g->k, g->lam, g->b, g->V, g->us, dec);
-    for (int q = 0; q < g->n; q++) {
+    double dec[FSCI__RNG_FRONT_BATCH];
+    ptrs_squeeze_batch(g->np, g->x, g->k, g->lam, g->b, g->V, g->us, dec);
+    for (int q = 0; q < g->np; q++) {
         int acc = dec[q] > 0.0;
         if (dec[q] < 0.0) {
             ptrs_mean pm;
@@ -630,67 +623,66 @@ static int ptrs_finish(ptrs_pending *g, int64_t *restrict out, uint16_t *restric
             acc = PTRS_STEP4(&pm, ptrs_invalpha(g->b[q]), g->V[q], g->us[q] * g->us[q],
                              ptrs_pmf(g->k[q], g->lam[q]));
         }
-        out[g->i[q]] = (int64_t)g->k[q] | ((int64_t)acc - 1); /* k or -1, without a branch */
-        pend[np] = g->i[q];
-        np += !acc;
+        out[g->pi[q]] = (int64_t)g->k[q] | ((int64_t)acc - 1); /* k or -1, without a branch */
     }
-    g->n = 0;
-    return np;
 }
 
+/* Work arrays of array_attempts for one chunk (about 50 KiB, on the stack of
+ * poisson_chunk). */
+typedef struct array_ws {
+    uint64_t w[2 * FSCI_RNG_CHUNK + 4]; /* the level's words (and a spare) */
+    double lam[FSCI_RNG_CHUNK];         /* levels > 0: the pending elements' means */
+    int64_t k[FSCI_RNG_CHUNK];          /* levels > 0: their results */
+    fsci__rng_front_out g;
+} array_ws;
+
 /* Attempt a of the n elements idx[0..n) (idx NULL: elements 0..n-1) with
- * one mean per element, in one pass: an inversion takes one word through the
- * cell table, a PTRS element two words and decides the fast acceptance (the
- * other attempts are gathered and finished together), lam = 0 gives 0. The
+ * one mean per element. The elements take the level's words in order: an
+ * inversion one, a PTRS attempt two, lam = 0 none. So the words are
+ * generated at once, then a vectorised pass (fsci__rng_poisson_front) decides
+ * almost every element: the PTRS fast acceptances, the pure cells of the
+ * inversion table, lam = 0. It hands back the rest, finished here: the other
+ * PTRS attempts together (ptrs_finish), mixed cells by the search. The
  * elements still pending go to pend[] (which may be idx), in order; returns
  * their number. */
-static int array_attempts(uint64_t k0, uint64_t k1, uint64_t c, uint64_t a, const double *restrict lam,
-                          int64_t *restrict out, const uint16_t *idx, int n, uint16_t *pend)
+static int array_attempts(array_ws *restrict s, uint64_t k0, uint64_t k1, uint64_t c, uint64_t a,
+                          const double *restrict lam, int64_t *restrict out, const uint16_t *idx, int n,
+                          uint16_t *pend)
 {
-    uint64_t w[2 * FSCI_RNG_CHUNK + ARRAY_WORDS], blk = 0;
-    uint16_t ir[FSCI_RNG_CHUNK], pr[FSCI_RNG_CHUNK]; /* still pending: inversion, PTRS */
-    ptrs_pending g;
-    int pos = 0, have = 0, nir = 0, npr = 0;
-    g.n = 0;
-    for (int j = 0; j < n; j++) {
-        int i = idx ? idx[j] : j;
-        double l = lam[i];
-        if (pos + 2 > have) { /* the next words of level a */
-            level_words(k0, k1, c, a, &blk, ARRAY_WORDS, w + have);
-            have += ARRAY_WORDS;
+    const double *l = lam;
+    int64_t *k = out;
+    if (idx) { /* compact the pending elements */
+        for (int j = 0; j < n; j++) s->lam[j] = lam[idx[j]];
+        l = s->lam;
+        k = s->k;
+    }
+    int nw = 0;
+    for (int j = 0; j < n; j++) /* 2 words for PTRS, 1 for inversion, none for 0 */
+        nw += (l[j] >= FSCI_RNG_POISSON_SWITCH) + (l[j] > 0.0);
+    uint64_t blk = 0;
+    level_words(k0, k1, c, a, &blk, nw, s->w);
+    s->w[(nw + 3) / 4 * 4] = s->w[(nw + 3) / 4 * 4 + 1] = 0; /* spare words the first pass may read */
+    for (int j0 = 0, wp = 0; j0 < n; j0 += FSCI__RNG_FRONT_BATCH) {
+        int nb = n - j0 < FSCI__RNG_FRONT_BATCH ? n - j0 : FSCI__RNG_FRONT_BATCH;
+        wp = fsci__rng_poisson_front(nb, l + j0, s->w, wp, &inv_cell[0][0], k + j0, &s->g);
+        ptrs_finish(&s->g, k + j0);
+        for (int r = 0; r < s->g.ni; r++) /* mixed cells */
+            k[j0 + s->g.ii[r]] = inv_word(l[j0 + s->g.ii[r]], s->g.iw[r]);
+    }
+    int m = 0;
+    if (idx) {
+        for (int j = 0; j < n; j++) { /* pend may be idx: m <= j */
+            int i = idx[j];
+            out[i] = k[j];
+            pend[m] = (uint16_t)i;
+            m += k[j] < 0;
         }
-        if (l >= FSCI_RNG_POISSON_SWITCH) {
-            ptrs_mean pm;
-            ptrs_mean_from_b(&pm, l, ptrs_b(l));
-            ptrs_try t = ptrs_propose(&pm, w[pos], w[pos + 1]);
-            pos += 2;
-            int fast = (t.us >= 0.07) & (t.V * pm.bm2 <= pm.vrb);
-            double xc = t.x > -1.0 ? t.x : -1.0; /* any x converts safely; fast ones are in range */
-            int64_t k = (int64_t)(xc < PTRS_KMAX ? xc : PTRS_KMAX);
-            out[i] = k | ((int64_t)fast - 1); /* k or -1, without a branch */
-            int q = g.n;
-            g.i[q] = (uint16_t)i;
-            g.x[q] = t.x;
-            g.k[q] = (double)k;
-            g.lam[q] = l;
-            g.b[q] = pm.b;
-            g.V[q] = t.V;
-            g.us[q] = t.us;
-            g.n += !fast;
-            if (g.n == PTRS_GROUP) npr = ptrs_finish(&g, out, pr, npr);
-        } else if (l > 0.0) {
-            int k = inv_cell_word(l, w[pos++]);
-            out[i] = k;
-            ir[nir] = (uint16_t)i;
-            nir += k < 0;
-        } else {
-            out[i] = 0;
+    } else {
+        for (int j = 0; j < n; j++) {
+            pend[m] = (uint16_t)j;
+            m += k[j] < 0;
         }
     }
-    npr = ptrs_finish(&g, out, pr, npr);
-    /* merge the two pending lists, in element order (ir is almost always empty) */
-    int x = 0, y = 0, m = 0;
-    while (x < nir || y < npr) pend[m++] = y == npr || (x < nir && ir[x] < pr[y]) ? ir[x++] : pr[y++];
     return m;
 }
 
@@ -708,9 +700,10 @@ static void poisson_chunk(const poisson_job *job, uint64_t k0, uint64_t k1, uint
     int m = (int)m64, n = 0;
     uint16_t pend[FSCI_RNG_CHUNK];
     if (!job->scalar) {
+        array_ws ws;
         const double *lam = job->lam + c * FSCI_RNG_CHUNK;
-        n = array_attempts(k0, k1, c, 0, lam, out, NULL, m, pend);
-        for (uint64_t a = 1; n > 0; a++) n = array_attempts(k0, k1, c, a, lam, out, pend, n, pend);
+        n = array_attempts(&ws, k0, k1, c, 0, lam, out, NULL, m, pend);
+        for (uint64_t a = 1; n > 0; a++) n = array_attempts(&ws, k0, k1, c, a, lam, out, pend, n, pend);
         return;
     }
     double lam = job->lam[0];

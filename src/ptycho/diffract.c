@@ -177,7 +177,7 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
     }
     double t1 = fsci_clock();
     double inv_s = d->inv_scale;
-    float *a = w->amp;
+    float *a = amp_stride == 1 ? amp : w->amp; /* contiguous output: written in place */
     int64_t m = n * n;
     if (d->noise) {
         int st = fsci_rng_fill_poisson(d->seed, fsci__ptycho_noise_stream(d->stream, index), w->lam, m,
@@ -201,11 +201,8 @@ double fsci__ptycho_pattern(const fsci__ptycho_diff *d, fsci__ptycho_ws *w, cons
         w->last_counts = 0;
     }
     double sumsq = sum_squares(a, m);
-    if (amp_stride == 1) {
-        memcpy(amp, a, (size_t)m * sizeof *a);
-    } else {
+    if (amp_stride != 1)
         for (int64_t i = 0; i < m; i++) amp[i * amp_stride] = a[i];
-    }
     double t2 = fsci_clock();
     w->t_fft += t1 - t0;
     w->t_noise += t2 - t1;
@@ -245,6 +242,21 @@ int fsci_ptycho_extract(const fsci_view *obj, const double *cx, const double *cy
     return FSCI_OK;
 }
 
+/* Index of the first non-finite value of a[0..n), or -1: a branch-free
+ * (vectorised) scan, then a search only if there is one. */
+static int64_t first_nonfinite(const float *a, int64_t n)
+{
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) { /* exponent all ones: inf or NaN */
+        uint32_t u;
+        memcpy(&u, a + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    for (int64_t i = 0; bad && i < n; i++)
+        if (!isfinite(a[i])) return i;
+    return -1;
+}
+
 int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const fsci_view *probe,
                          double scale, bool noise, uint64_t seed, uint64_t stream, int64_t first_index,
                          float *amp, double *sumsq, int nthreads)
@@ -265,9 +277,6 @@ int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const 
     FSCI_CHECK(first_index >= 0 && first_index + npatch <= FSCI__PTYCHO_MAX_PATTERNS, FSCI_EINVAL,
                "diffract: pattern indices [%lld, %lld) exceed 2^32", (long long)first_index,
                (long long)(first_index + npatch));
-    for (int64_t i = 0; i < 2 * npatch * n * n; i++)
-        FSCI_CHECK(isfinite(patches[i]), FSCI_EINVAL, "patches: element %lld is not finite",
-                   (long long)(i / 2));
     for (int64_t r = 0; r < n; r++)
         for (int64_t c = 0; c < n; c++) {
             const float *q = (const float *)(const void *)((const char *)probe->data + r * probe->strides[0] +
@@ -278,17 +287,29 @@ int fsci_ptycho_diffract(const float *patches, int64_t npatch, int64_t n, const 
     fsci__ptycho_diff *d = NULL;
     int st = fsci__ptycho_diff_create(n, probe, scale, noise, seed, stream, nthreads, &d);
     if (st) return st;
+    /* Each patch is checked for non-finite values right before its pattern,
+     * while it is in cache (one pass over the input); a bad one is skipped and
+     * the call fails, naming the first bad element (amp is then partly written). */
+    int64_t bad = INT64_MAX;
 #pragma omp parallel num_threads(d->nthreads)
     {
         fsci__ptycho_ws *w = &d->ws[omp_get_thread_num()];
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) reduction(min : bad)
         for (int64_t p = 0; p < npatch; p++) {
-            double e =
-                fsci__ptycho_pattern(d, w, patches + 2 * p * n * n, first_index + p, amp + p * n * n, 1);
+            const float *patch = patches + 2 * p * n * n;
+            int64_t b = first_nonfinite(patch, 2 * n * n);
+            if (b >= 0) {
+                bad = 2 * p * n * n + b < bad ? 2 * p * n * n + b : bad;
+                continue;
+            }
+            double e = fsci__ptycho_pattern(d, w, patch, first_index + p, amp + p * n * n, 1);
             if (sumsq) sumsq[p] = e;
         }
     }
     st = fsci__ptycho_ws_status(d);
+    if (!st && bad != INT64_MAX)
+        st = fsci_error_set(FSCI_EINVAL, __FILE__, __LINE__, __func__, "patches: element %lld is not finite",
+                            (long long)(bad / 2));
     fsci__ptycho_diff_destroy(&d);
     return st;
 }

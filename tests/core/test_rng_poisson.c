@@ -228,10 +228,28 @@ static int poisson_fill_reference(uint64_t seed, uint64_t stream, const double *
 /* Every bulk path (inversion guide table, flat and branchy PTRS with and
  * without a pmf table, the per-element kernels: cell table, PTRS groups and
  * their squeeze) equals the documented layout rebuilt from raw Philox words
- * with the single-attempt kernel, including the retry levels. The large n
- * tabulates the pmf for lam = 20 and 1e4, the small n does not, nor is 1e7 or
- * 1e12 at these sizes. */
+ * with the single-attempt kernel, including the retry levels, in every SIMD
+ * version of the first pass and of the Philox blocks this CPU has (plain C,
+ * AVX2, AVX-512). The large n tabulates the pmf for lam = 20 and 1e4, the
+ * small n does not, nor is 1e7 or 1e12 at these sizes. */
+static void fill_layout_check(int *testkit_failed);
+
 TEST(poisson_fill_follows_the_attempt_layout)
+{
+    int nlev = 0;
+    for (int lev = FSCI__RNG_SIMD_C; lev <= FSCI__RNG_SIMD_AVX512; lev++) {
+        if (fsci__rng_simd_set(lev) != lev) continue; /* not on this CPU */
+        ASSERT_EQ(fsci__rng_simd_get(), lev);
+        fill_layout_check(testkit_failed);
+        if (*testkit_failed) fprintf(stderr, "  (SIMD version %d)\n", lev);
+        nlev++;
+        if (*testkit_failed) break;
+    }
+    int best = fsci__rng_simd_set(-1);
+    ASSERT_TRUE(nlev >= 1 && best >= 0 && nlev == best + 1);
+}
+
+static void fill_layout_check(int *testkit_failed)
 {
     const int64_t sizes[2] = {40 * FSCI_RNG_CHUNK + 3, 1000};
     const int64_t nmax = sizes[0];

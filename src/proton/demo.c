@@ -79,15 +79,15 @@ fail:
 }
 
 int fsci__proton_depth_plot(fsci_report *r, const char *file, const char *title, const fsci_plot_series *s,
-                            int ns, fsci_plot_vline *vl, int nvl)
+                            int ns, fsci_plot_vline *vl, int nvl, double x0, double x1)
 {
     char path[4200];
     fsci_report_path(r, file, path, sizeof path);
     fsci_plot_opts o = {.title = title,
                         .xlabel = "depth z (mm)",
                         .ylabel = "dose / peak dose",
-                        .xmin = 0,
-                        .xmax = 280,
+                        .xmin = x1 > x0 ? x0 : 0,
+                        .xmax = x1 > x0 ? x1 : 280,
                         .ymin = 0,
                         .ymax = 1.1,
                         .vlines = vl,
@@ -120,7 +120,7 @@ static int depth_dose_figure(fsci_report *r, const double *z, int64_t nz, run_re
     }
     st = fsci__proton_depth_plot(r, "proton_depth_dose.png",
                                  "Pencil beams in water: laterally integrated depth dose", s, NBEAM, vl,
-                                 NBEAM);
+                                 NBEAM, 0, 0);
 fail:
     for (int j = 0; j < NBEAM; j++) fsci_free(norm[j]);
     return st;

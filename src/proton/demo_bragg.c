@@ -136,23 +136,7 @@ static int bragg_figure(fsci_report *r, const bragg *b, int n, const char *file,
         const int every = (int)fmax(1, round((x1 > x0 ? 0.5 : 1.0) / b[j].dz));
         FSCI_TRY(curve_series(&b[j], j, every, lab[j], s + 2 * j, z + 2 * j, y + 2 * j));
     }
-    if (x1 > x0) {
-        char path[4200];
-        fsci_report_path(r, file, path, sizeof path);
-        fsci_plot_opts o = {.title = title,
-                            .xlabel = "depth z (mm)",
-                            .ylabel = "dose / peak dose",
-                            .xmin = x0,
-                            .xmax = x1,
-                            .ymin = 0,
-                            .ymax = 1.1,
-                            .legend = FSCI_LEGEND_OUTSIDE_RIGHT,
-                            .width = 1000,
-                            .height = 560};
-        FSCI_TRY(fsci_plot_lines(path, s, 2 * n, &o));
-    } else {
-        FSCI_TRY(fsci__proton_depth_plot(r, file, title, s, 2 * n, NULL, 0));
-    }
+    FSCI_TRY(fsci__proton_depth_plot(r, file, title, s, 2 * n, NULL, 0, x0, x1));
 fail:
     for (int j = 0; j < 2 * n; j++) {
         fsci_free(z[j]);

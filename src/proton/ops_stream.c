@@ -5,6 +5,10 @@
 
 /* ---- A_stream -------------------------------------------------------------- */
 
+/* target rows of the straggled flat sweep per part of the next source plane
+ * asked for (see stream_plane) */
+#define PF_ROWS 4
+
 /* Weight leaving the grid, from the source side: sum psi (1 - ax az) with
  * ax, az the fractions of a source column / row that land inside:
  * sum over edge rows of (1 - az) x row sum, plus sum over edge columns of
@@ -155,14 +159,80 @@ static fsci__pbox blend_box(const fsci_proton_plan *p, const fsci_proton_state *
     return u;
 }
 
+/* Ask for the cache lines of [a, a + bytes) ahead of their use: a hint, no
+ * effect on results. */
+static inline void prefetch_bytes(const void *a, int64_t bytes)
+{
+#if defined(__GNUC__)
+    const char *c = (const char *)a;
+    for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 3);
+#else
+    (void)a;
+    (void)bytes;
+#endif
+}
+
+/* The source plane of straggled item (j, t) that item (j - 1, t) did not read
+ * (its last source in the window; angle-major, the others are in the cache),
+ * or NULL. */
+static const fsci__psi_t *new_source(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t j,
+                                     int64_t t)
+{
+    for (int64_t q = p->g_off[j + 1] - 1; q >= p->g_off[j]; q--) {
+        const int64_t k = p->g_part[q].k;
+        if (k < s->klo || k > s->khi) continue;
+        return s->psi[s->cur] + ((k % p->nw) * p->nth + t) * p->plane;
+    }
+    return NULL;
+}
+
+/* The blend of blend_sources when B spans whole rows and the first (up to
+ * three) sources present all cover B: one pass over B, per cell
+ * w1 s1 + w2 s2 + w3 s3 evaluated left to right (the same roundings as the
+ * assignment and the += passes). Returns the g_part index to go on from
+ * (the caller adds the remaining sources), or -1 (nothing written). */
+static int64_t blend_one_pass(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t j, int64_t t,
+                              fsci__pbox B, fsci__psi_t *restrict X)
+{
+    const int64_t nx = p->nx;
+    if (B.x0 != 0 || B.x1 != nx) return -1;
+    const fsci__psi_t *src[3] = {NULL, NULL, NULL};
+    fsci__psi_t wt[3] = {0, 0, 0};
+    int n = 0;
+    int64_t q = p->g_off[j];
+    for (; q < p->g_off[j + 1] && n < 3; q++) {
+        const int64_t k = p->g_part[q].k;
+        if (k < s->klo || k > s->khi) continue;
+        const int64_t sp = (k % p->nw) * p->nth + t;
+        const fsci__pbox b = s->box[s->cur][sp];
+        if (EMPTY(b)) continue;
+        if (b.z0 != B.z0 || b.z1 != B.z1 || b.x0 != B.x0 || b.x1 != B.x1) return -1;
+        src[n] = s->psi[s->cur] + sp * p->plane;
+        wt[n++] = p->g_part[q].w;
+    }
+    if (n == 0) return -1;
+    const int64_t i0 = B.z0 * nx, i1 = B.z1 * nx;
+    fsci__psi_t *restrict o = X;
+    const fsci__psi_t *restrict a = src[0], *restrict b = src[1], *restrict c = src[2];
+    const fsci__psi_t wa = wt[0], wb = wt[1], wc = wt[2];
+    if (n == 3)
+        for (int64_t i = i0; i < i1; i++) o[i] = wa * a[i] + wb * b[i] + wc * c[i];
+    else if (n == 2)
+        for (int64_t i = i0; i < i1; i++) o[i] = wa * a[i] + wb * b[i];
+    else
+        for (int64_t i = i0; i < i1; i++) o[i] = wa * a[i];
+    return q;
+}
+
 /* The blend sum_q w_q psi(k_q, t) of the sources of target bin j over box B
  * into X (only B is written; memory outside a source's box is zero). */
 static void blend_sources(const fsci_proton_plan *p, const fsci_proton_state *s, int64_t j, int64_t t,
                           fsci__pbox B, fsci__psi_t *restrict X)
 {
     const int64_t nx = p->nx, plane = p->plane;
-    bool first = true;
-    for (int64_t q = p->g_off[j]; q < p->g_off[j + 1]; q++) {
+    const int64_t q1 = blend_one_pass(p, s, j, t, B, X);
+    bool first = q1 < 0;
+    for (int64_t q = q1 < 0 ? p->g_off[j] : q1; q < p->g_off[j + 1]; q++) {
         const int64_t k = p->g_part[q].k;
         if (k < s->klo || k > s->khi) continue;
         const int64_t sp = (k % p->nw) * p->nth + t;
@@ -226,7 +296,7 @@ static void bilinear_flat(fsci__psi_t *restrict o, const fsci__psi_t *restrict S
  * (bin k to bin k - 1), 2 the straggled water shift (k is the target bin:
  * the blend of its sources, see blend_sources). */
 static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_t k, int64_t t, int mode,
-                         int tid, double *part)
+                         int tid, double *part, const fsci__item *next)
 {
     const int64_t nth = p->nth, nx = p->nx, nz = p->nz, plane = p->plane;
     const int src = s->cur, dst = 1 - src;
@@ -302,7 +372,26 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
         const bool flat = B.x0 == 0 && B.x1 == nx && fr1 - fr0 >= 2 && ia < ib;
         if (flat) {
             const fsci__psi_t w[5] = {g, wx0, wx1, wz0, hz ? wz1 : (fsci__psi_t)0};
-            bilinear_flat(D, S, fr0 * nx + ia, (fr1 - 1) * nx + ib, iv * nx + iu, (iv + hz) * nx + iu, hx, w);
+            const int64_t i0 = fr0 * nx + ia, i1 = (fr1 - 1) * nx + ib, offa = iv * nx + iu,
+                          offb = (iv + hz) * nx + iu;
+            /* straggled: the next item's new source plane comes from memory
+             * (angle-major, its planes are nth planes apart: no hardware
+             * stream to follow); ask for it a part per run of PF_ROWS rows
+             * while this sweep computes from the cache */
+            const fsci__psi_t *nsrc = mode == 2 && next ? new_source(p, s, next->k, next->t) : NULL;
+            if (nsrc) {
+                const int64_t run = PF_ROWS * nx, pb = plane * (int64_t)sizeof(fsci__psi_t);
+                const int64_t nrun = (i1 - i0 + run - 1) / run, per = ((pb + nrun - 1) / nrun + 63) / 64 * 64;
+                int64_t po = 0;
+                for (int64_t a = i0; a < i1; a += run) {
+                    if (po < pb) prefetch_bytes((const char *)nsrc + po, po + per < pb ? per : pb - po);
+                    po += per;
+                    bilinear_flat(D, S, a, a + run < i1 ? a + run : i1, offa, offb, hx, w);
+                }
+                if (po < pb) prefetch_bytes((const char *)nsrc + po, pb - po);
+            } else {
+                bilinear_flat(D, S, i0, i1, offa, offb, hx, w);
+            }
         }
         for (int64_t r = tz0; r < tz1; r++) {
             const int64_t s0 = r - iv, s1 = r - iv - 1;
@@ -478,7 +567,8 @@ int fsci__proton_stream(const fsci_proton_plan *p, fsci_proton_state *s, bool sh
             if (it->kind == 1)
                 do_clear(p, s, it, s->part + i * FSCI__NP);
             else
-                stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP);
+                stream_plane(p, s, it->k, it->t, mode, tid, s->part + i * FSCI__NP,
+                             i + 1 < ncomp ? it + 1 : NULL);
         }
     }
     double tot[FSCI__NP];

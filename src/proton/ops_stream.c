@@ -379,18 +379,13 @@ static void stream_plane(const fsci_proton_plan *p, fsci_proton_state *s, int64_
              * stream to follow); ask for it a part per run of PF_ROWS rows
              * while this sweep computes from the cache */
             const fsci__psi_t *nsrc = mode == 2 && next ? new_source(p, s, next->k, next->t) : NULL;
-            if (nsrc) {
-                const int64_t run = PF_ROWS * nx, pb = plane * (int64_t)sizeof(fsci__psi_t);
-                const int64_t nrun = (i1 - i0 + run - 1) / run, per = ((pb + nrun - 1) / nrun + 63) / 64 * 64;
-                int64_t po = 0;
-                for (int64_t a = i0; a < i1; a += run) {
-                    if (po < pb) prefetch_bytes((const char *)nsrc + po, po + per < pb ? per : pb - po);
-                    po += per;
-                    bilinear_flat(D, S, a, a + run < i1 ? a + run : i1, offa, offb, hx, w);
-                }
-                if (po < pb) prefetch_bytes((const char *)nsrc + po, pb - po);
-            } else {
-                bilinear_flat(D, S, i0, i1, offa, offb, hx, w);
+            const int64_t run = nsrc ? PF_ROWS * nx : i1 - i0, pb = plane * (int64_t)sizeof(fsci__psi_t);
+            const int64_t nrun = (i1 - i0 + run - 1) / run, per = ((pb + nrun - 1) / nrun + 63) / 64 * 64;
+            int64_t po = 0;
+            for (int64_t a = i0; a < i1; a += run) {
+                if (nsrc && po < pb) prefetch_bytes((const char *)nsrc + po, po + per < pb ? per : pb - po);
+                po += per;
+                bilinear_flat(D, S, a, a + run < i1 ? a + run : i1, offa, offb, hx, w);
             }
         }
         for (int64_t r = tz0; r < tz1; r++) {

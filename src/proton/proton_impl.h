@@ -184,7 +184,6 @@ struct fsci_proton_state {
     int64_t trow_stride;
     double *tplane; /* per thread, MUSCL: plane + 4 rows of nx + 4 doubles */
     int64_t tplane_stride;
-    int64_t *bounds;   /* [nthreads + 1] item ranges of the partition */
     uint8_t *cls_seen; /* [nclass] scratch of the energy-window check */
     double last_bytes; /* bytes moved by the last operator (profiling) */
     /* GENERALISED kernels of the current step (CSR like the plan's) */

@@ -104,11 +104,10 @@ int fsci_proton_state_create(const fsci_proton_plan *p, fsci_proton_state **out)
     s->part = fsci_malloc((size_t)(s->items_cap * FSCI__NP), sizeof(double));
     s->rowpart = fsci_malloc((size_t)(p->nz * FSCI__NR), sizeof(double));
     s->written = fsci_malloc((size_t)np, 1);
-    s->bounds = fsci_malloc((size_t)p->nthreads + 1, sizeof(int64_t));
     s->trow_stride = 2 * (p->nx + 16);
     s->trow = fsci_malloc((size_t)(p->nthreads * s->trow_stride), sizeof(fsci__psi_t));
     FSCI_CHECK_GOTO(s->wsum && s->wbox && s->wbin && s->dose && s->stop && s->items && s->part &&
-                        s->rowpart && s->written && s->bounds && s->trow,
+                        s->rowpart && s->written && s->trow,
                     FSCI_ENOMEM, "state: out of memory");
     if (p->nclass > 1) {
         s->cls_seen = fsci_malloc((size_t)p->nclass, 1);
@@ -153,9 +152,9 @@ void fsci_proton_state_destroy(fsci_proton_state **ps)
         fsci_free(s->box[b]);
         fsci_free(s->psum[b]);
     }
-    void *bufs[] = {s->wsum,    s->wbox,    s->wbin,        s->dose,     s->stop,   s->items,  s->part,
-                    s->rowpart, s->written, s->bounds,      s->trow,     s->tplane, s->sblend, s->gk_half,
-                    s->gk_off,  s->gk_w,    s->gk_bin_half, s->cls_seen, s->gk_tmp};
+    void *bufs[] = {s->wsum,    s->wbox,    s->wbin,    s->dose,        s->stop,     s->items,
+                    s->part,    s->rowpart, s->written, s->trow,        s->tplane,   s->sblend,
+                    s->gk_half, s->gk_off,  s->gk_w,    s->gk_bin_half, s->cls_seen, s->gk_tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) fsci_free(bufs[i]);
     fsci_free(s);
     *ps = NULL;

@@ -4,9 +4,11 @@
 metrics per primary; ``csda_range`` and ``stopping_power`` give NIST PSTAR data
 of liquid water. Units: MeV, mm, degrees. Physics and accuracy: doc/proton.md.
 """
+import operator
+
 from . import _engine, _fastsci
 
-__all__ = ["run", "pdd", "csda_range", "stopping_power", "PARAMS"]
+__all__ = ["run", "pdd", "csda_range", "stopping_power", "range_straggling", "bragg_curve", "PARAMS"]
 
 #: summary.json's keys -> the names ``run`` returns.
 _NAMES = {"R80_mm": "R80", "R90_mm": "R90", "R50_mm": "R50", "R20_mm": "R20", "peak_depth_mm": "peak_depth",
@@ -71,4 +73,4 @@ def bragg_curve(energy, nz, dz, *, energy_spread=0.0, nuclear_mu=0.0012, nuclear
     as ``run`` with its defaults (doc/proton_physics.md, "Bragg peak: analytic reference");
     compare with ``run(...)["depth_dose"]``."""
     return _fastsci.proton_bragg_curve(float(energy), float(energy_spread), float(nuclear_mu),
-                                       float(nuclear_local), int(nz), float(dz))
+                                       float(nuclear_local), operator.index(nz), float(dz))

@@ -206,3 +206,5 @@ def test_bragg_curve_matches_the_transport(run100):
         fastsci.proton.bragg_curve(100, nz, 1.0, nuclear_local=2)
     with pytest.raises(ValueError, match="nz = 0"):
         fastsci.proton.bragg_curve(100, 0, 1.0)
+    with pytest.raises(TypeError):
+        fastsci.proton.bragg_curve(100, 2.5, 1.0)

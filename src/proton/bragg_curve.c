@@ -124,8 +124,13 @@ int fsci_proton_physics_bragg_curve(const fsci_proton_physics *ph, double e0_mev
     FSCI_TRY(f_build(ph, r0 + SIGMAS * sig + TABLE_STEP, mu_per_mm, local, &t));
     int64_t sub = (int64_t)ceil(dz_mm / SAMPLE_STEP);
     if (sub < 4) sub = 4;
+    const double zend = r0 + SIGMAS * sig + width; /* every proton has stopped beyond it */
     for (int64_t k = 0; k < nz; k++) {
         double row = 0;
+        if ((double)k * dz_mm > zend) {
+            out[k] = 0;
+            continue;
+        }
         for (int64_t j = 0; j < sub; j++) {
             const double z = ((double)k + ((double)j + 0.5) / (double)sub) * dz_mm;
             /* each cell: its probability times the mean of f over the residual

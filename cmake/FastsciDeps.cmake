@@ -26,10 +26,18 @@ if(NOT RANDOM123_INCLUDE_DIR)
   message(FATAL_ERROR "Random123 headers not found: run scripts/install-deps (Debian package librandom123-dev)")
 endif()
 
+# Equinor's segyio (Debian libsegyio-dev): SEG-Y headers, IBM/IEEE conversion, trace I/O.
+find_path(SEGYIO_INCLUDE_DIR segyio/segy.h)
+find_library(SEGYIO_LIBRARY segyio)
+if(NOT SEGYIO_INCLUDE_DIR OR NOT SEGYIO_LIBRARY)
+  message(FATAL_ERROR "segyio not found: run scripts/install-deps (Debian package libsegyio-dev)")
+endif()
+
 add_library(fsci_deps INTERFACE)
-target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR} ${OPENBLAS_OPENMP_INCLUDE_DIR})
+target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR} ${OPENBLAS_OPENMP_INCLUDE_DIR}
+  ${SEGYIO_INCLUDE_DIR})
 target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F
-  PkgConfig::FFTW3 PkgConfig::LAPACKE ${OPENBLAS_OPENMP_LIBRARY} PkgConfig::JANSSON m)
+  PkgConfig::FFTW3 PkgConfig::LAPACKE ${OPENBLAS_OPENMP_LIBRARY} PkgConfig::JANSSON ${SEGYIO_LIBRARY} m)
 
 if(FSCI_WITH_MPI)
   find_package(MPI REQUIRED COMPONENTS C)

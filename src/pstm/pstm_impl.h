@@ -11,12 +11,12 @@
 /* Geometry of every trace of a file, read from the trace headers in bulk.
  * Coordinates in metres with the coordinate scalar (byte 71) applied. */
 typedef struct fsci__segy_geom {
-    int64_t ntr;              /* traces */
-    int64_t ns;               /* samples per trace (binary header, checked against the size) */
-    double dt;                /* sample interval, seconds (> 0) */
-    double t0;                /* time of sample 0, seconds (delay recording time, byte 109) */
-    int format;               /* SEG-Y format code: 1 IBM float, 5 IEEE float, ... */
-    bool lsb;                 /* little-endian file */
+    int64_t ntr;               /* traces */
+    int64_t ns;                /* samples per trace (binary header, checked against the size) */
+    double dt;                 /* sample interval, seconds (> 0) */
+    double t0;                 /* time of sample 0, seconds (delay recording time, byte 109) */
+    int format;                /* SEG-Y format code: 1 IBM float, 5 IEEE float, ... */
+    bool lsb;                  /* little-endian file */
     double *sx, *sy, *gx, *gy; /* [ntr] source and group coordinates */
     double *cdpx, *cdpy;       /* [ntr] CDP coordinates (bytes 181/185), scalar applied */
     int32_t *offset;           /* [ntr] byte 37 */
@@ -42,9 +42,9 @@ void fsci__segy_close(fsci__segy **f);
 
 /* One output trace's header. */
 typedef struct fsci__segy_trace_hdr {
-    double sx, sy, gx, gy;     /* metres */
-    double cdpx, cdpy;         /* metres */
-    int32_t offset;            /* metres (rounded) */
+    double sx, sy, gx, gy; /* metres */
+    double cdpx, cdpy;     /* metres */
+    int32_t offset;        /* metres (rounded) */
     int32_t cdp, inline_no, crossline_no, fldr, tracf;
 } fsci__segy_trace_hdr;
 

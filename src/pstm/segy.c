@@ -111,11 +111,12 @@ static int read_binary(fsci__segy *f, uint64_t size, int *dt_us)
                FSCI_EINTERNAL, "%s: segy_set_format(%d) failed", f->path, f->g.format);
     FSCI_CHECK(segy_binheader(f->fp, bin) == SEGY_OK, FSCI_EIO, "%s: cannot read the binary header", f->path);
 
-    int ns = segy_samples(bin);
+    int32_t v = 0;
+    (void)segy_get_bfield(bin, SEGY_BIN_SAMPLES, &v);
+    int ns = (uint16_t)v; /* unsigned 16 bits: segyio 1.8.3 reads it signed */
     FSCI_CHECK(ns > 0 && ns <= 1000000, FSCI_EFORMAT,
                "%s: binary header samples per trace (bytes 3221-3222) is %d, must be in [1, 1000000]",
                f->path, ns);
-    int32_t v = 0;
     (void)segy_get_bfield(bin, SEGY_BIN_INTERVAL, &v);
     *dt_us = (uint16_t)v; /* microseconds, unsigned 16 bits */
     (void)segy_get_bfield(bin, SEGY_BIN_EXT_HEADERS, &v);

@@ -442,6 +442,27 @@ TEST(read_integer_formats)
         }
 }
 
+/* More than 32767 samples: the 16-bit count is unsigned. */
+TEST(read_long_traces)
+{
+    const char *path = tmp_path("long.sgy");
+    rawspec r = raw_default(8, false);
+    r.ns = 40000, r.ntr = 2;
+    ASSERT_EQ(write_raw(path, &r), 0);
+    fsci__segy *f = NULL;
+    ASSERT_OK(fsci__segy_open(path, &f));
+    ASSERT_EQ(fsci__segy_geometry(f)->ns, 40000);
+    float *d = fsci_malloc(40000, sizeof(float));
+    ASSERT_TRUE(d);
+    int st = fsci__segy_read(f, 1, 1, d);
+    bool same = true;
+    for (int k = 0; k < 40000 && st == 0; k++) same = same && d[k] == (float)(int8_t)(raw_value(1, k) & 0xff);
+    fsci_free(d);
+    fsci__segy_close(&f);
+    ASSERT_OK(st);
+    ASSERT_TRUE(same);
+}
+
 /* One bad file: the open fails with `code` and a message naming the file and
  * `field`. */
 static void expect_bad(int *testkit_failed, const char *name, const rawspec *r, int code, const char *field)

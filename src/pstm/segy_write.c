@@ -106,12 +106,17 @@ int fsci__segy_create(const char *path, int64_t ntr, int64_t ns, double dt, cons
     FSCI_CHECK(path && path[0], FSCI_EINVAL, "segy: NULL or empty output path");
     FSCI_CHECK(ntr >= 1 && ntr <= INT32_MAX, FSCI_EINVAL, "%s: trace count %" PRId64 " outside [1, %d]", path,
                ntr, INT32_MAX);
-    FSCI_CHECK(ns >= 1 && ns <= 65535, FSCI_EINVAL,
-               "%s: samples per trace %" PRId64 " outside [1, 65535] (a 16-bit SEG-Y header word)", path, ns);
+    /* Signed 16-bit words in SEG-Y rev 1 (segyio 1.8.3 reads them so and
+     * aborts on a negative count): at most 32767. */
+    FSCI_CHECK(ns >= 1 && ns <= 32767, FSCI_EINVAL,
+               "%s: samples per trace %" PRId64
+               " outside [1, 32767] (a signed 16-bit SEG-Y rev 1 header word)",
+               path, ns);
     double us = dt * 1e6;
-    FSCI_CHECK(isfinite(us) && us >= 0.5 && us < 65535.5, FSCI_EINVAL,
-               "%s: sample interval %g s outside [1, 65535] microseconds (a 16-bit SEG-Y header word)", path,
-               dt);
+    FSCI_CHECK(
+        isfinite(us) && us >= 0.5 && us < 32767.5, FSCI_EINVAL,
+        "%s: sample interval %g s outside [1, 32767] microseconds (a signed 16-bit SEG-Y rev 1 header word)",
+        path, dt);
     int dt_us = (int)lround(us);
     FSCI_CHECK(fabs(us - dt_us) <= 1e-6 * us, FSCI_EINVAL,
                "%s: sample interval %.9g s is not a whole number of microseconds", path, dt);

@@ -614,8 +614,10 @@ TEST(writer_counts_and_atomicity)
     ASSERT_TRUE(has_marker(path));
 
     ASSERT_STATUS(fsci__segy_create(path, 0, 4, 0.001, NULL, &w), FSCI_EINVAL);
-    ASSERT_STATUS(fsci__segy_create(path, 1, 70000, 0.001, NULL, &w), FSCI_EINVAL);
-    ASSERT_TRUE(message_has("samples per trace 70000"));
+    ASSERT_STATUS(fsci__segy_create(path, 1, 32768, 0.001, NULL, &w), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("samples per trace 32768"));
+    ASSERT_STATUS(fsci__segy_create(path, 1, 4, 0.032768, NULL, &w), FSCI_EINVAL);
+    ASSERT_TRUE(message_has("sample interval 0.032768 s outside"));
     ASSERT_STATUS(fsci__segy_create(path, 1, 4, 0.0, NULL, &w), FSCI_EINVAL);
     ASSERT_STATUS(fsci__segy_create(path, 1, 4, 0.0000015, NULL, &w), FSCI_EINVAL);
     ASSERT_TRUE(message_has("not a whole number of microseconds"));

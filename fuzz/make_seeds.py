@@ -3,7 +3,9 @@
 OUTDIR/png: PNGs of every colour type and several bit depths, one interlaced,
 encoded here with zlib (no imaging library). OUTDIR/npz: .npz archives of
 several dtypes, stored and deflated, plus one with a duplicate member name.
-Each file is a few hundred bytes at most."""
+OUTDIR/segy: SEG-Y files of every sample format the pstm reader takes (1, 2,
+3, 5, 8) in both byte orders, one with an extended textual header, one with
+the interval only in the trace header. Each file is a few kilobytes at most."""
 import io
 import pathlib
 import struct
@@ -60,8 +62,44 @@ def npzs():
     yield "duplicate.npz", buf.getvalue()
 
 
+def segy(fmt, big=True, ns=5, ntr=3, dt_bin=2000, dt_trace=2000, ext=0):
+    """Textual header (blanks), binary header, ntr traces of ns samples."""
+    e = ">" if big else "<"
+    code = {1: "I", 2: "i", 3: "h", 5: "f", 8: "b"}[fmt]
+    binh = bytearray(400)
+    struct.pack_into(e + "h", binh, 16, dt_bin)
+    struct.pack_into(e + "H", binh, 20, ns)
+    struct.pack_into(e + "h", binh, 24, fmt)
+    struct.pack_into(e + "h", binh, 300, 0x0100)
+    struct.pack_into(e + "h", binh, 302, 1)
+    struct.pack_into(e + "h", binh, 304, ext)
+    out = b"\x40" * 3200 + bytes(binh) + b"\x40" * (3200 * ext)
+    for i in range(ntr):
+        th = bytearray(240)
+        struct.pack_into(e + "i", th, 8, 100 + i)  # field record
+        struct.pack_into(e + "i", th, 36, 25 * i)  # offset
+        struct.pack_into(e + "h", th, 70, -100)  # coordinate scalar
+        struct.pack_into(e + "4i", th, 72, 1000 * i, 5, 1000 * i + 2500, -5)
+        struct.pack_into(e + "hH", th, 114, ns, dt_trace)
+        struct.pack_into(e + "2i", th, 180, 1000 * i + 1250, 0)
+        if fmt == 1:  # IBM float: 0x41100000 is 1.0, then small exact values
+            vals = [0x41100000 + (k << 16) for k in range(ns)]
+        else:
+            vals = [(k - 2) * (i + 1) for k in range(ns)]
+        out += bytes(th) + b"".join(struct.pack(e + code, v) for v in vals)
+    return out
+
+
+def segys():
+    for fmt in (1, 2, 3, 5, 8):
+        yield f"f{fmt}_msb.sgy", segy(fmt)
+        yield f"f{fmt}_lsb.sgy", segy(fmt, big=False)
+    yield "ext1.sgy", segy(5, ext=1)
+    yield "dt_trace.sgy", segy(1, big=False, dt_bin=0, dt_trace=4000)
+
+
 def main(out):
-    for sub, files in (("png", pngs()), ("npz", npzs())):
+    for sub, files in (("png", pngs()), ("npz", npzs()), ("segy", segys())):
         d = pathlib.Path(out) / sub
         d.mkdir(parents=True, exist_ok=True)
         for name, data in files:

@@ -11,12 +11,12 @@
 /* Geometry of every trace of a file, read from the trace headers in bulk.
  * Coordinates in metres with the coordinate scalar (byte 71) applied. */
 typedef struct fsci__segy_geom {
-    int64_t ntr;              /* traces */
-    int64_t ns;               /* samples per trace (binary header, checked against the size) */
-    double dt;                /* sample interval, seconds (> 0) */
-    double t0;                /* time of sample 0, seconds (delay recording time, byte 109) */
-    int format;               /* SEG-Y format code: 1 IBM float, 5 IEEE float, ... */
-    bool lsb;                 /* little-endian file */
+    int64_t ntr;               /* traces */
+    int64_t ns;                /* samples per trace (binary header, checked against the size) */
+    double dt;                 /* sample interval, seconds (> 0) */
+    double t0;                 /* time of sample 0, seconds (delay recording time, byte 109) */
+    int format;                /* SEG-Y format code: 1 IBM float, 5 IEEE float, ... */
+    bool lsb;                  /* little-endian file */
     double *sx, *sy, *gx, *gy; /* [ntr] source and group coordinates */
     double *cdpx, *cdpy;       /* [ntr] CDP coordinates (bytes 181/185), scalar applied */
     int32_t *offset;           /* [ntr] byte 37 */
@@ -26,12 +26,15 @@ typedef struct fsci__segy_geom {
 typedef struct fsci__segy fsci__segy; /* an open input file */
 
 /* Open `path` for reading: a regular file (no FIFO, device or folder), a
- * SEG-Y binary header with a supported format (1, 2, 3, 5, 8, 10, 11, 16),
- * ns > 0, dt > 0, the size a whole number of traces; reads all trace headers
- * (one pass, in bulk). Errors name the path, the field and the value. */
+ * SEG-Y binary header with a supported format (1, 2, 3, 5, 8: those segyio
+ * 1.8.3 knows; either byte order), ns > 0, dt > 0, the size a whole number of
+ * traces, one delay recording time for all traces; reads all trace headers
+ * (one pass, in bulk). Errors name the path, the field and the value.
+ * One thread at a time per open file. */
 int fsci__segy_open(const char *path, fsci__segy **out);
 const fsci__segy_geom *fsci__segy_geometry(const fsci__segy *f);
-/* Traces [first, first + n) as native float32, out[n][ns]. */
+/* Traces [first, first + n) as native float32, out[n][ns]; a NaN or
+ * infinite sample is an error (FSCI_EFORMAT) naming the trace and sample. */
 int fsci__segy_read(fsci__segy *f, int64_t first, int64_t n, float *out);
 /* The n traces idx[0..n) (any order) as native float32, out[n][ns]. */
 int fsci__segy_read_list(fsci__segy *f, const int64_t *idx, int64_t n, float *out);
@@ -39,9 +42,9 @@ void fsci__segy_close(fsci__segy **f);
 
 /* One output trace's header. */
 typedef struct fsci__segy_trace_hdr {
-    double sx, sy, gx, gy;     /* metres */
-    double cdpx, cdpy;         /* metres */
-    int32_t offset;            /* metres (rounded) */
+    double sx, sy, gx, gy; /* metres */
+    double cdpx, cdpy;     /* metres */
+    int32_t offset;        /* metres (rounded) */
     int32_t cdp, inline_no, crossline_no, fldr, tracf;
 } fsci__segy_trace_hdr;
 
@@ -53,7 +56,8 @@ typedef struct fsci__segy_writer fsci__segy_writer;
 int fsci__segy_create(const char *path, int64_t ntr, int64_t ns, double dt, const char *text,
                       fsci__segy_writer **out);
 int fsci__segy_put(fsci__segy_writer *w, const fsci__segy_trace_hdr *h, const float *samples);
-/* All ntr traces put: make the file appear. */
+/* All ntr traces put: make the file appear. Frees and clears *w either way
+ * (a commit before ntr traces is an error and writes nothing). */
 int fsci__segy_commit(fsci__segy_writer **w);
 void fsci__segy_abort(fsci__segy_writer **w);
 

@@ -17,7 +17,8 @@ static void make_spec(const fsci_engine *e, const fsci_command *c, cli_command *
                           .usage = usage,
                           .params = c->params,
                           .nparams = c->nparams,
-                          .details = c->details};
+                          .details = c->details,
+                          .positional = c->positional != NULL};
 }
 
 void cli_engine_help(const fsci_engine *e, FILE *f)
@@ -46,6 +47,7 @@ static int open_sink(const fsci_command *c, const void *opts, const char *path, 
 {
     *sink = NULL;
     if (!path) return FSCI_OK;
+    if (fsci_command_owns_output(c, path)) return fsci_sink_memory_create(sink); /* the run writes path */
     switch (c->output) {
     case FSCI_OUTPUT_NPZ: return fsci_sink_npz_create(path, wants_compression(c, opts), sink);
     case FSCI_OUTPUT_DIR: return fsci_sink_dir_create(path, sink);
@@ -76,7 +78,7 @@ static int finish_output(const fsci_command *c, fsci_sink *sink, const char *pat
     int st = FSCI_OK;
     if (!sink) return FSCI_OK;
     FSCI_TRY(fsci_sink_close(sink));
-    if (c->output == FSCI_OUTPUT_TEXT) FSCI_TRY(write_text_output(sink, path));
+    if (c->output == FSCI_OUTPUT_TEXT && !fsci_command_owns_output(c, path)) FSCI_TRY(write_text_output(sink, path));
 fail:
     return st;
 }
@@ -93,9 +95,20 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
     fsci_sink *sink = NULL;
     int rc = opts ? cli_parse(&spec, argc, argv, opts, &common, &pos, &help) : cli_fail(FSCI_ENOMEM);
     if (rc || help) goto done;
-    if (pos.n > 0) {
-        rc = cli_usage(&spec, "unexpected argument '%s'", pos.v[0]);
+    if (pos.n > (c->positional ? 1 : 0)) {
+        rc = cli_usage(&spec, "unexpected argument '%s'", pos.v[c->positional ? 1 : 0]);
         goto done;
+    }
+    if (pos.n == 1) {
+        const fsci_param *pp = fsci_params_find(c->params, c->nparams, c->positional);
+        if (pp && pp->type == FSCI_PARAM_STRING && ((const char *)opts + pp->offset)[0]) {
+            rc = cli_usage(&spec, "give the file once: '%s' and --%s", pos.v[0], c->positional);
+            goto done;
+        }
+        if (fsci_params_set(c->params, c->nparams, opts, c->positional, pos.v[0])) {
+            rc = cli_usage(&spec, "%s", fsci_error_message());
+            goto done;
+        }
     }
     if (c->output == FSCI_OUTPUT_NONE && common.output) {
         rc = cli_usage(&spec, "-o/--output: this command writes no file");
@@ -108,6 +121,13 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
     if ((rc = cli_apply_common(&common))) goto done;
     fsci_ctx ctx;
     cli_make_ctx(&common, &ctx);
+    if (fsci_mpi_rank() > 0) { /* under mpirun: rank 0 prints and writes, the others compute */
+        common.output = NULL;
+        common.quiet = true;
+        ctx.out = NULL;
+        ctx.quiet = true;
+        ctx.progress = false;
+    }
     ctx.output = c->output == FSCI_OUTPUT_NONE ? NULL : common.output;
     if (c->check && (rc = c->check(opts, &ctx))) {
         /* a bad value is a usage error; an input file that cannot be read is a failure */

@@ -98,5 +98,10 @@ static int flush_stdout(int rc)
 
 int main(int argc, char **argv)
 {
-    return flush_stdout(run_main(argc, argv));
+    /* under mpirun: MPI first (it may consume its own arguments) */
+    if (fsci_mpi_init(&argc, &argv) != FSCI_OK) return cli_fail(fsci_error_code());
+    int rc = flush_stdout(run_main(argc, argv));
+    if (rc != CLI_OK) fsci_mpi_abort(rc); /* one rank failed: do not leave the others waiting */
+    fsci_mpi_finalize();
+    return rc;
 }

@@ -39,8 +39,14 @@ target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR} $
 target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F
   PkgConfig::FFTW3 PkgConfig::LAPACKE ${OPENBLAS_OPENMP_LIBRARY} PkgConfig::JANSSON ${SEGYIO_LIBRARY} m)
 
+# OpenMPI (Debian libopenmpi-dev): used when installed; without it there is one rank.
 if(FSCI_WITH_MPI)
-  find_package(MPI REQUIRED COMPONENTS C)
-  target_link_libraries(fsci_deps INTERFACE MPI::MPI_C)
-  target_compile_definitions(fsci_deps INTERFACE FSCI_HAVE_MPI=1)
+  find_package(MPI QUIET COMPONENTS C)
+  if(MPI_C_FOUND)
+    target_link_libraries(fsci_deps INTERFACE MPI::MPI_C)
+    target_compile_definitions(fsci_deps INTERFACE FSCI_HAVE_MPI=1)
+    find_program(FSCI_MPIEXEC NAMES mpirun mpiexec)
+  else()
+    message(STATUS "MPI not found: building without it (scripts/install-deps installs OpenMPI)")
+  endif()
 endif()

@@ -127,7 +127,8 @@ static int open_sink(const fsci_command *c, const void *opts, const char *path, 
                      fsci_sink **sink)
 {
     if (discard) return fsci_sink_null_create(sink);
-    if (!path || c->output == FSCI_OUTPUT_TEXT) return fsci_sink_memory_create(sink);
+    if (!path || c->output == FSCI_OUTPUT_TEXT || fsci_command_owns_output(c, path))
+        return fsci_sink_memory_create(sink); /* an own format: the run writes path itself */
     if (c->output == FSCI_OUTPUT_DIR) return fsci_sink_dir_create(path, sink);
     const fsci_param *p = fsci_params_find(c->params, c->nparams, "compress");
     bool z = p && p->type == FSCI_PARAM_BOOL && *(const bool *)((const char *)opts + p->offset);
@@ -208,7 +209,8 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
         ctx.seed_set = true;
     }
     const char *path = output ? PyBytes_AS_STRING(output) : NULL;
-    ctx.output = c->output == FSCI_OUTPUT_TEXT ? NULL : path;
+    const bool own = fsci_command_owns_output(c, path);
+    ctx.output = c->output == FSCI_OUTPUT_TEXT && !own ? NULL : path;
     int st = open_sink(c, opts, path, discard != 0, &sink);
     if (!st) {
         fsci_inputs in = {.v = h.v, .n = h.n};
@@ -217,7 +219,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
         if (!st) st = fsci_sink_close(sink);
         Py_END_ALLOW_THREADS
     }
-    if (!st) result = sink_dict(sink, c->output == FSCI_OUTPUT_TEXT ? path : NULL, &st);
+    if (!st) result = sink_dict(sink, c->output == FSCI_OUTPUT_TEXT && !own ? path : NULL, &st);
     if (st) {
         Py_CLEAR(result);
         fsci_py_raise(st);

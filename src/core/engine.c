@@ -38,6 +38,24 @@ const fsci_command *fsci_engine_command(const fsci_engine *e, const char *name)
     return NULL;
 }
 
+bool fsci_command_owns_output(const fsci_command *c, const char *path)
+{
+    if (!c || !path) return false;
+    const size_t n = strlen(path);
+    for (const char *const *f = c->own_formats; f && *f; f++) {
+        const size_t m = strlen(*f);
+        if (n <= m) continue;
+        bool same = true;
+        for (size_t i = 0; i < m && same; i++) {
+            char a = path[n - m + i], b = (*f)[i];
+            if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+            same = a == b;
+        }
+        if (same) return true;
+    }
+    return false;
+}
+
 /* Every input must be one the command accepts. */
 static int check_inputs(const fsci_command *c, const fsci_inputs *in)
 {

@@ -81,6 +81,13 @@ typedef struct fsci_command {
     const char *const *inputs; /* NULL-terminated names of accepted array inputs; NULL: none */
     fsci_output_kind output;
     bool output_required; /* the CLI refuses to run without -o */
+    /* NULL-terminated file suffixes (".sgy") the command writes itself: an
+     * output path ending in one gets a memory sink (for the summary) and the
+     * run writes ctx->output through the atomic writer. NULL: none. */
+    const char *const *own_formats;
+    /* The STRING parameter a single positional argument fills (the CLI's
+     * `fastsci ENGINE COMMAND FILE`), or NULL: no positional argument. */
+    const char *positional;
     uint64_t default_seed;
     /* Validate the options before any output is opened; a failure is a usage
      * error (CLI exit 2). May be NULL. */
@@ -110,6 +117,8 @@ FSCI_API const fsci_engine *fsci_engine_at(int i);
 FSCI_API const fsci_engine *fsci_engine_find(const char *name);
 FSCI_API const fsci_command *fsci_engine_command(const fsci_engine *e, const char *name);
 
+/* True when `path` ends in one of c->own_formats (case-insensitive). */
+FSCI_API bool fsci_command_owns_output(const fsci_command *c, const char *path);
 /* Run a command: checks its arguments (a sink is required when the command
  * writes output and given), runs `check` then `run`. Thread-safe if the
  * command's run is. */

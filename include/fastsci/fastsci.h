@@ -23,6 +23,7 @@
 #include "fastsci/core/filter.h"
 #include "fastsci/core/json.h"
 #include "fastsci/core/sysinfo.h"
+#include "fastsci/core/mpi.h"
 
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"

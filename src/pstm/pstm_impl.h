@@ -60,14 +60,14 @@ void fsci__segy_abort(fsci__segy_writer **w);
 /* ---- the kernel (src/pstm/kernel.c) ----------------------------------------- */
 
 typedef struct fsci__pstm_kopt {
-    int dim;           /* 2 or 3: pre-filter and spreading exponent */
-    bool aa;           /* triangle anti-aliasing */
-    double aa_factor;  /* multiplies the triangle length (default 1) */
-    double aa_dx;      /* lateral sampling for the slope, metres */
-    double aperture;   /* R, metres (midpoint distance) */
-    double angle_deg;  /* theta_max; >= 90: no cone */
-    double taper;      /* f in [0, 1) */
-    bool weights;      /* amplitude weight A_k on */
+    int dim;          /* 2 or 3: pre-filter and spreading exponent */
+    bool aa;          /* triangle anti-aliasing */
+    double aa_factor; /* multiplies the triangle length (default 1) */
+    double aa_dx;     /* lateral sampling for the slope, metres */
+    double aperture;  /* R, metres (midpoint distance) */
+    double angle_deg; /* theta_max; >= 90: no cone */
+    double taper;     /* f in [0, 1) */
+    bool weights;     /* amplitude weight A_k on */
 } fsci__pstm_kopt;
 
 /* The input side: sample count, interval and start time of every trace, and
@@ -90,10 +90,10 @@ typedef struct fsci__pstm_col {
     double ox, oy;
     int64_t nt;
     double dtau;
-    float *Q;    /* [nt] (tau_k / 2)^2 */
-    float *S;    /* [nt] 1 / V_k^2 */
-    float *rho;  /* [nt] cone radius, running maximum (INFINITY: no cone) */
-    float *irho; /* [nt] 1 / (f rho_k) (0 where rho_k = 0 or no cone; +inf for f = 0) */
+    float *Q;        /* [nt] (tau_k / 2)^2 */
+    float *S;        /* [nt] 1 / V_k^2 */
+    float *rho;      /* [nt] cone radius, running maximum (INFINITY: no cone) */
+    float *irho;     /* [nt] 1 / (f rho_k) (0 where rho_k = 0 or no cone; +inf for f = 0) */
     double *mono_d2; /* [nt] non-decreasing: t increases with tau on [k, nt) for pairs
                         with max(ds2, dg2) <= mono_d2[k] */
 } fsci__pstm_col;

@@ -23,9 +23,10 @@ float sqrtf(float x) __attribute__((const, nothrow, leaf));
 
 /* LCB's cap on the triangle half-length, samples (doc/pstm.md §1). */
 #define PSTM_HMAX 25.0f
-/* Keeps 1/(ts tg) finite where ts or tg is 0 (tau = 0 only); below float's
- * resolution of any positive ts*tg the kernel meets ((dtau/2)^2 >= 1e-12 s^2). */
-#define PSTM_TINY 1e-30f
+/* Keeps 1/(ts tg) finite where ts or tg is 0 (tau = 0 only), also squared
+ * (1/(P N) below); far below float's resolution of any positive ts tg the
+ * kernel meets ((dtau/2)^2 >= 1e-10 s^2 for dtau >= 20 us). */
+#define PSTM_TINY 1e-18f
 /* Modelling: samples per vector block before the scalar spray. */
 #define PSTM_BLOCK 256
 
@@ -214,8 +215,28 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
     wa = wa < 1.0f ? wa : 1.0f; /* NaN (no cone, or taper 0 at r = rho) -> 1 */                              \
     wa = wa > 0.0f ? wa : 0.0f;                                                                              \
     float w = wap * wa;                                                                                      \
-    float inv = 1.0f;                                                                                        \
-    if ((WT) || (AA)) inv = 1.0f / (ts * tg + PSTM_TINY);                                                    \
+    float inv = 1.0f, h = 1.0f, ih2 = 1.0f;                                                                  \
+    if (AA) {                                                                                                \
+        /* one division for 1/(ts tg) and the triangle: with P = ts tg and                                   \
+         * N = P + aac S |(ax tg + bx ts, ay tg + by ts)|, h = N/P, 1/h = P/N,                               \
+         * and R = 1/(P N) gives 1/P = N R, h = N^2 R, 1/h = P^2 R */                                        \
+        float P = ts * tg + PSTM_TINY, px = ax * tg + bx * ts, g;                                            \
+        if (PLANAR) {                                                                                        \
+            g = fabsf(px);                                                                                   \
+        } else {                                                                                             \
+            float py = ay * tg + by * ts;                                                                    \
+            g = sqrtf(px * px + py * py);                                                                    \
+        }                                                                                                    \
+        float N = P + aac * Sk * g, R = 1.0f / (P * N);                                                      \
+        inv = N * R;                                                                                         \
+        h = N * N * R;                                                                                       \
+        h = h < PSTM_HMAX ? h : PSTM_HMAX;                                                                   \
+        float ih = P * P * R;                                                                                \
+        ih = ih > 1.0f / PSTM_HMAX ? ih : 1.0f / PSTM_HMAX;                                                  \
+        ih2 = ih * ih;                                                                                       \
+    } else if (WT) {                                                                                         \
+        inv = 1.0f / (ts * tg + PSTM_TINY);                                                                  \
+    }                                                                                                        \
     if (WT) {                                                                                                \
         if (DIM3) {                                                                                          \
             /* A = cbar Q/(ts tg), cbar = (tau/2) t / (2 ts tg) */                                           \
@@ -224,19 +245,7 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
             w *= 0.5f * Qk * t * inv * sqrtf(inv);                                                           \
         }                                                                                                    \
     }                                                                                                        \
-    float h = 1.0f;                                                                                          \
-    if (AA) {                                                                                                \
-        float its = tg * inv, itg = ts * inv;                                                                \
-        float px = ax * its + bx * itg, g;                                                                   \
-        if (PLANAR) {                                                                                        \
-            g = Sk * fabsf(px);                                                                              \
-        } else {                                                                                             \
-            float py = ay * its + by * itg;                                                                  \
-            g = Sk * sqrtf(px * px + py * py);                                                               \
-        }                                                                                                    \
-        h = 1.0f + aac * g;                                                                                  \
-        h = h < PSTM_HMAX ? h : PSTM_HMAX;                                                                   \
-    }
+    (void)ih2;
 
 #define PSTM_LOCALS                                                                                          \
     const float *restrict Q = c->Q, *restrict S = c->S, *restrict rho = c->rho, *restrict irho = c->irho;    \
@@ -277,7 +286,7 @@ static inline __attribute__((always_inline)) void mig_loop(const pair *pp, const
             float d0 = q[i] + f * (q[i + 1] - q[i]);
             float dm = q[im] + fm * (q[im + 1] - q[im]);
             float dp = q[ip] + fp * (q[ip + 1] - q[ip]);
-            v = (2.0f * d0 - dm - dp) / (h * h);
+            v = (2.0f * d0 - dm - dp) * ih2;
             w *= ok;
         }
         img[k] += w * v;
@@ -317,7 +326,7 @@ static inline __attribute__((always_inline)) void mod_block(const pair *pp, cons
             float u0 = u * ok, m0 = um * ok, p0 = up * ok;
             int32_t i = (int32_t)u0, im = (int32_t)m0, ip = (int32_t)p0;
             float f = u0 - (float)i, fm = m0 - (float)im, fp = p0 - (float)ip;
-            float a = ok * w * img[k] / (h * h);
+            float a = ok * w * img[k] * ih2;
             float a2 = 2.0f * a;
             ix[0][j] = i;
             ix[1][j] = im;

@@ -64,21 +64,26 @@ void fsci__segy_abort(fsci__segy_writer **w);
 /* ---- the kernel (src/pstm/kernel.c) ----------------------------------------- */
 
 typedef struct fsci__pstm_kopt {
-    int dim;           /* 2 or 3: pre-filter and spreading exponent */
-    bool aa;           /* triangle anti-aliasing */
-    double aa_factor;  /* multiplies the triangle length (default 1) */
-    double aa_dx;      /* lateral sampling for the slope, metres */
-    double aperture;   /* R, metres (midpoint distance) */
-    double angle_deg;  /* theta_max; >= 90: no cone */
-    double taper;      /* f in [0, 1) */
-    bool weights;      /* amplitude weight A_k on */
+    int dim;          /* 2 or 3: pre-filter and spreading exponent */
+    bool aa;          /* triangle anti-aliasing */
+    double aa_factor; /* multiplies the triangle length (default 1) */
+    double aa_dx;     /* lateral sampling for the slope, metres */
+    double aperture;  /* R, metres (midpoint distance) */
+    double angle_deg; /* theta_max; >= 90: no cone */
+    double taper;     /* f in [0, 1) */
+    bool weights;     /* amplitude weight A_k on */
 } fsci__pstm_kopt;
 
 /* The input side: sample count, interval and start time of every trace, and
  * the pre-filter's FFT plan. */
 typedef struct fsci__pstm_prep fsci__pstm_prep;
+/* ns >= 2; the pre-filter's transform length is the smallest 2^a 3^b 5^c 7^d >= 2 ns. */
 int fsci__pstm_prep_create(const fsci__pstm_kopt *o, int64_t ns, double dt, double t0, fsci__pstm_prep **out);
 void fsci__pstm_prep_destroy(fsci__pstm_prep **p);
+/* The trace axis the prep was made for. */
+int64_t fsci__pstm_prep_ns(const fsci__pstm_prep *p);
+double fsci__pstm_prep_dt(const fsci__pstm_prep *p);
+double fsci__pstm_prep_t0(const fsci__pstm_prep *p);
 /* Prepared trace q (doc/pstm.md §1) of d: out[ns]. Thread-safe. */
 int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, float *out);
 /* The adjoint: d = Pᵀ (Cᵀ Aᵀ) q, out[ns]. Thread-safe. */
@@ -89,11 +94,12 @@ typedef struct fsci__pstm_col {
     double ox, oy;
     int64_t nt;
     double dtau;
-    float *Q;    /* [nt] (tau_k / 2)^2 */
-    float *S;    /* [nt] 1 / V_k^2 */
-    float *rho;  /* [nt] cone radius, running maximum (INFINITY: no cone) */
-    float *irho; /* [nt] 1 / (f rho_k) (0 where rho_k = 0) */
-    double mono_d2; /* t increases with tau for pairs with max(ds2, dg2) <= mono_d2 */
+    float *Q;        /* [nt] (tau_k / 2)^2 */
+    float *S;        /* [nt] 1 / V_k^2 */
+    float *rho;      /* [nt] cone radius, running maximum (INFINITY: no cone) */
+    float *irho;     /* [nt] 1 / (f rho_k) (0 where rho_k = 0 or no cone; +inf for f = 0) */
+    double *mono_d2; /* [nt] non-decreasing: t increases with tau on [k, nt) for pairs
+                        with max(ds2, dg2) <= mono_d2[k] */
 } fsci__pstm_col;
 
 /* Fill c for position (ox, oy) and velocity v[nt] (m/s, > 0); the tables

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# fastsci pstm from the command line: model writes a SEG-Y line that segyio
+# reads, info describes it, migrate images it (SEG-Y and .npz agree, 1 and 2
+# threads give the same bytes, a small --memory budget streams the input and
+# gives the same bytes), and bad input fails with one line and no output.
+set -u
+FSCI="$1"
+PY="${FSCI_PYTHON:-/usr/bin/python3}"
+T=$(mktemp -d "${FSCI_TEST_TMP:-/tmp}/pstm.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+check() { local n="$1"; shift; if "$@"; then pass=$((pass+1)); echo "ok   $n"; else fail=$((fail+1)); echo "FAIL $n"; fi; }
+run() { "$@" >"$T/out" 2>"$T/err"; echo $? >"$T/rc"; }
+rc() { [ "$(cat "$T/rc")" = "$1" ]; }
+rc12() { local c; c=$(cat "$T/rc"); [ "$c" = 1 ] || [ "$c" = 2 ]; }
+errhas() { head -1 "$T/err" | grep -q -- "$1"; }
+oneline() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
+
+V="0:1500,4:3500"
+GRID="--dx 12.5 --nt 300 --dt 0.004"
+run "$FSCI" pstm model --quiet --vrms $V --shots 12 --receivers 24 --shot-dx 50 --near-offset 100 --ns 300 \
+    $GRID --diffractors 400,0.5,600,0.7 --reflectors 0.3,0,0.9,20 -o "$T/line.sgy"
+check "model exits 0 and writes a SEG-Y file" eval 'rc 0 && test -s "$T/line.sgy"'
+check "segyio reads the modelled line: 288 traces of 300 samples at 4 ms, coordinates and offsets" "$PY" -c "
+import segyio, numpy as np
+with segyio.open('$T/line.sgy', ignore_geometry=True) as f:
+    assert f.tracecount == 288 and len(f.samples) == 300, (f.tracecount, len(f.samples))
+    assert abs(segyio.tools.dt(f) - 4000) < 1e-6
+    h = f.header[25]
+    sc = h[segyio.TraceField.SourceGroupScalar]
+    s = (lambda v: v * sc if sc > 0 else v / -sc if sc < 0 else v)
+    sx, gx = s(h[segyio.TraceField.SourceX]), s(h[segyio.TraceField.GroupX])
+    assert abs(sx - 50) < 1e-6 and abs(gx - (50 + 100 + 25)) < 1e-6, (sx, gx)
+    assert h[segyio.TraceField.offset] == 125
+    d = f.trace.raw[:]
+    assert np.isfinite(d).all() and np.abs(d).max() > 0
+"
+run "$FSCI" pstm info "$T/line.sgy"
+check "info prints traces, samples, shots and offsets" eval 'rc 0 && grep -q "288 traces of 300 samples at 4 ms" "$T/out" && grep -q "shots .*: 12; offsets 100.0 .. 675.0 m" "$T/out"'
+
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --vrms $V $GRID --aperture 1000 -o "$T/img.sgy"
+check "migrate writes a SEG-Y image" eval 'rc 0 && test -s "$T/img.sgy"'
+check "migrate prints pairs/s and GFLOP/s" eval 'grep -q "pairs/s" "$T/out" && grep -q "GFLOP/s" "$T/out"'
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --vrms $V $GRID --aperture 1000 --threads 1 -o "$T/img1.sgy"
+check "1 and 2 threads: identical image files" cmp -s "$T/img.sgy" "$T/img1.sgy"
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --vrms $V $GRID --aperture 1000 --memory 16 -o "$T/img_s.npz"
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --vrms $V $GRID --aperture 1000 -o "$T/img.npz"
+check "the .npz image equals the SEG-Y image; the diffractors are imaged in place" "$PY" -c "
+import segyio, numpy as np
+img = np.load('$T/img.npz')['image']
+assert img.dtype == np.float32 and img.ndim == 4 and img.shape[0] == 1 and img.shape[2] == 1, img.shape
+with segyio.open('$T/img.sgy', ignore_geometry=True) as f:
+    s = f.trace.raw[:]
+    assert s.shape == (img.shape[1], 300), s.shape
+    assert f.header[3][segyio.TraceField.CROSSLINE_3D] == 4 and f.header[3][segyio.TraceField.INLINE_3D] == 1
+    assert f.header[3][segyio.TraceField.CDP] == 4
+    assert np.array_equal(s, img[0, :, 0, :])
+"
+check "a 16 MB budget (the input streamed in chunks) gives the same bytes" "$PY" -c "
+import numpy as np
+a = np.load('$T/img.npz')['image']; b = np.load('$T/img_s.npz')['image']
+assert np.array_equal(a, b)
+"
+
+# bad input: one line naming the problem, exit 1 or 2, no output file
+bad() { local name="$1" msg="$2"; shift 2
+    run "$FSCI" pstm "$@" -o "$T/bad.sgy"
+    check "$name: exit 1 or 2, the first line names it, no output" eval 'rc12 && errhas "$msg" && [ ! -e "$T/bad.sgy" ]'
+    if ! errhas "$msg"; then cat "$T/err"; fi
+}
+head -c 5000 "$T/line.sgy" >"$T/trunc.sgy"
+bad "truncated SEG-Y" "trunc.sgy" migrate "$T/trunc.sgy" --vrms $V $GRID
+bad "missing file" "nothere.sgy" migrate "$T/nothere.sgy" --vrms $V $GRID
+bad "no velocity" "velocity" migrate "$T/line.sgy" $GRID
+bad "velocity entry" "--vrms" migrate "$T/line.sgy" --vrms 0:1500,x $GRID
+bad "zero velocity" "--vrms" migrate "$T/line.sgy" --vrms 0:0 $GRID
+bad "decreasing times" "--vrms" migrate "$T/line.sgy" --vrms 1:1500,0.5:2000 $GRID
+bad "NaN aperture" "--aperture" migrate "$T/line.sgy" --vrms $V --aperture nan $GRID
+bad "zero output interval" "--dt" migrate "$T/line.sgy" --vrms $V --dt 0
+bad "offset classes" "--offset-classes" migrate "$T/line.sgy" --vrms $V --offset-classes 0,100 $GRID
+"$PY" -c "import numpy as np; np.save('$T/v.npy', np.full((7, 300), 2000, np.float32))"
+bad "velocity grid not matching" "does not match the output grid" migrate "$T/line.sgy" --velocity "$T/v.npy" $GRID
+"$PY" -c "import numpy as np; v = np.full(300, 2000, np.float32); v[7] = np.nan; np.save('$T/vn.npy', v)"
+bad "NaN velocity" "vn.npy" migrate "$T/line.sgy" --velocity "$T/vn.npy" $GRID
+mkfifo "$T/fifo.sgy"
+bad "FIFO as input" "fifo.sgy" migrate "$T/fifo.sgy" --vrms $V $GRID
+echo old >"$T/keep.sgy"
+run "$FSCI" pstm migrate "$T/trunc.sgy" --vrms $V $GRID -o "$T/keep.sgy"
+check "a failed run leaves an existing output untouched" eval 'rc12 && [ "$(cat "$T/keep.sgy")" = old ]'
+
+echo "pstm_cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -78,7 +78,8 @@ static int finish_output(const fsci_command *c, fsci_sink *sink, const char *pat
     int st = FSCI_OK;
     if (!sink) return FSCI_OK;
     FSCI_TRY(fsci_sink_close(sink));
-    if (c->output == FSCI_OUTPUT_TEXT && !fsci_command_owns_output(c, path)) FSCI_TRY(write_text_output(sink, path));
+    if (c->output == FSCI_OUTPUT_TEXT && !fsci_command_owns_output(c, path))
+        FSCI_TRY(write_text_output(sink, path));
 fail:
     return st;
 }

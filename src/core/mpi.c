@@ -34,7 +34,10 @@ void fsci_mpi_finalize(void)
     started = false;
 }
 
-bool fsci_mpi_available(void) { return true; }
+bool fsci_mpi_available(void)
+{
+    return true;
+}
 
 int fsci_mpi_rank(void)
 {
@@ -69,7 +72,8 @@ int fsci_mpi_recv_f32(float *buf, int64_t n, int src, int tag)
     FSCI_CHECK(active(), FSCI_EINVAL, "MPI: receive without MPI running");
     for (int64_t a = 0; a < n; a += CHUNK) {
         const int c = (int)(n - a < CHUNK ? n - a : CHUNK);
-        FSCI_CHECK(MPI_Recv(buf + a, c, MPI_FLOAT, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE) == MPI_SUCCESS,
+        FSCI_CHECK(MPI_Recv(buf + a, c, MPI_FLOAT, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE) ==
+                       MPI_SUCCESS,
                    FSCI_EIO, "MPI: receive of %d floats from rank %d failed", c, src);
     }
     return FSCI_OK;
@@ -78,8 +82,8 @@ int fsci_mpi_recv_f32(float *buf, int64_t n, int src, int tag)
 int fsci_mpi_sum_f64(double *v, int n)
 {
     if (!active() || fsci_mpi_size() == 1) return FSCI_OK;
-    FSCI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS, FSCI_EIO,
-               "MPI: sum over ranks failed");
+    FSCI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS,
+               FSCI_EIO, "MPI: sum over ranks failed");
     return FSCI_OK;
 }
 
@@ -97,22 +101,33 @@ int fsci_mpi_init(int *argc, char ***argv)
     return FSCI_OK;
 }
 void fsci_mpi_finalize(void) {}
-bool fsci_mpi_available(void) { return false; }
-int fsci_mpi_rank(void) { return 0; }
-int fsci_mpi_size(void) { return 1; }
+bool fsci_mpi_available(void)
+{
+    return false;
+}
+int fsci_mpi_rank(void)
+{
+    return 0;
+}
+int fsci_mpi_size(void)
+{
+    return 1;
+}
 int fsci_mpi_send_f32(const float *buf, int64_t n, int dest, int tag)
 {
     (void)buf;
     (void)n;
     (void)tag;
-    return fsci_error_set(FSCI_ENOTSUP, __FILE__, __LINE__, __func__, "MPI: this build has no MPI (send to rank %d)", dest);
+    return fsci_error_set(FSCI_ENOTSUP, __FILE__, __LINE__, __func__,
+                          "MPI: this build has no MPI (send to rank %d)", dest);
 }
 int fsci_mpi_recv_f32(float *buf, int64_t n, int src, int tag)
 {
     (void)buf;
     (void)n;
     (void)tag;
-    return fsci_error_set(FSCI_ENOTSUP, __FILE__, __LINE__, __func__, "MPI: this build has no MPI (receive from rank %d)", src);
+    return fsci_error_set(FSCI_ENOTSUP, __FILE__, __LINE__, __func__,
+                          "MPI: this build has no MPI (receive from rank %d)", src);
 }
 int fsci_mpi_sum_f64(double *v, int n)
 {
@@ -120,5 +135,8 @@ int fsci_mpi_sum_f64(double *v, int n)
     (void)n;
     return FSCI_OK;
 }
-void fsci_mpi_abort(int code) { (void)code; }
+void fsci_mpi_abort(int code)
+{
+    (void)code;
+}
 #endif

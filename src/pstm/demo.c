@@ -125,7 +125,7 @@ int fsci__pstm_demo(fsci_report *r, const fsci_ctx *ctx, bool quick)
     int st = FSCI_OK;
     arrays data = {0}, im0 = {0}, im1 = {0}, imp = {0};
     float *stack = NULL, *spike = NULL;
-    fsci_pstm_opts o;
+    fsci_pstm_opts o = {0};
     FSCI_TRY(fsci_params_defaults(fsci_pstm_params, FSCI_PSTM_NPARAMS, &o));
     snprintf(o.vrms, sizeof o.vrms, "0:1500,4:3500");
     o.shots = quick ? 24 : 60;

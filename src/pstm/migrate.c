@@ -146,7 +146,7 @@ static int run_tile(job *J, tile *T, int64_t slab_c0, float *img, int64_t last)
         const int64_t ix = T->ix0 + c % ncx, iy = T->iy0 + c / ncx, gc = iy * g->nx + ix;
         double ox, oy;
         fsci__pstm_grid_pos(g, ix, iy, &ox, &oy);
-        FSCI_TRY(fsci__pstm_col_init(&cols[c], &J->ko, ox, oy, g->vel + gc * nt, nt, g->dt));
+        FSCI_TRY(fsci__pstm_col_init(&cols[c], &J->ko, ox, oy, g->vel + gc * g->vstride, nt, g->dt));
         lc[c] = gc - slab_c0;
     }
     for (; T->pos < T->ntr && T->tr[T->pos] <= last; T->pos++) {

@@ -115,14 +115,15 @@ static int make_scene(const fsci_pstm_opts *o, const fsci__pstm_grid *g, float *
         const double u = (o->diffractors.v[i] - (ox0 * g->ex[0] + oy0 * g->ex[1])) / g->dx;
         const int64_t ix = (int64_t)lround(u);
         if (ix < 0 || ix >= g->nx) continue;
-        spike(r + (iyc * g->nx + ix) * nt, nt, o->diffractors.v[i + 1] / g->dt, 1);
+        spike(r + (iyc * g->nx + ix) * nt, nt, o->diffractors.v[i + 1] / g->dt,
+              10); /* a point: 10 x a reflector sample */
     }
     for (int i = 0; i + 1 < o->reflectors.n; i += 2) {
         const double tau0 = o->reflectors.v[i], tn = tan(o->reflectors.v[i + 1] * (M_PI / 180));
         const int64_t k0 = (int64_t)fmin(fmax(tau0 / g->dt, 0), (double)(nt - 1));
         for (int64_t iy = 0; iy < g->ny; iy++)
             for (int64_t ix = 0; ix < g->nx; ix++) {
-                const double v = g->vel[(iy * g->nx + ixc) * nt + k0];
+                const double v = g->vel[(iy * g->nx + ixc) * g->vstride + k0];
                 const double tau = tau0 + 2 * (double)(ix - ixc) * g->dx * tn / v;
                 spike(r + (iy * g->nx + ix) * nt, nt, tau / g->dt, 1);
             }
@@ -286,7 +287,7 @@ int fsci__pstm_model_run(const void *opts, const fsci_inputs *in, const fsci_ctx
     FSCI_CHECK_GOTO(cols && cx && cy, FSCI_ENOMEM, "model: out of memory for %lld columns", (long long)ncol);
     for (int64_t c = 0; c < ncol; c++) {
         fsci__pstm_grid_pos(&g, c % g.nx, c / g.nx, &cx[c], &cy[c]);
-        FSCI_TRY(fsci__pstm_col_init(&cols[c], &ko, cx[c], cy[c], g.vel + c * g.nt, g.nt, g.dt));
+        FSCI_TRY(fsci__pstm_col_init(&cols[c], &ko, cx[c], cy[c], g.vel + c * g.vstride, g.nt, g.dt));
     }
     FSCI_TRY(fsci_kdtree_create(cx, cy, ncol, &kd));
     const int nth = fsci_parallel_resolve(ctx->threads);

@@ -54,7 +54,7 @@ const fsci_param fsci_pstm_params[FSCI_PSTM_NPARAMS] = {
     {"near-offset", FSCI_PARAM_DOUBLE, F(near_offset), "262.5", 0, 1e6, NULL,
      "model: nearest receiver's offset (m; receivers trail the shot)"},
     {"diffractors", FSCI_PARAM_DOUBLES, F(diffractors), "", -1e9, 1e9, NULL,
-     "model: point scatterers x1,tau1,x2,tau2,... (m, s)"},
+     "model: point scatterers x1,tau1,x2,tau2,... (m, s; amplitude 10, reflectors 1 per bin)"},
     {"reflectors", FSCI_PARAM_DOUBLES, F(reflectors), "", -1e9, 1e9, NULL,
      "model: planar reflectors tau1,dip1,... (two-way time at x0 in s, dip in degrees)"},
     {"ricker", FSCI_PARAM_DOUBLE, F(ricker), "25", 1, 500, NULL, "model: Ricker wavelet peak frequency (Hz)"},
@@ -145,13 +145,13 @@ static int grid_velocity(const fsci_pstm_opts *o, fsci__pstm_grid *g)
     double *kt = NULL, *kv = NULL;
     fsci_array *a = NULL;
     const int64_t nt = g->nt, ncol = g->nx * g->ny;
-    g->vel = fsci_malloc((size_t)(ncol * nt), sizeof(float));
-    FSCI_CHECK_GOTO(g->vel, FSCI_ENOMEM, "velocity: out of memory for %lld columns", (long long)ncol);
-    if (o->vrms[0]) {
+    if (o->vrms[0]) { /* one function of tau for every column */
         int n = 0;
         FSCI_TRY(parse_vrms(o->vrms, &kt, &kv, &n));
+        g->vel = fsci_malloc((size_t)nt, sizeof(float));
+        FSCI_CHECK_GOTO(g->vel, FSCI_ENOMEM, "velocity: out of memory for %lld samples", (long long)nt);
+        g->vstride = 0;
         for (int64_t k = 0; k < nt; k++) g->vel[k] = interp_knots(kt, kv, n, (double)k * g->dt);
-        for (int64_t c = 1; c < ncol; c++) memcpy(g->vel + c * nt, g->vel, (size_t)nt * sizeof(float));
         goto fail; /* done */
     }
     FSCI_TRY(fsci_npy_read_as(o->velocity, FSCI_F32, &a));
@@ -170,12 +170,14 @@ static int grid_velocity(const fsci_pstm_opts *o, fsci__pstm_grid *g)
                        : "(n, m, k)",
         (long long)g->ny, (long long)g->nx, (long long)nt);
     const float *src = v->data;
+    g->vstride = v->ndim == 1 ? 0 : nt;
+    g->vel = fsci_malloc((size_t)(g->vstride ? ncol * nt : nt), sizeof(float));
+    FSCI_CHECK_GOTO(g->vel, FSCI_ENOMEM, "velocity: out of memory for %lld columns", (long long)ncol);
     for (int64_t i = 0; i < (v->ndim == 1 ? nt : ncol * nt); i++)
         FSCI_CHECK_GOTO(isfinite(src[i]) && src[i] >= 100 && src[i] <= 20000, FSCI_ERANGE,
                         "%s: velocity %g at element %lld is not in [100, 20000] m/s", o->velocity,
                         (double)src[i], (long long)i);
-    for (int64_t c = 0; c < ncol; c++)
-        memcpy(g->vel + c * nt, v->ndim == 1 ? src : src + c * nt, (size_t)nt * sizeof(float));
+    memcpy(g->vel, src, (size_t)(g->vstride ? ncol * nt : nt) * sizeof(float));
 fail:
     fsci_array_destroy(&a);
     fsci_free(kt);

@@ -12,13 +12,15 @@
 #endif
 
 /* The output grid: bin (ix, iy) at (x0, y0) + ix dx ex + iy dy ey; columns in
- * the order iy, then ix; the velocity of column c at vel[c * nt + k]. */
+ * the order iy, then ix; the velocity of column c at vel[c * vstride + k]
+ * (vstride 0: one velocity function for every column). */
 typedef struct fsci__pstm_grid {
     double x0, y0, dx, dy;
     double ex[2], ey[2]; /* unit inline and crossline axes */
     int64_t nx, ny, nt;
     double dt;
     float *vel;
+    int64_t vstride;
 } fsci__pstm_grid;
 
 int fsci__pstm_check_opts(const fsci_pstm_opts *o, bool migrate);

@@ -62,6 +62,17 @@ a = np.load('$T/img.npz')['image']; b = np.load('$T/img_s.npz')['image']
 assert np.array_equal(a, b)
 "
 
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --vrms 0:2000 $GRID --aperture 1000 -o "$T/c.npz"
+NX=$("$PY" -c "import numpy as np; print(np.load('$T/c.npz')['image'].shape[1])")
+"$PY" -c "import numpy as np; np.save('$T/v1.npy', np.full(300, 2000, np.float32)); np.save('$T/v2.npy', np.full(($NX, 300), 2000, np.float32))"
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --velocity "$T/v1.npy" $GRID --aperture 1000 -o "$T/c1.npz"
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --velocity "$T/v2.npy" $GRID --aperture 1000 -o "$T/c2.npz"
+check "--velocity (nt,) and (nx, nt) .npy give the --vrms image" "$PY" -c "
+import numpy as np
+a = np.load('$T/c.npz')['image']
+assert np.array_equal(a, np.load('$T/c1.npz')['image']) and np.array_equal(a, np.load('$T/c2.npz')['image'])
+"
+
 # bad input: one line naming the problem, exit 1 or 2, no output file
 bad() { local name="$1" msg="$2"; shift 2
     run "$FSCI" pstm "$@" -o "$T/bad.sgy"

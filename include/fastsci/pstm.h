@@ -40,11 +40,12 @@ typedef struct fsci_pstm_opts {
     double shot_x0, shot_dx, receiver_dx, near_offset;
     fsci_param_list diffractors; /* x1,tau1,x2,tau2,...: point scatterers */
     fsci_param_list reflectors;  /* tau1,dip1,tau2,dip2,...: planar reflectors (tau at x0, dip in degrees) */
+    fsci_param_list curved;      /* tau1,height1,width1,...: dome-shaped reflectors centred on the grid */
     double ricker;               /* wavelet peak frequency, Hz */
     int64_t ns;                  /* modelled samples per trace */
 } fsci_pstm_opts;
 
-#define FSCI_PSTM_NPARAMS 34
+#define FSCI_PSTM_NPARAMS 35
 FSCI_API extern const fsci_param fsci_pstm_params[FSCI_PSTM_NPARAMS];
 
 /* Work and speed figures of a run. */

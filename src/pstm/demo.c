@@ -142,6 +142,7 @@ int fsci__pstm_demo(fsci_report *r, const fsci_ctx *ctx, bool quick)
         0.5 * ((double)(o.shots - 1) * o.shot_dx + o.near_offset + (double)(o.receivers - 1) * 25 * 0.5);
     o.diffractors = (fsci_param_list){.n = 6, .v = {xmid - 300, 0.6, xmid, 0.9, xmid + 300, 1.2}};
     o.reflectors = (fsci_param_list){.n = 4, .v = {0.5, 0, 1.0, 25}};
+    o.curved = (fsci_param_list){.n = 3, .v = {quick ? 1.45 : 1.9, 0.3, 400}};
     const char *dn[5] = {"traces", "sx", "sy", "gx", "gy"};
     FSCI_TRY(run_mem("model", &o, NULL, ctx, dn, 5, &data));
     const int64_t ntr = data.a[0]->view.shape[0], ns = data.a[0]->view.shape[1];
@@ -149,7 +150,7 @@ int fsci__pstm_demo(fsci_report *r, const fsci_ctx *ctx, bool quick)
     for (int k = 0; k < 5; k++) iv[k] = (fsci_input){.name = dn[k], .view = data.a[k]->view};
     const fsci_inputs in = {.v = iv, .n = 5};
     fsci_pstm_opts m = o;
-    m.diffractors.n = m.reflectors.n = 0;
+    m.diffractors.n = m.reflectors.n = m.curved.n = 0;
     const char *imn[1] = {"image"};
     double t0 = fsci_clock();
     FSCI_TRY(run_mem("migrate", &m, &in, ctx, imn, 1, &im0));

@@ -44,6 +44,7 @@ typedef struct job {
     const int64_t *chunk; /* chunked: need + a */
     int64_t nchunk;
     fsci_progress *bar;
+    double *est; /* candidate pairs of each slab (progress) */
 } job;
 
 static int cmp_i64(const void *a, const void *b)
@@ -235,8 +236,34 @@ static int run_slab(job *J, int64_t s, tile *T, float *img)
             FSCI_TRY(run_tiles(J, T, n, c0, img, J->chunk[J->nchunk - 1]));
         }
     }
-    for (int64_t i = 0; i < n; i++) {
-        if (J->bar) fsci_progress_add(J->bar, (T[i].ix1 - T[i].ix0) * (T[i].iy1 - T[i].iy0));
+    if (J->bar) fsci_progress_add(J->bar, (int64_t)J->est[s]);
+fail:
+    return st;
+}
+
+/* Candidate pairs (traces within reach x bins x samples) of every slab: the
+ * progress bar's units, an upper bound of the pairs the cone and the trace
+ * ends leave to evaluate. */
+static int estimate(job *J, tile *T)
+{
+    int st = FSCI_OK;
+    J->est = fsci_calloc((size_t)J->nslab, sizeof(double));
+    FSCI_CHECK(J->est, FSCI_ENOMEM, "pstm: out of memory");
+    for (int64_t s = 0; s < J->nslab; s++) {
+        const int64_t n = slab_tiles(J, s, T);
+        int bad = FSCI_OK;
+        double e = 0;
+#pragma omp parallel for num_threads(J->nthreads) schedule(dynamic, 1) reduction(min : bad) reduction(+ : e)
+        for (int64_t i = 0; i < n; i++) {
+            int r = tile_traces(J, &T[i]);
+            if (r < bad) bad = r;
+            e +=
+                (double)T[i].ntr * (double)((T[i].ix1 - T[i].ix0) * (T[i].iy1 - T[i].iy0)) * (double)J->g->nt;
+            fsci_free(T[i].tr);
+            T[i].tr = NULL;
+        }
+        FSCI_TRY(bad);
+        J->est[s] = e;
     }
 fail:
     return st;
@@ -311,6 +338,7 @@ static void job_free(job *J)
     fsci_free(J->cache);
     fsci_free(J->raw);
     fsci_free(J->need);
+    fsci_free(J->est);
     fsci_progress_destroy(&J->bar);
 }
 
@@ -330,8 +358,12 @@ int fsci__pstm_migrate(const fsci_pstm_opts *o, fsci__pstm_input *in, const fsci
     T = fsci_calloc((size_t)maxt, sizeof *T);
     img = fsci_malloc((size_t)(maxc * noff * g->nt), sizeof(float));
     FSCI_CHECK_GOTO(T && img, FSCI_ENOMEM, "pstm: out of memory for a slab of %lld columns", (long long)maxc);
-    if (ctx->progress && !ctx->quiet && rank == 0)
-        FSCI_TRY(fsci_progress_create("pstm migrate", g->nx * g->ny, "bins", &J.bar));
+    if (ctx->progress && !ctx->quiet && rank == 0) {
+        FSCI_TRY(estimate(&J, T));
+        double tot = 0;
+        for (int64_t s = 0; s < J.nslab; s++) tot += J.est[s];
+        FSCI_TRY(fsci_progress_create("pstm migrate", (int64_t)tot, "pairs", &J.bar));
+    }
     double pairs = 0;
     for (int64_t s = 0; s < J.nslab; s++) {
         int64_t c0, nc;
@@ -348,7 +380,7 @@ int fsci__pstm_migrate(const fsci_pstm_opts *o, fsci__pstm_input *in, const fsci
             if (rank != 0) FSCI_TRY(fsci_mpi_send_f32(img, nc * noff * g->nt, 0, (int)s));
         } else if (rank == 0) {
             FSCI_TRY(fsci_mpi_recv_f32(img, nc * noff * g->nt, owner, (int)s));
-            if (J.bar) fsci_progress_add(J.bar, nc);
+            if (J.bar) fsci_progress_add(J.bar, (int64_t)J.est[s]);
         }
         if (rank == 0 && emit) FSCI_TRY(emit(user, c0, c0 + nc, img));
     }

@@ -128,6 +128,14 @@ static int make_scene(const fsci_pstm_opts *o, const fsci__pstm_grid *g, float *
                 spike(r + (iy * g->nx + ix) * nt, nt, tau / g->dt, 1);
             }
     }
+    for (int i = 0; i + 2 < o->curved.n; i += 3) {
+        const double tau0 = o->curved.v[i], hgt = o->curved.v[i + 1], w = o->curved.v[i + 2];
+        for (int64_t iy = 0; iy < g->ny; iy++)
+            for (int64_t ix = 0; ix < g->nx; ix++) {
+                const double u = (double)(ix - ixc) * g->dx;
+                spike(r + (iy * g->nx + ix) * nt, nt, (tau0 - hgt * exp(-0.5 * u * u / (w * w))) / g->dt, 1);
+            }
+    }
     /* Ricker (1 - 2 (pi f t)^2) exp(-(pi f t)^2), |t| <= 1.5 / f */
     const int64_t hw = (int64_t)ceil(1.5 / (o->ricker * g->dt));
     double *w = fsci_malloc((size_t)(2 * hw + 1), sizeof(double));

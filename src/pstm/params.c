@@ -20,7 +20,8 @@ const fsci_param fsci_pstm_params[FSCI_PSTM_NPARAMS] = {
     {"vrms", FSCI_PARAM_STRING, F(vrms), "", 0, -1, NULL,
      "RMS velocity table t:v,t:v,... (s:m/s, linear in between, constant beyond)"},
     {"velocity", FSCI_PARAM_STRING, F(velocity), "", 0, -1, NULL,
-     "RMS velocity .npy (m/s): (nt,), (nx, nt) or (ny, nx, nt) on the output grid"},
+     "RMS velocity (m/s) on the output grid: .npy (nt,), (nx, nt) or (ny, nx, nt), or SEG-Y (1 or ny x nx "
+     "traces of nt)"},
     {"x0", FSCI_PARAM_DOUBLE, F(x0), "0", -1e9, 1e9, NULL, "easting of the first bin centre (m)"},
     {"y0", FSCI_PARAM_DOUBLE, F(y0), "0", -1e9, 1e9, NULL, "northing of the first bin centre (m)"},
     {"dx", FSCI_PARAM_DOUBLE, F(dx), "12.5", 1e-3, 1e6, NULL, "inline bin spacing (m)"},
@@ -57,6 +58,8 @@ const fsci_param fsci_pstm_params[FSCI_PSTM_NPARAMS] = {
      "model: point scatterers x1,tau1,x2,tau2,... (m, s; amplitude 10, reflectors 1 per bin)"},
     {"reflectors", FSCI_PARAM_DOUBLES, F(reflectors), "", -1e9, 1e9, NULL,
      "model: planar reflectors tau1,dip1,... (two-way time at x0 in s, dip in degrees)"},
+    {"curved", FSCI_PARAM_DOUBLES, F(curved), "", -1e9, 1e9, NULL,
+     "model: dome reflectors tau,height,width: tau(x) = tau - height exp(-(x - xc)^2 / 2 width^2) (s, s, m)"},
     {"ricker", FSCI_PARAM_DOUBLE, F(ricker), "25", 1, 500, NULL, "model: Ricker wavelet peak frequency (Hz)"},
     {"ns", FSCI_PARAM_INT, F(ns), "1000", 2, 1000000, NULL, "model: samples per modelled trace"},
     {"shot-x0", FSCI_PARAM_DOUBLE, F(shot_x0), "0", -1e9, 1e9, NULL, "model: first shot position (m)"},
@@ -132,6 +135,10 @@ int fsci__pstm_check_opts(const fsci_pstm_opts *o, bool migrate)
                o->diffractors.n);
     FSCI_CHECK(o->reflectors.n % 2 == 0, FSCI_EINVAL, "--reflectors: expected pairs tau,dip, got %d values",
                o->reflectors.n);
+    FSCI_CHECK(o->curved.n % 3 == 0, FSCI_EINVAL,
+               "--curved: expected triples tau,height,width, got %d values", o->curved.n);
+    for (int i = 2; i < o->curved.n; i += 3)
+        FSCI_CHECK(o->curved.v[i] > 0, FSCI_EINVAL, "--curved: width %g must be > 0", o->curved.v[i]);
     for (int i = 1; i < o->reflectors.n; i += 2)
         FSCI_CHECK(fabs(o->reflectors.v[i]) < 80, FSCI_ERANGE,
                    "--reflectors: dip %g is outside (-80, 80) degrees", o->reflectors.v[i]);
@@ -154,21 +161,49 @@ static int grid_velocity(const fsci_pstm_opts *o, fsci__pstm_grid *g)
         for (int64_t k = 0; k < nt; k++) g->vel[k] = interp_knots(kt, kv, n, (double)k * g->dt);
         goto fail; /* done */
     }
+    if (fsci__pstm_is_segy_path(o->velocity)) { /* one trace, or one per column in grid order */
+        fsci__segy *f = NULL;
+        FSCI_TRY(fsci__segy_open(o->velocity, &f));
+        const fsci__segy_geom *sg = fsci__segy_geometry(f);
+        const int64_t n = sg->ntr, ns = sg->ns;
+        if (ns != nt || (n != 1 && n != ncol)) {
+            fsci__segy_close(&f);
+            FSCI_CHECK_GOTO(
+                0, FSCI_EINVAL,
+                "%s: %lld velocity traces of %lld samples do not match the output grid: expected 1 or "
+                "%lld (ny %lld x nx %lld) traces of nt %lld samples",
+                o->velocity, (long long)n, (long long)ns, (long long)ncol, (long long)g->ny, (long long)g->nx,
+                (long long)nt);
+        }
+        g->vstride = n == 1 ? 0 : nt;
+        g->vel = fsci_malloc((size_t)(n * nt), sizeof(float));
+        st = g->vel ? fsci__segy_read(f, 0, n, g->vel) : FSCI_ENOMEM;
+        fsci__segy_close(&f);
+        FSCI_CHECK_GOTO(st != FSCI_ENOMEM, FSCI_ENOMEM, "velocity: out of memory for %lld traces",
+                        (long long)n);
+        FSCI_TRY(st);
+        for (int64_t i = 0; i < n * nt; i++)
+            FSCI_CHECK_GOTO(g->vel[i] >= 100 && g->vel[i] <= 20000, FSCI_ERANGE,
+                            "%s: velocity %g at sample %lld of trace %lld is not in [100, 20000] m/s",
+                            o->velocity, (double)g->vel[i], (long long)(i % nt), (long long)(i / nt));
+        goto fail; /* done */
+    }
     FSCI_TRY(fsci_npy_read_as(o->velocity, FSCI_F32, &a));
     const fsci_view *v = &a->view;
     const int64_t *sh = v->shape;
     bool ok = (v->ndim == 1 && sh[0] == nt) ||
               (v->ndim == 2 && sh[0] == g->nx && sh[1] == nt && g->ny == 1) ||
               (v->ndim == 3 && sh[0] == g->ny && sh[1] == g->nx && sh[2] == nt);
+    char shape[96];
+    int len = snprintf(shape, sizeof shape, "(");
+    for (int d = 0; d < v->ndim && len < (int)sizeof shape - 24; d++)
+        len += snprintf(shape + len, sizeof shape - (size_t)len, "%s%lld", d ? ", " : "", (long long)sh[d]);
+    snprintf(shape + len, sizeof shape - (size_t)len, "%s)", v->ndim == 1 ? "," : "");
     FSCI_CHECK_GOTO(
         ok, FSCI_EINVAL,
         "%s: velocity of shape %s does not match the output grid (ny %lld, nx %lld, nt %lld): expected "
         "(nt,), (nx, nt) or (ny, nx, nt)",
-        o->velocity,
-        v->ndim == 1   ? "(n,)"
-        : v->ndim == 2 ? "(n, m)"
-                       : "(n, m, k)",
-        (long long)g->ny, (long long)g->nx, (long long)nt);
+        o->velocity, shape, (long long)g->ny, (long long)g->nx, (long long)nt);
     const float *src = v->data;
     g->vstride = v->ndim == 1 ? 0 : nt;
     g->vel = fsci_malloc((size_t)(g->vstride ? ncol * nt : nt), sizeof(float));

@@ -73,6 +73,49 @@ a = np.load('$T/c.npz')['image']
 assert np.array_equal(a, np.load('$T/c1.npz')['image']) and np.array_equal(a, np.load('$T/c2.npz')['image'])
 "
 
+check "IBM and IEEE copies of the same samples give identical images" "$PY" -c "
+import segyio, shutil, numpy as np
+src = '$T/line.sgy'
+with segyio.open(src, ignore_geometry=True) as f:
+    spec = segyio.tools.metadata(f)
+    spec.format = 1
+    with segyio.create('$T/ibm.sgy', spec) as g:
+        g.text[0] = f.text[0]; g.bin = f.bin; g.bin.update(format=1)
+        g.header = f.header; g.trace = f.trace
+with segyio.open('$T/ibm.sgy', ignore_geometry=True) as f:
+    assert f.bin[segyio.BinField.Format] == 1
+    x = f.trace.raw[:]
+# the IEEE copy: the same headers, format 5, the IBM file's decoded samples as big-endian IEEE
+b = bytearray(open('$T/ibm.sgy', 'rb').read())
+b[3224:3226] = (5).to_bytes(2, 'big')
+n, ns = x.shape
+for i in range(n):
+    o = 3600 + i * (240 + ns * 4) + 240
+    b[o:o + ns * 4] = x[i].astype('>f4').tobytes()
+open('$T/ieee.sgy', 'wb').write(b)
+with segyio.open('$T/ieee.sgy', ignore_geometry=True) as f:
+    assert np.array_equal(f.trace.raw[:], x)
+"
+run "$FSCI" pstm migrate "$T/ibm.sgy" --quiet --vrms $V $GRID --aperture 1000 -o "$T/i1.npz"
+run "$FSCI" pstm migrate "$T/ieee.sgy" --quiet --vrms $V $GRID --aperture 1000 -o "$T/i2.npz"
+check "... (the images)" "$PY" -c "
+import numpy as np
+a = np.load('$T/i1.npz')['image']; b = np.load('$T/i2.npz')['image']
+assert np.array_equal(a, b) and np.abs(a).max() > 0
+"
+"$PY" -c "
+import segyio, numpy as np
+spec = segyio.spec(); spec.format = 5; spec.samples = np.arange(300) * 4.0; spec.tracecount = 1
+with segyio.create('$T/v.sgy', spec) as g:
+    g.bin.update(hns=300, hdt=4000); g.header[0] = {segyio.TraceField.TRACE_SAMPLE_INTERVAL: 4000}
+    g.trace[0] = np.full(300, 2000, np.float32)
+"
+run "$FSCI" pstm migrate "$T/line.sgy" --quiet --velocity "$T/v.sgy" $GRID --aperture 1000 -o "$T/c3.npz"
+check "--velocity from a one-trace SEG-Y file gives the --vrms image" "$PY" -c "
+import numpy as np
+assert np.array_equal(np.load('$T/c.npz')['image'], np.load('$T/c3.npz')['image'])
+"
+
 # bad input: one line naming the problem, exit 1 or 2, no output file
 bad() { local name="$1" msg="$2"; shift 2
     run "$FSCI" pstm "$@" -o "$T/bad.sgy"
@@ -93,6 +136,17 @@ bad "offset classes" "--offset-classes" migrate "$T/line.sgy" --vrms $V --offset
 bad "velocity grid not matching" "does not match the output grid" migrate "$T/line.sgy" --velocity "$T/v.npy" $GRID
 "$PY" -c "import numpy as np; v = np.full(300, 2000, np.float32); v[7] = np.nan; np.save('$T/vn.npy', v)"
 bad "NaN velocity" "vn.npy" migrate "$T/line.sgy" --velocity "$T/vn.npy" $GRID
+"$PY" -c "
+d = bytearray(open('$T/line.sgy', 'rb').read())
+f = bytearray(d); f[3224:3226] = (77).to_bytes(2, 'big'); open('$T/fmt.sgy', 'wb').write(f)
+z = bytearray(d); z[3216:3218] = b'\0\0'
+for i in range(288):
+    o = 3600 + i * (240 + 300 * 4) + 116
+    z[o:o + 2] = b'\0\0'
+open('$T/dt0.sgy', 'wb').write(z)
+"
+bad "unknown format code" "fmt.sgy" migrate "$T/fmt.sgy" --vrms $V $GRID
+bad "zero sample interval" "dt0.sgy" migrate "$T/dt0.sgy" --vrms $V $GRID
 mkfifo "$T/fifo.sgy"
 bad "FIFO as input" "fifo.sgy" migrate "$T/fifo.sgy" --vrms $V $GRID
 echo old >"$T/keep.sgy"

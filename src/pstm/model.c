@@ -253,6 +253,7 @@ int fsci__pstm_model_run(const void *opts, const fsci_inputs *in, const fsci_ctx
     double *mx = NULL, *my = NULL, *cx = NULL, *cy = NULL;
     int64_t ncol = 0;
     const double t0 = fsci_clock();
+    if (fsci_mpi_rank() > 0) return FSCI_OK; /* under mpirun, rank 0 models and writes */
     FSCI_CHECK(o->vrms[0] || o->velocity[0], FSCI_EINVAL,
                "model: give the velocity: --vrms t:v,... or --velocity V.npy");
     FSCI_TRY(make_geometry(o, in, &G));

@@ -97,13 +97,6 @@ def tables(v, nt, dtau, angle, taper):
     return dict(tau=tau, Q=Q, S=S, rho=rho, irho=irho, cone=angle < 90.0)
 
 
-def taper_weight(r, R, irho_or_inv):
-    """Linear taper: 1 for r <= (1 - f) R, 0 at r >= R (R = 0: 0)."""
-    if np.isinf(irho_or_inv).any() if np.ndim(irho_or_inv) else math.isinf(irho_or_inv):
-        return np.where((r <= R) & (R > 0), 1.0, 0.0)
-    return np.clip((R - r) * irho_or_inv, 0.0, 1.0)
-
-
 def _aa_dx(dim, dx, dy):
     return dx if dim == 2 else 0.5 * (dx + dy)
 

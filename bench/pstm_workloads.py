@@ -137,3 +137,26 @@ def count_pairs(sx, sy, gx, gy, x0, dx, nx, y0, dy, ny, nt, aperture, chunk=512)
         r2 = (mx[a:a + chunk, None] - ox[None, :]) ** 2 + (my[a:a + chunk, None] - oy[None, :]) ** 2
         cols += int(np.count_nonzero(r2 < aperture * aperture))
     return cols * nt, cols
+
+
+def count_live(sx, sy, gx, gy, x0, dx, nx, y0, dy, ny, nt, dtau, v, aperture, angle, ns, dt, t0=0.0):
+    """The samples that carry work (weights on, no AA): pairs with r < aperture and samples k >= 1
+    inside the angle cone (rho_k > r) whose traveltime lies inside the trace (0 <= u < ns - 1).
+    This is what doc/pstm.md's loop bounds visit at most; used for GFLOP/s. Loops over traces."""
+    ox, oy = columns(x0, dx, nx, y0, dy, ny)
+    tau = np.arange(nt) * dtau
+    v = np.asarray(v, np.float64)
+    Q, S = (tau / 2) ** 2, 1.0 / v ** 2
+    rho = np.full(nt, np.inf) if angle >= 90 else np.maximum.accumulate(np.tan(np.radians(angle)) * v * tau / 2)
+    n = 0
+    for i in range(sx.size):
+        mx, my = 0.5 * (sx[i] + gx[i]), 0.5 * (sy[i] + gy[i])
+        r = np.hypot(mx - ox, my - oy)
+        sel = r < aperture
+        ds2 = ((sx[i] - ox[sel]) ** 2 + (sy[i] - oy[sel]) ** 2)[:, None]
+        dg2 = ((gx[i] - ox[sel]) ** 2 + (gy[i] - oy[sel]) ** 2)[:, None]
+        u = (np.sqrt(Q + ds2 * S) + np.sqrt(Q + dg2 * S) - t0) / dt
+        live = (rho[None, :] > r[sel][:, None]) & (u >= 0) & (u < ns - 1)
+        live[:, 0] = False
+        n += int(np.count_nonzero(live))
+    return n

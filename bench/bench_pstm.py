@@ -192,11 +192,12 @@ def main():
               "60 deg; pairs = traces x columns in aperture x output samples; baselines "
               "(bench/pstm_baseline.py: vectorised numpy, PyTorch output tiles) on a trace subset, scaled "
               "by pairs; GFLOP/s from 28/49 (2-D) or 27/55 (3-D) flops per live sample (AA off/on)")
-    notes = []
+    notes = [f"load average at start {os.getloadavg()[0]:.1f} (2-thread figures need two idle cores)"]
     t0 = time.perf_counter()
     for name, n, sub in cases:
         bench_case(t, P, name, n, sub, notes)
     print(f"  total {time.perf_counter() - t0:.0f} s", flush=True)
+    notes.append(f"load average at the end {os.getloadavg()[0]:.1f}")
     t.record("; ".join(notes) + ".")
 
 

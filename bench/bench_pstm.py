@@ -1,9 +1,12 @@
 """pstm: prestack Kirchhoff time migration, fastsci.pstm.migrate vs numpy and PyTorch baselines.
 
-Workloads (bench/pstm_workloads.py, research/pstm.md §7.1): W1-1K (2-D line, 1,000 traces of
-1,000 samples into the CMP bins at 12.5 m covering their midpoints, 1,000 samples, aperture
-2.5 km, 60 deg) and W2-1K (3-D narrow-azimuth, 1,000 traces of 500 samples into 200 x 200 bins at
-25 m, 500 samples, aperture 1 km, 60 deg); W1-10K as well with FSCI_BENCH_PSTM_BIG=1. V_rms(t) =
+Workloads (bench/pstm_workloads.py, research/pstm.md §7.1): W1-1K and W1-10K (2-D line, 1,000 or
+10,000 traces of 1,000 samples into the CMP bins at 12.5 m covering their midpoints, 1,000
+samples, aperture 2.5 km, 60 deg) and W2-1K (3-D narrow-azimuth, 1,000 traces of 500 samples into
+200 x 200 bins at 25 m, 500 samples, aperture 1 km, 60 deg); W1-100K as well with
+FSCI_BENCH_PSTM_BIG=1. For W1-10K the bench also prints the issue's goals (ours vs numpy single-
+and two-threaded), our rate against the core's peak for the kernel's flop mix
+(_fastsci_bench.pstm_mix_peak), and 1 vs 2 MPI ranks through the CLI on a SEG-Y copy. V_rms(t) =
 1500 + 500 t m/s, taper 0.1, amplitude weights on; AA off and on. The work is the pair count of
 doc/pstm.md: sum over traces of (columns with midpoint distance < aperture) x output samples
 (pstm_workloads.count_pairs); rates are pairs/s and traces/s of that.
@@ -82,7 +85,7 @@ def ours_call(P, w, idx, aa, threads):
                              gy=w["gy"][idx], in_dt=w["dt"], in_t0=w["t0"], vrms=W.VRMS, x0=w["x0"],
                              dx=w["dx"], nx=w["nx"], y0=w["y0"], dy=w["dy"], ny=w["ny"], nt=w["nt"],
                              dt=w["dtau"], aperture=w["aperture"], angle=w["angle"], taper=w["taper"], aa=aa,
-                             weights=True, threads=threads)
+                             weights=True, dim=str(w["dim"]), threads=threads)
 
 
 def rel_l2(a, b):
@@ -115,7 +118,8 @@ def add(t, case, ours_s, base_s, baseline, pairs, ntr, flops):
     t.rows[-1] = tuple(row)
 
 
-def bench_case(t, P, name, n, sub, notes):
+def bench_case(t, P, name, n, sub, notes, ours=None):
+    """ours (a dict) receives {(aa, threads): (seconds, pairs evaluated)} of our runs."""
     w = W.workload(name, n)
     geo = (w["x0"], w["dx"], w["nx"], w["y0"], w["dy"], w["ny"], w["nt"], w["aperture"])
     pairs, _ = W.count_pairs(w["sx"], w["sy"], w["gx"], w["gy"], *geo)
@@ -159,18 +163,23 @@ def bench_case(t, P, name, n, sub, notes):
                 print(f"  {tag:<18} {nm} {th}T: {ts:7.2f} s (CPU {cpu[0]:6.2f} s) on the subset = {psub / ts:.3g} pairs/s, "
                       f"{idx.size / ts:,.0f} traces/s, {FLOPS[(w['dim'], aa)] * live / scale / ts * 1e-9:.2f} "
                       f"GFLOP/s (live)", flush=True)
+        if ours is not None:
+            for th in THREADS:
+                ours[("numpy", aa, th)] = base[("numpy", th)]
         if P is None:
             for (nm, th), bs in base.items():
                 if (nm, th) != ("numpy", 1):
                     add(t, f"{tag} numpy 1T vs", base[("numpy", 1)], bs, f"{nm} {th}T", pairs, n, fl)
             continue
         _, mine = once(ours_call(P, w, idx, aa, 2))
-        err = rel_l2(np.asarray(mine["image"])[0], ref)
+        err = rel_l2(np.asarray(mine["image"])[:, :, 0, :], ref)
         print(f"  {tag}: ours vs numpy on the subset: relative L2 {err:.2e}", flush=True)
         notes.append(f"{tag}: ours vs numpy relative L2 {err:.1e}")
         del mine
         for th in THREADS:
             s, r = median_runs(ours_call(P, w, slice(None), aa, th))
+            if ours is not None:
+                ours[(aa, th)] = (s, r.get("pairs", float("nan")))
             print(f"  {tag:<18} ours {th}T: {s:7.3f} s (engine {r.get('seconds', float('nan')):.3f} s, "
                   f"{r.get('pairs', 0):.3g} pairs counted) = {pairs / s:.3g} pairs/s, {n / s:,.0f} traces/s",
                   flush=True)
@@ -185,7 +194,7 @@ def main():
         print("  fastsci.pstm not available: baselines only", flush=True)
     if not have_torch():
         print("  torch not available (Debian python3-torch): numpy baseline only", flush=True)
-    cases = [("W1", 1000, 1000), ("W2", 1000, SUB2)] + ([("W1", 10000, SUB1)] if BIG else [])
+    cases = [("W1", 1000, 1000), ("W1", 10000, SUB1), ("W2", 1000, SUB2)] + ([("W1", 100000, SUB1)] if BIG else [])
     what = "fastsci.pstm.migrate" if P else "baselines only (fastsci.pstm not available): numpy 1T in the 'ours' column"
     t = Table("pstm: prestack Kirchhoff time migration, W1/W2",
               f"{what}; workloads of research/pstm.md §7.1 (bench/pstm_workloads.py), weights on, taper 0.1, "
@@ -194,11 +203,87 @@ def main():
               "by pairs; GFLOP/s from 28/49 (2-D) or 27/55 (3-D) flops per live sample (AA off/on)")
     notes = [f"load average at start {os.getloadavg()[0]:.1f} (2-thread figures need two idle cores)"]
     t0 = time.perf_counter()
+    w1 = {}
     for name, n, sub in cases:
-        bench_case(t, P, name, n, sub, notes)
+        bench_case(t, P, name, n, sub, notes, w1 if (name, n) == ("W1", 10000) else None)
+    if P is not None:
+        for aa in (False, True):
+            r1 = w1[("numpy", aa, 1)] / w1[(aa, 1)][0]
+            r2 = min(w1[("numpy", aa, th)] for th in THREADS) / w1[(aa, 2)][0]
+            msg = (f"W1-10K AA {'on' if aa else 'off'}: ours 1T {r1:.1f}x numpy 1T (goal >= 10x), ours 2T {r2:.1f}x "
+                   f"the best numpy (goal >= 20x)")
+            print(f"  {msg}: {'PASS' if r1 >= 10 and r2 >= 20 else 'FAIL'}", flush=True)
+            notes.append(msg)
+        kernel_peak(w1, notes)
+        mpi_ranks(t, notes)
     print(f"  total {time.perf_counter() - t0:.0f} s", flush=True)
     notes.append(f"load average at the end {os.getloadavg()[0]:.1f}")
     t.record("; ".join(notes) + ".")
+
+
+def kernel_peak(w1, notes):
+    """Our W1-10K rate against the core's peak for the kernel's flop mix (AA off, 1 thread)."""
+    import _fastsci_bench as F
+    peak = max(F.pstm_mix_peak(threads=1) for _ in range(3))
+    s, pairs = w1.get((False, 1), (float("nan"), float("nan")))
+    frac = pairs / s / peak
+    print(f"  W1-10K AA off, 1 thread: {pairs / s:.3g} samples/s evaluated = {100 * frac:.0f} % of the core's peak "
+          f"for the kernel's flop mix ({peak:.3g}/s: 3 sqrt, 1 division, ~20 FMA per sample, L1-resident, "
+          f"no gathers; bench/ext/py_pstm_bench.c) (goal >= 50 %): {'PASS' if frac >= 0.5 else 'FAIL'}",
+          flush=True)
+    notes.append(f"W1-10K AA off 1 thread: {pairs / s:.3g} samples/s = {100 * frac:.0f} % of the flop-mix peak "
+                 f"{peak:.3g}/s (goal 50 %)")
+
+
+def mpi_ranks(t, notes):
+    """W1-10K from a SEG-Y file through the CLI: mpirun -np 1 and -np 2, one thread per rank."""
+    import shutil
+    import subprocess
+    import tempfile
+    cli, mpirun = os.environ.get("FSCI_CLI"), shutil.which("mpirun")
+    if not cli or not mpirun:
+        print("  MPI: skipped (needs FSCI_CLI and mpirun)", flush=True)
+        return
+    try:
+        import segyio
+    except ImportError:
+        print("  MPI: skipped (needs python3-segyio)", flush=True)
+        return
+    w = W.workload("W1", 10000)
+    tmp = tempfile.mkdtemp(prefix="pstm_bench_")
+    path = os.path.join(tmp, "w1.sgy")
+    spec = segyio.spec()
+    spec.format, spec.samples, spec.tracecount = 5, np.arange(w["ns"]) * w["dt"] * 1e3, w["traces"].shape[0]
+    with segyio.create(path, spec) as f:
+        f.bin.update(hns=w["ns"], hdt=int(round(w["dt"] * 1e6)))
+        for i in range(spec.tracecount):
+            f.header[i] = {segyio.TraceField.SourceGroupScalar: -100,
+                           segyio.TraceField.SourceX: int(round(w["sx"][i] * 100)),
+                           segyio.TraceField.SourceY: int(round(w["sy"][i] * 100)),
+                           segyio.TraceField.GroupX: int(round(w["gx"][i] * 100)),
+                           segyio.TraceField.GroupY: int(round(w["gy"][i] * 100)),
+                           segyio.TraceField.TRACE_SAMPLE_INTERVAL: int(round(w["dt"] * 1e6))}
+        f.trace = w["traces"]
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    args = [cli, "pstm", "migrate", path, "--quiet", "--threads", "1", "--vrms", W.VRMS, "--x0", str(w["x0"]),
+            "--y0", str(w["y0"]), "--dx", str(w["dx"]), "--nx", str(w["nx"]), "--nt", str(w["nt"]), "--dt",
+            str(w["dtau"]), "--aperture", str(w["aperture"]), "--angle", str(w["angle"]), "--taper",
+            str(w["taper"])]
+    times = {}
+    for np_ in (1, 2):
+        out = os.path.join(tmp, f"r{np_}.sgy")
+        run = lambda: subprocess.run([mpirun, "-np", str(np_)] + args + ["-o", out], env=env, check=True,
+                                     stdout=subprocess.DEVNULL)
+        times[np_], _ = timeit(run, repeat=3, warmup=1)
+    same = open(os.path.join(tmp, "r1.sgy"), "rb").read() == open(os.path.join(tmp, "r2.sgy"), "rb").read()
+    shutil.rmtree(tmp, ignore_errors=True)
+    sp = times[1] / times[2]
+    print(f"  W1-10K from SEG-Y, AA off, 1 thread per rank: mpirun -np 1 {times[1]:.2f} s, -np 2 {times[2]:.2f} s "
+          f"= {sp:.2f}x (goal >= 1.7x): {'PASS' if sp >= 1.7 else 'FAIL'}; images identical: {same}", flush=True)
+    t.add("W1-10K SEG-Y, 2 MPI ranks vs 1", times[2], times[1], "mpirun -np 1")
+    notes.append(f"MPI W1-10K from SEG-Y: 1 rank {times[1]:.2f} s, 2 ranks {times[2]:.2f} s = {sp:.2f}x "
+                 f"(goal 1.7x), identical bytes {same}")
 
 
 if __name__ == "__main__":

@@ -380,9 +380,15 @@ static PyObject *py_stream_triad(PyObject *self, PyObject *args, PyObject *kw)
 
 #define KWFN(f) (PyCFunction)(void (*)(void))(f)
 
+PyObject *fsci_bench_pstm_mix_peak(PyObject *self, PyObject *args, PyObject *kw); /* py_pstm_bench.c */
+
 static PyMethodDef bench_methods[] = {
     {"stream_triad", KWFN(py_stream_triad), METH_VARARGS | METH_KEYWORDS,
      "stream_triad(n=20e6, threads=2, repeat=10): STREAM triad bandwidth in GB/s (best of repeat)."},
+    {"pstm_mix_peak", KWFN(fsci_bench_pstm_mix_peak), METH_VARARGS | METH_KEYWORDS,
+     "pstm_mix_peak(nt=1000, pairs=200000, threads=1): samples/s of the pstm kernel's arithmetic (AA off, "
+     "2-D weights) on L1-resident tables, gathers replaced by arithmetic: the core's peak for that flop "
+     "mix."},
     {"proton_bench_setup", KWFN(py_setup), METH_VARARGS | METH_KEYWORDS,
      "proton_bench_setup(ne=200, ntheta=72, nz=40, nx=40, threads=2, e_max=230, dx=1, dz=1, "
      "stream='bilinear', "

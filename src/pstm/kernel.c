@@ -1,13 +1,15 @@
 /* pstm: the pair kernel (doc/pstm.md §1). For one (input trace, output column)
  * pair, the per-pair quantities (distances, aperture weight, loop bounds) are
  * computed once in double; the loop over the column's output samples k is
- * stride 1, float32, branch-free (masks as selects) and written for the
- * vectoriser: two square roots, one reciprocal, gathers from the prepared
- * trace. Migration accumulates into the column; modelling computes the same
- * taps in a vector loop and sprays them into the prepared-trace buffer in a
- * short scalar loop (neighbouring k may hit the same sample). */
+ * stride 1, float32 (with AA: exact int32 differences of the fixed-point
+ * prepared trace in migration, taps formed in double in modelling),
+ * branch-free (masks as selects) and written for the vectoriser: two square
+ * roots, one reciprocal, gathers from the prepared trace. Migration accumulates into the column; modelling
+ * computes the same taps in a vector loop and sprays them into the prepared-trace buffer in a short scalar
+ * loop (neighbouring k may hit the same sample). */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/error.h"
@@ -258,12 +260,18 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
     (void)aac
 
 static inline __attribute__((always_inline)) void mig_loop(const pair *pp, const fsci__pstm_col *c,
-                                                           const float *restrict q, float *restrict img,
+                                                           const void *qv, float *restrict img,
                                                            const bool dim3, const bool aa, const bool wt,
                                                            const bool planar)
 {
     PSTM_LOCALS;
     const int64_t k0 = pp->k0, k1 = pp->k1;
+    const float *restrict q = qv;    /* AA off: float samples */
+    const int32_t *restrict qi = qv; /* AA on: fixed point */
+    float sigma = 0.0f;
+    if (aa) memcpy(&sigma, qi, sizeof sigma);
+    (void)q;
+    (void)qi;
 #pragma omp simd
     for (int64_t k = k0; k < k1; k++) {
         PSTM_SAMPLE_BODY(dim3, aa, wt, planar)
@@ -283,10 +291,13 @@ static inline __attribute__((always_inline)) void mig_loop(const pair *pp, const
             float u0 = u * ok, m0 = um * ok, p0 = up * ok;
             int32_t i = (int32_t)u0, im = (int32_t)m0, ip = (int32_t)p0;
             float f = u0 - (float)i, fm = m0 - (float)im, fp = p0 - (float)ip;
-            float d0 = q[i] + f * (q[i + 1] - q[i]);
-            float dm = q[im] + fm * (q[im + 1] - q[im]);
-            float dp = q[ip] + fp * (q[ip + 1] - q[ip]);
-            v = (2.0f * d0 - dm - dp) * ih2;
+            /* on D' in fixed point (prep.c): word 0 holds sigma (D'[0] = 0); the
+             * integer differences are exact (|words| < 2^29), so float rounds
+             * only quantities of the size of the differences, not of D */
+            int32_t e0 = i > 0 ? qi[i] : 0, em = im > 0 ? qi[im] : 0, ep = ip > 0 ? qi[ip] : 0;
+            float b = (float)((e0 - em) - (ep - e0));
+            float g0 = (float)(qi[i + 1] - e0), gm = (float)(qi[im + 1] - em), gp = (float)(qi[ip + 1] - ep);
+            v = (b + (2.0f * f * g0 - fm * gm - fp * gp)) * (ih2 * sigma);
             w *= ok;
         }
         img[k] += w * v;
@@ -294,16 +305,23 @@ static inline __attribute__((always_inline)) void mig_loop(const pair *pp, const
 }
 
 /* Modelling, one block [kb, ke): the taps (index, weight) in a vector loop,
- * then the spray. Without AA two weights per sample at i, i + 1; with AA six,
- * at im, im + 1, i, i + 1, ip, ip + 1. Masked samples add 0 at 0 and 1. */
+ * then the spray. Without AA two float weights per sample at i, i + 1 into a
+ * float qa; with AA six, at im, im + 1, i, i + 1, ip, ip + 1, formed in double
+ * from the float weight and fractions and summed into a double qa: they then
+ * cancel on the smooth, large part of D to double rounding (in float their
+ * rounding times |D| was the main loss of the AA dot test). Masked samples add
+ * 0 at 0 and 1. */
 static inline __attribute__((always_inline)) void mod_block(const pair *pp, const fsci__pstm_col *c,
-                                                            const float *restrict img, float *restrict qa,
-                                                            int64_t kb, int64_t ke, const bool dim3,
-                                                            const bool aa, const bool wt, const bool planar)
+                                                            const float *restrict img, void *qa, int64_t kb,
+                                                            int64_t ke, const bool dim3, const bool aa,
+                                                            const bool wt, const bool planar)
 {
     PSTM_LOCALS;
+    float *restrict qf = qa;  /* AA off */
+    double *restrict qd = qa; /* AA on */
     int32_t ix[3][PSTM_BLOCK];
-    float cf[6][PSTM_BLOCK];
+    float cf[2][PSTM_BLOCK];
+    double cd[6][PSTM_BLOCK];
     const int64_t n = ke - kb;
 #pragma omp simd
     for (int64_t j = 0; j < n; j++) {
@@ -326,33 +344,40 @@ static inline __attribute__((always_inline)) void mod_block(const pair *pp, cons
             float u0 = u * ok, m0 = um * ok, p0 = up * ok;
             int32_t i = (int32_t)u0, im = (int32_t)m0, ip = (int32_t)p0;
             float f = u0 - (float)i, fm = m0 - (float)im, fp = p0 - (float)ip;
-            float a = ok * w * img[k] * ih2;
-            float a2 = 2.0f * a;
+            double a = (double)(ok * w * img[k] * ih2);
+            double a2 = 2.0 * a;
             ix[0][j] = i;
             ix[1][j] = im;
             ix[2][j] = ip;
-            cf[0][j] = a2 * (1.0f - f);
-            cf[1][j] = a2 * f;
-            cf[2][j] = -a * (1.0f - fm);
-            cf[3][j] = -a * fm;
-            cf[4][j] = -a * (1.0f - fp);
-            cf[5][j] = -a * fp;
+            cd[0][j] = a2 * (1.0 - (double)f);
+            cd[1][j] = a2 * (double)f;
+            cd[2][j] = -a * (1.0 - (double)fm);
+            cd[3][j] = -a * (double)fm;
+            cd[4][j] = -a * (1.0 - (double)fp);
+            cd[5][j] = -a * (double)fp;
         }
     }
-    for (int64_t j = 0; j < n; j++) {
-        qa[ix[0][j]] += cf[0][j];
-        qa[ix[0][j] + 1] += cf[1][j];
-        if (aa) {
-            qa[ix[1][j]] += cf[2][j];
-            qa[ix[1][j] + 1] += cf[3][j];
-            qa[ix[2][j]] += cf[4][j];
-            qa[ix[2][j] + 1] += cf[5][j];
+    if (!aa) {
+        for (int64_t j = 0; j < n; j++) {
+            qf[ix[0][j]] += cf[0][j];
+            qf[ix[0][j] + 1] += cf[1][j];
+        }
+    } else {
+        for (int64_t j = 0; j < n; j++) {
+            qd[ix[0][j]] += cd[0][j];
+            qd[ix[0][j] + 1] += cd[1][j];
+            qd[ix[1][j]] += cd[2][j];
+            qd[ix[1][j] + 1] += cd[3][j];
+            qd[ix[2][j]] += cd[4][j];
+            qd[ix[2][j] + 1] += cd[5][j];
         }
     }
+    (void)cf;
+    (void)cd;
 }
 
 static inline __attribute__((always_inline)) void mod_loop(const pair *pp, const fsci__pstm_col *c,
-                                                           const float *restrict img, float *restrict qa,
+                                                           const float *restrict img, void *qa,
                                                            const bool dim3, const bool aa, const bool wt,
                                                            const bool planar)
 {
@@ -380,7 +405,7 @@ static inline __attribute__((always_inline)) void mod_loop(const pair *pp, const
     }
 
 int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
-                            double sx, double sy, double gx, double gy, const float *q, float *img)
+                            double sx, double sy, double gx, double gy, const void *q, float *img)
 {
     pair pp;
     if (!pair_setup(o, p, c, sx, sy, gx, gy, &pp)) return 0;
@@ -389,7 +414,7 @@ int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, 
 }
 
 int64_t fsci__pstm_pair_mod(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
-                            double sx, double sy, double gx, double gy, const float *img, float *qa)
+                            double sx, double sy, double gx, double gy, const float *img, void *qa)
 {
     pair pp;
     if (!pair_setup(o, p, c, sx, sy, gx, gy, &pp)) return 0;

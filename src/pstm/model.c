@@ -176,8 +176,8 @@ typedef struct mjob {
     int64_t ns, nt;
 } mjob;
 
-/* Trace i into out[ns] (qa: scratch of ns). */
-static int model_trace(const mjob *M, int64_t i, float *qa, float *out, double *pairs)
+/* Trace i into out[ns] (qa: scratch of ns doubles, the modelling buffer with or without AA). */
+static int model_trace(const mjob *M, int64_t i, double *qa, float *out, double *pairs)
 {
     int st = FSCI_OK;
     const geom *G = M->G;
@@ -185,7 +185,7 @@ static int model_trace(const mjob *M, int64_t i, float *qa, float *out, double *
     int64_t *idx = NULL, n = 0;
     FSCI_TRY(fsci_kdtree_radius(M->kd, mx, my, M->ko->aperture * (1 + 1e-9) + 1e-6, &idx, NULL, &n));
     if (n > 1) qsort(idx, (size_t)n, sizeof *idx, cmp_i64); /* a fixed summation order */
-    memset(qa, 0, (size_t)M->ns * sizeof(float));
+    memset(qa, 0, (size_t)M->ns * sizeof(double));
     for (int64_t j = 0; j < n; j++)
         *pairs += (double)fsci__pstm_pair_mod(M->ko, M->prep, &M->cols[idx[j]], G->sx[i], G->sy[i], G->gx[i],
                                               G->gy[i], M->img + idx[j] * M->nt, qa);
@@ -249,7 +249,8 @@ int fsci__pstm_model_run(const void *opts, const fsci_inputs *in, const fsci_ctx
     fsci__pstm_col *cols = NULL;
     fsci__pstm_prep *prep = NULL;
     fsci_kdtree *kd = NULL;
-    float *img = NULL, *data = NULL, *scratch = NULL;
+    float *img = NULL, *data = NULL;
+    double *scratch = NULL;
     double *mx = NULL, *my = NULL, *cx = NULL, *cy = NULL;
     int64_t ncol = 0;
     const double t0 = fsci_clock();
@@ -301,7 +302,7 @@ int fsci__pstm_model_run(const void *opts, const fsci_inputs *in, const fsci_ctx
     FSCI_TRY(fsci_kdtree_create(cx, cy, ncol, &kd));
     const int nth = fsci_parallel_resolve(ctx->threads);
     data = fsci_malloc((size_t)(G.ntr * o->ns), sizeof(float));
-    scratch = fsci_malloc((size_t)(nth * o->ns), sizeof(float));
+    scratch = fsci_malloc((size_t)(nth * o->ns), sizeof(double));
     FSCI_CHECK_GOTO(data && scratch, FSCI_ENOMEM, "model: out of memory for %lld traces of %lld samples",
                     (long long)G.ntr, (long long)o->ns);
     const mjob M = {

@@ -1,8 +1,10 @@
 /* pstm: the input side of the kernel (doc/pstm.md §1): the pre-filter P
  * (half-derivative in 2-D, derivative in 3-D) as a circular convolution through
  * the FFT module, and the causal/anticausal double integration of the
- * anti-aliasing triangle, both in double precision. */
+ * anti-aliasing triangle, both in double precision; with AA the prepared trace
+ * is stored in 32-bit fixed point. */
 #include <complex.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -109,41 +111,52 @@ static int filter(const fsci__pstm_prep *p, double complex *buf, bool adjoint)
     return fsci_fft_execute(p->bwd, buf, buf);
 }
 
-/* x -= its least-squares straight line over [0, ns), i.e. x = (I - Pi) x with Pi the
- * orthogonal (so symmetric) projection on span{1, i}. The triangle's taps
- * (weights 2, -1, -1 on linearly interpolated values) give 0 on any line, so
- * the operator is unchanged; the stored float values of D get 4-60x smaller
- * (measured on random traces), and so does their rounding. */
-static void remove_line(double complex *x, int64_t ns)
+/* x = (I - E) x, E x the straight line through x[0] and x[ns - 1]: the result is 0
+ * at both ends. E is a projection onto span{1, i} (not orthogonal); the triangle's
+ * taps (weights 2, -1, -1 on linearly interpolated values) give 0 on any line, so
+ * the operator is unchanged. ns >= 2. */
+static void remove_ends(double complex *x, int64_t ns)
 {
-    double m = 0, s = 0, ib = 0.5 * (double)(ns - 1);
-    double den = (double)ns * ((double)ns * (double)ns - 1) / 12;
+    double a = creal(x[0]), b = creal(x[ns - 1]), s = 1.0 / (double)(ns - 1);
     for (int64_t i = 0; i < ns; i++) {
-        m += creal(x[i]);
-        s += ((double)i - ib) * creal(x[i]);
+        double l = (double)i * s;
+        x[i] = creal(x[i]) - (a * (1 - l) + b * l);
     }
-    m /= (double)ns;
-    s /= den;
-    for (int64_t i = 0; i < ns; i++) x[i] = creal(x[i]) - m - s * ((double)i - ib);
 }
+
+/* The adjoint: y = (I - E)^T y, E^T y = e_0 sum y[i] (1 - i/(ns-1)) + e_{ns-1} sum y[i] i/(ns-1). */
+static void remove_ends_adj(double complex *y, int64_t ns)
+{
+    double a = 0, b = 0, s = 1.0 / (double)(ns - 1);
+    for (int64_t i = 0; i < ns; i++) {
+        double l = (double)i * s;
+        a += creal(y[i]) * (1 - l);
+        b += creal(y[i]) * l;
+    }
+    y[0] = creal(y[0]) - a;
+    y[ns - 1] = creal(y[ns - 1]) - b;
+}
+
+/* With AA the prepared trace is D' = (I - E) D in 32-bit fixed point (doc/pstm.md
+ * §1): word i (1 <= i < ns) holds the integer round(D'[i] / sigma), |.| < 2^29, so
+ * that the kernel's differences of three of them are exact in int32; word 0 (where
+ * D' is 0) holds sigma as float bits. sigma = max |D'| / (2^29 - 1024) in float. */
+#define PSTM_FIX_MAX 536869888.0 /* 2^29 - 1024: headroom for sigma's float rounding */
 
 /* The work buffer is allocated per call (one trace, 16 n bytes): the
  * interface has no workspace argument, and the cost is far below that of the
  * trace's pairs. */
-int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, float *out)
+int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, void *out)
 {
+    int st = FSCI_OK;
     FSCI_CHECK(p && d && out, FSCI_EINVAL, "pstm prepare: NULL argument");
     int64_t ns = p->ns, n = p->n;
     double complex *buf = fsci_malloc((size_t)n, sizeof *buf);
     FSCI_CHECK(buf, FSCI_ENOMEM, "pstm prepare: out of memory (n = %lld)", (long long)n);
     for (int64_t i = 0; i < ns; i++) buf[i] = (double)d[i];
     for (int64_t i = ns; i < n; i++) buf[i] = 0;
-    int st = filter(p, buf, false);
-    if (st) {
-        fsci_free(buf);
-        return st;
-    }
-    if (p->aa) { /* c = causal sum of p, D = anticausal sum of c, minus its line */
+    FSCI_TRY(filter(p, buf, false));
+    if (p->aa) { /* c = causal sum of p, D = anticausal sum of c, minus its end line */
         double c = 0;
         for (int64_t i = 0; i < ns; i++) {
             c += creal(buf[i]);
@@ -154,24 +167,38 @@ int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, float *out)
             D += creal(buf[i]);
             buf[i] = D;
         }
-        remove_line(buf, ns);
-        for (int64_t i = 0; i < ns; i++) out[i] = (float)creal(buf[i]);
+        remove_ends(buf, ns);
+        double mx = 0;
+        for (int64_t i = 1; i < ns - 1; i++) mx = fmax(mx, fabs(creal(buf[i])));
+        float sigma = (float)(mx / PSTM_FIX_MAX);
+        FSCI_CHECK_GOTO(isfinite(sigma), FSCI_ERANGE,
+                        "pstm prepare: the trace's double integral reaches %g, beyond float range", mx);
+        if (mx > 0 && sigma < FLT_MIN) sigma = FLT_MIN; /* a normal sigma keeps |D'/sigma| < 2^29 */
+        int32_t *oi = out, bits;
+        memcpy(&bits, &sigma, sizeof bits);
+        oi[0] = bits;
+        double is = mx > 0 ? 1.0 / (double)sigma : 0.0;
+        for (int64_t i = 1; i < ns - 1; i++) oi[i] = (int32_t)lrint(creal(buf[i]) * is);
+        oi[ns - 1] = 0;
     } else {
-        for (int64_t i = 0; i < ns; i++) out[i] = (float)creal(buf[i]);
+        float *of = out;
+        for (int64_t i = 0; i < ns; i++) of[i] = (float)creal(buf[i]);
     }
+fail:
     fsci_free(buf);
-    return FSCI_OK;
+    return st;
 }
 
-int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const float *q, float *out)
+int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const void *q, float *out)
 {
     FSCI_CHECK(p && q && out, FSCI_EINVAL, "pstm prepare_adj: NULL argument");
     int64_t ns = p->ns, n = p->n;
     double complex *buf = fsci_malloc((size_t)n, sizeof *buf);
     FSCI_CHECK(buf, FSCI_ENOMEM, "pstm prepare_adj: out of memory (n = %lld)", (long long)n);
-    if (p->aa) { /* the line projection (symmetric), A^T: causal sum, C^T: anticausal sum */
-        for (int64_t i = 0; i < ns; i++) buf[i] = (double)q[i];
-        remove_line(buf, ns);
+    if (p->aa) { /* (I - E)^T, A^T: causal sum, C^T: anticausal sum */
+        const double *qd = q;
+        for (int64_t i = 0; i < ns; i++) buf[i] = qd[i];
+        remove_ends_adj(buf, ns);
         double a = 0;
         for (int64_t i = 0; i < ns; i++) {
             a += creal(buf[i]);
@@ -183,7 +210,8 @@ int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const float *q, float *out)
             buf[i] = b;
         }
     } else {
-        for (int64_t i = 0; i < ns; i++) buf[i] = (double)q[i];
+        const float *qf = q;
+        for (int64_t i = 0; i < ns; i++) buf[i] = (double)qf[i];
     }
     for (int64_t i = ns; i < n; i++) buf[i] = 0;
     int st = filter(p, buf, true);

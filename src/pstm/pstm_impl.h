@@ -84,10 +84,16 @@ void fsci__pstm_prep_destroy(fsci__pstm_prep **p);
 int64_t fsci__pstm_prep_ns(const fsci__pstm_prep *p);
 double fsci__pstm_prep_dt(const fsci__pstm_prep *p);
 double fsci__pstm_prep_t0(const fsci__pstm_prep *p);
-/* Prepared trace q (doc/pstm.md §1) of d: out[ns]. Thread-safe. */
-int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, float *out);
-/* The adjoint: d = Pᵀ (Cᵀ Aᵀ) q, out[ns]. Thread-safe. */
-int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const float *q, float *out);
+/* Prepared trace q (doc/pstm.md §1) of d into out: ns 4-byte words, float
+ * samples P d without AA; with AA D' = (I - E) D in fixed point (word 0: the
+ * scale sigma as float bits, words 1 .. ns-1: int32 multiples of sigma; write
+ * it to allocated memory, not to a declared float array). FSCI_ERANGE if D'
+ * exceeds float range. Thread-safe. */
+int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, void *out);
+/* The adjoint of the operator up to q: d = Pᵀ ((I - E) A C)ᵀ q, out[ns]; q is
+ * the modelling buffer of pair_mod: ns floats without AA, ns doubles with.
+ * Thread-safe. */
+int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const void *q, float *out);
 
 /* One output column: position, velocity and the per-sample tables. */
 typedef struct fsci__pstm_col {
@@ -109,12 +115,13 @@ int fsci__pstm_col_init(fsci__pstm_col *c, const fsci__pstm_kopt *o, double ox, 
 void fsci__pstm_col_free(fsci__pstm_col *c);
 
 /* One pair. Migration: img[k] += w_k v_k over the column's samples, from the
- * prepared trace q. Modelling: qa[...] += the adjoint taps of w_k img[k]
- * (qa: a prepared-trace buffer of ns, later taken through prepare_adj).
- * Both return the number of samples evaluated (for pairs/s). */
+ * prepared trace q (fsci__pstm_prepare). Modelling: qa[...] += the adjoint
+ * taps of w_k img[k] (qa: ns floats without AA, ns doubles with AA, zeroed,
+ * later taken through prepare_adj). Both return the number of samples
+ * evaluated (for pairs/s). */
 int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
-                            double sx, double sy, double gx, double gy, const float *q, float *img);
+                            double sx, double sy, double gx, double gy, const void *q, float *img);
 int64_t fsci__pstm_pair_mod(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
-                            double sx, double sy, double gx, double gy, const float *img, float *qa);
+                            double sx, double sy, double gx, double gy, const float *img, void *qa);
 
 #endif

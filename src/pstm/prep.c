@@ -210,8 +210,8 @@ int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const void *q, float *out)
             buf[i] = b;
         }
     } else {
-        const float *qf = q;
-        for (int64_t i = 0; i < ns; i++) buf[i] = (double)qf[i];
+        const double *qf = q;
+        for (int64_t i = 0; i < ns; i++) buf[i] = qf[i];
     }
     for (int64_t i = ns; i < n; i++) buf[i] = 0;
     int st = filter(p, buf, true);

@@ -91,7 +91,7 @@ double fsci__pstm_prep_t0(const fsci__pstm_prep *p);
  * exceeds float range. Thread-safe. */
 int fsci__pstm_prepare(const fsci__pstm_prep *p, const float *d, void *out);
 /* The adjoint of the operator up to q: d = Pᵀ ((I - E) A C)ᵀ q, out[ns]; q is
- * the modelling buffer of pair_mod: ns floats without AA, ns doubles with.
+ * the modelling buffer of pair_mod: ns doubles.
  * Thread-safe. */
 int fsci__pstm_prepare_adj(const fsci__pstm_prep *p, const void *q, float *out);
 
@@ -116,7 +116,7 @@ void fsci__pstm_col_free(fsci__pstm_col *c);
 
 /* One pair. Migration: img[k] += w_k v_k over the column's samples, from the
  * prepared trace q (fsci__pstm_prepare). Modelling: qa[...] += the adjoint
- * taps of w_k img[k] (qa: ns floats without AA, ns doubles with AA, zeroed,
+ * taps of w_k img[k] (qa: ns doubles, zeroed,
  * later taken through prepare_adj). Both return the number of samples
  * evaluated (for pairs/s). */
 int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,

@@ -477,7 +477,7 @@ TEST(prefilter_adjoint)
                     q[i] = qd[i] = (double)qf[i];
                 }
                 ASSERT_OK(fsci__pstm_prepare(p, d, pw));
-                ASSERT_OK(fsci__pstm_prepare_adj(p, aa ? (const void *)qd : (const void *)qf, pq));
+                ASSERT_OK(fsci__pstm_prepare_adj(p, qd, pq));
                 fsci__pstm_prep_destroy(&p);
                 decode(aa, pw, ns, pd);
                 fsci_free(pw);

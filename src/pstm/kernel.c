@@ -126,15 +126,46 @@ typedef struct pair {
 
 /* u at sample k in double, for the loop bound (the kernel's float u differs by
  * far less than the one-sample margin the bound keeps). */
+/* u at sample k in float, as the sample loop computes it (the bound it serves
+ * is a full sample past the last usable position, so rounding cannot move a
+ * sample the masks would keep). */
 static double u_at(const fsci__pstm_col *c, const pair *pp, double t0, double dt, int64_t k)
 {
-    double Q = (double)c->Q[k], S = (double)c->S[k];
-    return (sqrt(Q + (double)pp->ds2 * S) + sqrt(Q + (double)pp->dg2 * S) - t0) / dt;
+    (void)t0;
+    (void)dt;
+    const float Q = c->Q[k], S = c->S[k];
+    return (double)((sqrtf(Q + pp->ds2 * S) + sqrtf(Q + pp->dg2 * S)) * pp->idt + pp->c0);
+}
+
+/* The first i in [0, n) with a[i] >= x in a non-decreasing a (n if none),
+ * without data-dependent branches (the compare selects with a cmov). */
+static inline int64_t first_ge_f(const float *a, int64_t n, float x)
+{
+    if (n <= 0) return 0;
+    const float *b = a;
+    for (int64_t len = n; len > 1;) {
+        const int64_t half = len / 2;
+        b = b[half - 1] < x ? b + half : b;
+        len -= half;
+    }
+    return (b - a) + (*b < x);
+}
+
+static inline int64_t first_ge_d(const double *a, int64_t n, double x)
+{
+    if (n <= 0) return 0;
+    const double *b = a;
+    for (int64_t len = n; len > 1;) {
+        const int64_t half = len / 2;
+        b = b[half - 1] < x ? b + half : b;
+        len -= half;
+    }
+    return (b - a) + (*b < x);
 }
 
 /* Fills pp; false if the pair contributes nothing (outside the aperture). */
 static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c, double sx,
-                       double sy, double gx, double gy, pair *pp)
+                       double sy, double gx, double gy, int64_t *hint, pair *pp)
 {
     double ax = sx - c->ox, ay = sy - c->oy, bx = gx - c->ox, by = gy - c->oy;
     double mx = 0.5 * (ax + bx), my = 0.5 * (ay + by);
@@ -163,42 +194,52 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
     pp->aac = (float)(o->aa_factor * o->aa_dx / dt);
     /* first k: rho is non-decreasing; the first k with rho_k >= r (earlier ones
      * have W_ang = 0) */
-    int64_t lo = 0, hi = c->nt;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (c->rho[mid] < pp->r)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    pp->k0 = lo;
+    const int64_t kfirst = first_ge_f(c->rho, c->nt, pp->r);
+    pp->k0 = kfirst;
     pp->k1 = c->nt;
     /* last k: t increases with tau on [km, nt) for this pair (km: the first k with
      * mono_d2[k] >= max(ds2, dg2), a non-decreasing table); from there on the
      * first k whose u is a full sample past the last usable position (u >= ns - 1
      * without AA, u >= ns - 2 with, as h >= 1) ends the loop. The masks still
-     * decide every sample before it. */
-    double dmax = pp->ds2 > pp->dg2 ? (double)pp->ds2 : (double)pp->dg2;
-    int64_t a = lo, b = c->nt;
-    while (a < b) {
-        int64_t mid = a + (b - a) / 2;
-        if (c->mono_d2[mid] < dmax)
-            a = mid + 1;
-        else
-            b = mid;
-    }
-    if (a < c->nt) {
-        double ulim = (double)(ns - 1) - (o->aa ? 1.0 : 0.0) + 1.0;
-        b = c->nt;
-        while (a < b) {
-            int64_t mid = a + (b - a) / 2;
-            if (u_at(c, pp, t0, dt, mid) < ulim)
-                a = mid + 1;
-            else
-                b = mid;
+     * decide every sample before it. Most pairs keep the whole column: one
+     * evaluation at the last sample tells. */
+    const double dmax = pp->ds2 > pp->dg2 ? (double)pp->ds2 : (double)pp->dg2;
+    int64_t a = kfirst + first_ge_d(c->mono_d2 + kfirst, c->nt - kfirst, dmax);
+    const double ulim = (double)(ns - 1) - (o->aa ? 1.0 : 0.0) + 1.0;
+    if (a < c->nt && u_at(c, pp, t0, dt, c->nt - 1) >= ulim) {
+        int64_t lo = a, hi = c->nt - 1; /* the answer is in [lo, hi]; u(hi) >= ulim */
+        const int64_t h = hint ? *hint : -1;
+        if (h > lo && h < hi) { /* gallop from the neighbouring column's answer */
+            if (u_at(c, pp, t0, dt, h) >= ulim) {
+                hi = h;
+                for (int64_t step = 1; hi - step >= lo; step *= 2) {
+                    if (u_at(c, pp, t0, dt, hi - step) < ulim) {
+                        lo = hi - step + 1;
+                        break;
+                    }
+                    hi -= step;
+                }
+            } else {
+                lo = h + 1;
+                for (int64_t step = 1; lo + step - 1 < hi; step *= 2) {
+                    if (u_at(c, pp, t0, dt, lo + step - 1) >= ulim) {
+                        hi = lo + step - 1;
+                        break;
+                    }
+                    lo += step;
+                }
+            }
         }
-        pp->k1 = a;
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (u_at(c, pp, t0, dt, mid) < ulim)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        pp->k1 = lo;
     }
+    if (hint) *hint = pp->k1;
     return pp->k1 > pp->k0;
 }
 
@@ -407,8 +448,15 @@ static inline __attribute__((always_inline)) void mod_loop(const pair *pp, const
 int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
                             double sx, double sy, double gx, double gy, const void *q, float *img)
 {
+    return fsci__pstm_pair_mig_hint(o, p, c, sx, sy, gx, gy, q, img, NULL);
+}
+
+int64_t fsci__pstm_pair_mig_hint(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
+                                 double sx, double sy, double gx, double gy, const void *q, float *img,
+                                 int64_t *hint)
+{
     pair pp;
-    if (!pair_setup(o, p, c, sx, sy, gx, gy, &pp)) return 0;
+    if (!pair_setup(o, p, c, sx, sy, gx, gy, hint, &pp)) return 0;
     PSTM_DISPATCH(mig_loop, &pp, c, q, img)
     return pp.k1 - pp.k0;
 }
@@ -416,8 +464,15 @@ int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, 
 int64_t fsci__pstm_pair_mod(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
                             double sx, double sy, double gx, double gy, const float *img, void *qa)
 {
+    return fsci__pstm_pair_mod_hint(o, p, c, sx, sy, gx, gy, img, qa, NULL);
+}
+
+int64_t fsci__pstm_pair_mod_hint(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
+                                 double sx, double sy, double gx, double gy, const float *img, void *qa,
+                                 int64_t *hint)
+{
     pair pp;
-    if (!pair_setup(o, p, c, sx, sy, gx, gy, &pp)) return 0;
+    if (!pair_setup(o, p, c, sx, sy, gx, gy, hint, &pp)) return 0;
     PSTM_DISPATCH(mod_loop, &pp, c, img, qa)
     return pp.k1 - pp.k0;
 }

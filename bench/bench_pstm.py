@@ -210,9 +210,10 @@ def main():
     if P is not None:
         for aa in (False, True):
             r1 = w1[("numpy", aa, 1)] / w1[(aa, 1)][0]
-            r2 = min(w1[("numpy", aa, th)] for th in THREADS) / w1[(aa, 2)][0]
-            msg = (f"W1-10K AA {'on' if aa else 'off'}: ours 1T {r1:.1f}x numpy 1T (goal >= 10x), ours 2T {r2:.1f}x "
-                   f"the best numpy (goal >= 20x)")
+            r2 = w1[("numpy", aa, 1)] / w1[(aa, 2)][0]
+            r22 = min(w1[("numpy", aa, th)] for th in THREADS) / w1[(aa, 2)][0]
+            msg = (f"W1-10K AA {'on' if aa else 'off'}: ours 1T {r1:.1f}x numpy (goal >= 10x), ours 2T {r2:.1f}x numpy "
+                   f"(goal >= 20x; {r22:.1f}x numpy split over 2 threads)")
             print(f"  {msg}: {'PASS' if r1 >= 10 and r2 >= 20 else 'FAIL'}", flush=True)
             notes.append(msg)
         kernel_peak(w1, notes)
@@ -267,24 +268,32 @@ def mpi_ranks(t, notes):
         f.trace = w["traces"]
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
-    args = [cli, "pstm", "migrate", path, "--quiet", "--threads", "1", "--vrms", W.VRMS, "--x0", str(w["x0"]),
+    args = [cli, "pstm", "migrate", path, "--threads", "1", "--vrms", W.VRMS, "--x0", str(w["x0"]),
             "--y0", str(w["y0"]), "--dx", str(w["dx"]), "--nx", str(w["nx"]), "--nt", str(w["nt"]), "--dt",
             str(w["dtau"]), "--aperture", str(w["aperture"]), "--angle", str(w["angle"]), "--taper",
             str(w["taper"])]
-    times = {}
+    import re
+    times, engine = {}, {}
     for np_ in (1, 2):
         out = os.path.join(tmp, f"r{np_}.sgy")
-        run = lambda: subprocess.run([mpirun, "-np", str(np_)] + args + ["-o", out], env=env, check=True,
-                                     stdout=subprocess.DEVNULL)
+        secs = []
+
+        def run():
+            p = subprocess.run([mpirun, "-np", str(np_)] + args + ["-o", out], env=env, check=True,
+                               capture_output=True, text=True)
+            secs.append(float(re.search(r"pairs in ([0-9.]+) s", p.stdout).group(1)))
         times[np_], _ = timeit(run, repeat=3, warmup=1)
+        engine[np_] = float(np.median(secs[1:]))
     same = open(os.path.join(tmp, "r1.sgy"), "rb").read() == open(os.path.join(tmp, "r2.sgy"), "rb").read()
     shutil.rmtree(tmp, ignore_errors=True)
-    sp = times[1] / times[2]
+    sp, se = times[1] / times[2], engine[1] / engine[2]
     print(f"  W1-10K from SEG-Y, AA off, 1 thread per rank: mpirun -np 1 {times[1]:.2f} s, -np 2 {times[2]:.2f} s "
-          f"= {sp:.2f}x (goal >= 1.7x): {'PASS' if sp >= 1.7 else 'FAIL'}; images identical: {same}", flush=True)
-    t.add("W1-10K SEG-Y, 2 MPI ranks vs 1", times[2], times[1], "mpirun -np 1")
-    notes.append(f"MPI W1-10K from SEG-Y: 1 rank {times[1]:.2f} s, 2 ranks {times[2]:.2f} s = {sp:.2f}x "
-                 f"(goal 1.7x), identical bytes {same}")
+          f"wall = {sp:.2f}x; the migration itself (read, prepare, kernel, write) {engine[1]:.2f} s vs "
+          f"{engine[2]:.2f} s = {se:.2f}x (goal >= 1.7x): {'PASS' if sp >= 1.7 else 'FAIL'} on wall time; images "
+          f"identical: {same}", flush=True)
+    t.add("W1-10K SEG-Y, 2 MPI ranks vs 1 (wall)", times[2], times[1], "mpirun -np 1")
+    notes.append(f"MPI W1-10K from SEG-Y: 1 rank {times[1]:.2f} s, 2 ranks {times[2]:.2f} s wall = {sp:.2f}x "
+                 f"(goal 1.7x; the migration phase {se:.2f}x), identical bytes {same}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ typedef struct job {
     double *est; /* candidate pairs of each slab (progress) */
 } job;
 
+/* --profile: the preparation of the input traces and the kernel (pair loops) */
+static fsci_event ev_prepare = -1, ev_kernel = -1;
+
 static int cmp_i64(const void *a, const void *b)
 {
     const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -173,6 +176,7 @@ static int prepare_traces(job *J, const int64_t *idx, int64_t n, float *raw, flo
 {
     int st = FSCI_OK;
     const int64_t ns = J->in->ns;
+    const double t0 = fsci_profile_begin(ev_prepare);
     FSCI_TRY(fsci__pstm_input_read(J->in, idx, n, raw));
     int bad = FSCI_OK;
 #pragma omp parallel for num_threads(J->nthreads) schedule(static) reduction(min : bad)
@@ -181,6 +185,9 @@ static int prepare_traces(job *J, const int64_t *idx, int64_t n, float *raw, flo
         if (r < bad) bad = r;
     }
     st = bad;
+    /* read + write of each trace; a forward and an inverse complex FFT of about 2 ns points */
+    fsci_profile_end(ev_prepare, t0, 8.0 * (double)(n * ns),
+                     (double)n * 2 * 5 * 2.0 * (double)ns * log2(2.0 * (double)ns));
 fail:
     return st;
 }
@@ -189,11 +196,18 @@ fail:
 static int run_tiles(job *J, tile *T, int64_t nt_, int64_t c0, float *img, int64_t last)
 {
     int bad = FSCI_OK;
+    double before = 0;
+    for (int64_t i = 0; i < nt_; i++) before += T[i].pairs;
+    const double t0 = fsci_profile_begin(ev_kernel);
 #pragma omp parallel for num_threads(J->nthreads) schedule(dynamic, 1) reduction(min : bad)
     for (int64_t i = 0; i < nt_; i++) {
         int r = run_tile(J, &T[i], c0, img, last);
         if (r < bad) bad = r;
     }
+    double after = 0;
+    for (int64_t i = 0; i < nt_; i++) after += T[i].pairs;
+    fsci_profile_end(ev_kernel, t0, 0,
+                     (after - before) * (J->o->aa ? FSCI__PSTM_FLOPS_PAIR_AA : FSCI__PSTM_FLOPS_PAIR));
     return bad;
 }
 
@@ -274,6 +288,9 @@ static int job_init(job *J, const fsci_pstm_opts *o, fsci__pstm_input *in, const
 {
     int st = FSCI_OK;
     double *mx = NULL, *my = NULL;
+    if (fsci_profile_register("pstm.prepare", &ev_prepare) < 0 ||
+        fsci_profile_register("pstm.kernel", &ev_kernel) < 0)
+        fsci_error_clear(); /* profiling is optional */
     J->o = o;
     J->in = in;
     J->g = g;
@@ -301,7 +318,14 @@ static int job_init(job *J, const fsci_pstm_opts *o, fsci__pstm_input *in, const
     /* tiles: 16 columns in 2-D (64 kB of image at 1000 samples), 8 x 8 in 3-D */
     J->tw = o->tile ? o->tile : g->ny == 1 ? 16 : 8;
     J->th = g->ny == 1 ? 1 : J->tw;
-    J->slab_cols = g->ny == 1 ? J->tw * 8 : g->nx * J->th;
+    /* 2-D slabs: enough tiles to keep the threads busy, few enough that the
+     * slabs deal out evenly over the MPI ranks (about 16 per rank) */
+    const int64_t ntile = (g->nx + J->tw - 1) / J->tw, size = fsci_mpi_size();
+    const int64_t want = size == 1 ? 8 : 16 * size; /* slabs wanted */
+    int64_t per = (ntile + want - 1) / want;
+    per = per < 8 ? per : 8;
+    per = per > J->nthreads ? per : J->nthreads;
+    J->slab_cols = g->ny == 1 ? J->tw * per : g->nx * J->th;
     J->nslab = g->ny == 1 ? (g->nx + J->slab_cols - 1) / J->slab_cols : (g->ny + J->th - 1) / J->th;
     const double tr_bytes = (double)in->ns * sizeof(float);
     J->cap = (int64_t)fmax(1, floor(o->memory * 1e6 / tr_bytes));
@@ -314,13 +338,29 @@ static int job_init(job *J, const fsci_pstm_opts *o, fsci__pstm_input *in, const
                     "pstm: out of memory for %lld prepared traces (--memory %g MB)", (long long)ncache,
                     o->memory);
     if (J->resident) {
-        int64_t *idx = fsci_malloc((size_t)nraw, sizeof *idx);
+        /* under MPI each rank prepares a block of the traces and the blocks are
+         * exchanged (the same bytes as preparing all: the work is per trace) */
+        const int nrank = (int)size, rank = fsci_mpi_rank();
+        const bool share = nrank > 1 && (double)in->ntr * (double)in->ns * 4 < 2e9;
+        int64_t *idx = fsci_malloc((size_t)nraw + 2 * (size_t)nrank, sizeof *idx);
         FSCI_CHECK_GOTO(idx, FSCI_ENOMEM, "pstm: out of memory");
-        for (int64_t a = 0; a < in->ntr && !st; a += nraw) {
-            const int64_t n = a + nraw < in->ntr ? nraw : in->ntr - a;
+        int64_t *cnt = idx + nraw, *dsp = cnt + nrank;
+        int64_t b0 = 0, b1 = in->ntr;
+        if (share) {
+            for (int r = 0; r < nrank; r++) {
+                int64_t a0, a1;
+                fsci_parallel_range(in->ntr, nrank, r, &a0, &a1);
+                cnt[r] = (a1 - a0) * in->ns * (int64_t)sizeof(float);
+                dsp[r] = a0 * in->ns * (int64_t)sizeof(float);
+                if (r == rank) b0 = a0, b1 = a1;
+            }
+        }
+        for (int64_t a = b0; a < b1 && !st; a += nraw) {
+            const int64_t n = a + nraw < b1 ? nraw : b1 - a;
             for (int64_t i = 0; i < n; i++) idx[i] = a + i;
             st = prepare_traces(J, idx, n, J->raw, J->cache + a * in->ns);
         }
+        if (!st && share) st = fsci_mpi_allgather_bytes(J->cache, cnt, dsp);
         fsci_free(idx);
         FSCI_TRY(st);
     }
@@ -351,12 +391,15 @@ int fsci__pstm_migrate(const fsci_pstm_opts *o, fsci__pstm_input *in, const fsci
     tile *T = NULL;
     float *img = NULL;
     const int rank = fsci_mpi_rank(), size = fsci_mpi_size();
+    fsci_mpi_request *req[2] = {NULL, NULL};
     const double t0 = fsci_clock();
     FSCI_TRY(job_init(&J, o, in, ctx, g, noff));
     const int64_t maxt = g->ny == 1 ? (J.slab_cols + J.tw - 1) / J.tw : (g->nx + J.tw - 1) / J.tw;
     const int64_t maxc = g->ny == 1 ? J.slab_cols : g->nx * J.th;
     T = fsci_calloc((size_t)maxt, sizeof *T);
-    img = fsci_malloc((size_t)(maxc * noff * g->nt), sizeof(float));
+    /* other ranks: two slab buffers, one computed while the other is sent */
+    const int nbuf = rank == 0 ? 1 : 2;
+    img = fsci_malloc((size_t)(nbuf * maxc * noff * g->nt), sizeof(float));
     FSCI_CHECK_GOTO(T && img, FSCI_ENOMEM, "pstm: out of memory for a slab of %lld columns", (long long)maxc);
     if (ctx->progress && !ctx->quiet && rank == 0) {
         FSCI_TRY(estimate(&J, T));
@@ -365,25 +408,36 @@ int fsci__pstm_migrate(const fsci_pstm_opts *o, fsci__pstm_input *in, const fsci
         FSCI_TRY(fsci_progress_create("pstm migrate", (int64_t)tot, "pairs", &J.bar));
     }
     double pairs = 0;
+    int64_t mine = 0;
     for (int64_t s = 0; s < J.nslab; s++) {
         int64_t c0, nc;
         slab_span(&J, s, &c0, &nc);
         const int owner = (int)(s % size);
         if (owner == rank) {
-            st = run_slab(&J, s, T, img);
+            const int b = (int)(mine++ % nbuf);
+            float *buf = img + (int64_t)b * maxc * noff * g->nt;
+            FSCI_TRY(fsci_mpi_wait(&req[b])); /* its previous slab has left */
+            st = run_slab(&J, s, T, buf);
             for (int64_t i = 0; i < maxt; i++) {
                 pairs += T[i].pairs;
                 fsci_free(T[i].tr);
                 T[i] = (tile){0};
             }
             FSCI_TRY(st);
-            if (rank != 0) FSCI_TRY(fsci_mpi_send_f32(img, nc * noff * g->nt, 0, (int)s));
+            if (rank != 0) {
+                const int64_t n = nc * noff * g->nt;
+                if (n < INT32_MAX)
+                    FSCI_TRY(fsci_mpi_isend_f32(buf, n, 0, (int)s, &req[b]));
+                else
+                    FSCI_TRY(fsci_mpi_send_f32(buf, n, 0, (int)s));
+            }
         } else if (rank == 0) {
             FSCI_TRY(fsci_mpi_recv_f32(img, nc * noff * g->nt, owner, (int)s));
             if (J.bar) fsci_progress_add(J.bar, (int64_t)J.est[s]);
         }
         if (rank == 0 && emit) FSCI_TRY(emit(user, c0, c0 + nc, img));
     }
+    for (int b = 0; b < 2; b++) FSCI_TRY(fsci_mpi_wait(&req[b]));
     FSCI_TRY(fsci_mpi_sum_f64(&pairs, 1));
     if (J.bar) fsci_progress_finish(J.bar);
     int64_t skipped = 0;
@@ -396,6 +450,8 @@ int fsci__pstm_migrate(const fsci_pstm_opts *o, fsci__pstm_input *in, const fsci
                                .flops = pairs * (o->aa ? FSCI__PSTM_FLOPS_PAIR_AA : FSCI__PSTM_FLOPS_PAIR),
                                .dim = J.ko.dim};
 fail:
+    for (int b = 0; b < 2; b++)
+        if (fsci_mpi_wait(&req[b])) fsci_error_clear(); /* the buffers must not go while being sent */
     fsci_free(T);
     fsci_free(img);
     job_free(&J);

@@ -27,5 +27,9 @@ check "mpirun -np 2 exits 0 and writes" eval '[ $rc = 0 ] && test -s "$T/r2.sgy"
 [ $rc = 0 ] || cat "$T/o2"
 check "1 rank and 2 ranks: identical bytes" cmp -s "$T/r1.sgy" "$T/r2.sgy"
 check "2 ranks and the plain run: identical bytes" cmp -s "$T/plain.sgy" "$T/r2.sgy"
+"$FSCI" pstm migrate "$T/line.sgy" --quiet "${A[@]}" --aa on -o "$T/aa.sgy"
+"$MPI" -np 2 "$FSCI" pstm migrate "$T/line.sgy" --quiet --threads 1 "${A[@]}" --aa on --memory 16 -o "$T/aa2.sgy" \
+    >"$T/o3" 2>&1
+check "2 ranks with anti-aliasing and the input streamed in chunks: the plain run's bytes" cmp -s "$T/aa.sgy" "$T/aa2.sgy"
 echo "pstm_mpi: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

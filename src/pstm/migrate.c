@@ -318,13 +318,16 @@ static int job_init(job *J, const fsci_pstm_opts *o, fsci__pstm_input *in, const
     /* tiles: 16 columns in 2-D (64 kB of image at 1000 samples), 8 x 8 in 3-D */
     J->tw = o->tile ? o->tile : g->ny == 1 ? 16 : 8;
     J->th = g->ny == 1 ? 1 : J->tw;
-    /* 2-D slabs: enough tiles to keep the threads busy, few enough that the
-     * slabs deal out evenly over the MPI ranks (about 16 per rank) */
+    /* 2-D slabs: enough tiles to keep the threads busy (each slab ends in a
+     * barrier) and, under MPI, few enough that the slabs deal out evenly over
+     * the ranks (about 16 per rank) */
     const int64_t ntile = (g->nx + J->tw - 1) / J->tw, size = fsci_mpi_size();
-    const int64_t want = size == 1 ? 8 : 16 * size; /* slabs wanted */
-    int64_t per = (ntile + want - 1) / want;
-    per = per < 8 ? per : 8;
-    per = per > J->nthreads ? per : J->nthreads;
+    int64_t per = 8 > 4 * J->nthreads ? 8 : 4 * J->nthreads; /* one rank: 4 tiles a thread or more */
+    if (size > 1) {
+        per = (ntile + 16 * size - 1) / (16 * size);
+        per = per < 8 ? per : 8;
+        per = per > J->nthreads ? per : J->nthreads;
+    }
     J->slab_cols = g->ny == 1 ? J->tw * per : g->nx * J->th;
     J->nslab = g->ny == 1 ? (g->nx + J->slab_cols - 1) / J->slab_cols : (g->ny + J->th - 1) / J->th;
     const double tr_bytes = (double)in->ns * sizeof(float);

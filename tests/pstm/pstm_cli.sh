@@ -153,5 +153,22 @@ echo old >"$T/keep.sgy"
 run "$FSCI" pstm migrate "$T/trunc.sgy" --vrms $V $GRID -o "$T/keep.sgy"
 check "a failed run leaves an existing output untouched" eval 'rc12 && [ "$(cat "$T/keep.sgy")" = old ]'
 
+# a file-size limit and Ctrl-C while the image is written: the old file stays, no temporary is left
+echo previous >"$T/lim.sgy"
+run bash -c 'ulimit -f 40 && exec "$0" pstm migrate "$1" --quiet --vrms 0:1500,4:3500 --nt 300 --aperture 1000 -o "$2"' \
+    "$FSCI" "$T/line.sgy" "$T/lim.sgy"
+check "ulimit -f: exit 1, the message names lim.sgy and EFBIG, the old file is kept, no temporary" \
+    eval 'rc 1 && errhas "lim.sgy: cannot write: File too large" && [ "$(cat "$T/lim.sgy")" = previous ] && [ -z "$(ls -A "$T" | grep -E "\.tmp$")" ]'
+"$FSCI" pstm model --quiet --vrms $V --shots 200 --receivers 120 --ns 1000 --nt 1000 -o "$T/big.sgy"
+set -m
+"$FSCI" pstm migrate "$T/big.sgy" --quiet --vrms $V --nt 1000 --threads 1 -o "$T/int.sgy" 2>"$T/int.err" &
+pid=$!
+sleep 1
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+irc=$?
+set +m
+check "Ctrl-C during the run: exit 130, no output, no temporary" \
+    eval '[ $irc = 130 ] && [ ! -e "$T/int.sgy" ] && [ -z "$(ls -A "$T" | grep -E "\.tmp$|fsci-")" ]'
 echo "pstm_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

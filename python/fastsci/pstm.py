@@ -52,5 +52,9 @@ def model(*, image=None, threads=0, output=None, **params):
     return _engine.call("pstm", "model", threads=threads, output=output, **params)
 
 
-info = _engine.function("pstm", "info")
+def info(path):
+    """The geometry of a SEG-Y file from its headers (samples are not read): ntraces, ns, dt, t0,
+    format, little_endian, shots, offset_min/max, midpoint_x/y_min/max."""
+    return _engine.call("pstm", "info", input=str(path))
+
 migrate.__doc__ = migrate.__doc__.replace("{params}", _engine.docstring("pstm", "migrate", "").strip())

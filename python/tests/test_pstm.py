@@ -102,6 +102,9 @@ def test_segy_output_reads_back(tmp_path):
     assert "image" not in r and r["pairs"] > 0
     with segyio.open(str(out), ignore_geometry=True) as f:
         assert len(f.samples) == 300 and f.tracecount == r["nx"]
+    g = pstm.info(out)
+    assert g["ntraces"] == r["nx"] and g["ns"] == 300 and abs(g["dt"] - 0.004) < 1e-12 and g["format"] == 5
+    assert abs(g["midpoint_x_min"] - r["x0"]) < 0.01 and abs(g["midpoint_x_max"] - (r["x0"] + (r["nx"] - 1) * 12.5)) < 0.01
 
 
 def test_bad_input():

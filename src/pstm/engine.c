@@ -75,6 +75,17 @@ static int info_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx
                             ? "a 2-D line"
                             : "3-D");
     }
+    if (sink) { /* Python: the figures */
+        char json[768];
+        snprintf(json, sizeof json,
+                 "{\"ntraces\": %lld, \"ns\": %lld, \"dt\": %.17g, \"t0\": %.17g, \"format\": %d, "
+                 "\"little_endian\": %s, \"shots\": %lld, \"offset_min\": %.17g, \"offset_max\": %.17g, "
+                 "\"midpoint_x_min\": %.17g, \"midpoint_x_max\": %.17g, \"midpoint_y_min\": %.17g, "
+                 "\"midpoint_y_max\": %.17g}",
+                 (long long)g->ntr, (long long)g->ns, g->dt, g->t0, g->format, g->lsb ? "true" : "false",
+                 (long long)shots, hmin, hmax, mx0, mx1, my0, my1);
+        FSCI_TRY(fsci_sink_set_summary(sink, json));
+    }
 fail:
     fsci__segy_close(&f);
     return st;

@@ -644,6 +644,62 @@ TEST(zero_weight_at_tau_zero)
         }
 }
 
+/* Taper 0: W_ang = 1 for r <= rho_k (also at r = rho_k exactly), 0 beyond;
+ * W_ang = 0 where rho_k = 0, also for r = 0; no cone: 1 everywhere. */
+TEST(cone_edges_taper_zero)
+{
+    for (int aa = 0; aa <= 1; aa++) {
+        fsci__pstm_kopt o = kopt(2, aa, false);
+        o.taper = 0;
+        o.aa_factor = 0; /* h = 1 */
+        fsci__pstm_prep *p = NULL;
+        ASSERT_OK(fsci__pstm_prep_create(&o, 100, 0.004, 0, &p));
+        float v[50];
+        vel(v, 50, 0.004, 2000, 0);
+        /* a prepared trace with the same v at every u: AA off q = 1 (v = 1); AA on
+         * sigma = 1 and D'[i] = -i^2, whose interpolated second difference
+         * 2 D(u) - D(u - 1) - D(u + 1) is 2 */
+        float q[100], one = 1.0f;
+        int32_t qi[100];
+        for (int i = 0; i < 100; i++) {
+            q[i] = 1;
+            qi[i] = -(i * i);
+        }
+        memcpy(&qi[0], &one, sizeof one);
+        const void *qp = aa ? (const void *)qi : (const void *)q;
+        const double wexp = aa ? 2.0 : 1.0;
+        fsci__pstm_col c;
+        ASSERT_OK(fsci__pstm_col_init(&c, &o, 0, 0, v, 50, 0.004));
+        const int kk = 20;
+        const float rk = c.rho[kk];
+        ASSERT_TRUE(c.rho[kk - 1] < rk && c.rho[kk + 1] > nextafterf(rk, 1e30f));
+        for (int beyond = 0; beyond <= 1; beyond++) {
+            double x = beyond ? (double)nextafterf(rk, 1e30f) : (double)rk;
+            float img[50] = {0};
+            fsci__pstm_pair_mig(&o, p, &c, x, 0, x, 0, qp, img);
+            ASSERT_TRUE(img[kk - 1] == 0);
+            ASSERT_NEAR_REL(img[kk], beyond ? 0.0 : wexp, 1e-4, 1e-6);
+            ASSERT_NEAR_REL(img[kk + 1], wexp, 1e-4, 0);
+        }
+        float img[50] = {0};
+        fsci__pstm_pair_mig(&o, p, &c, 0, 0, 0, 0, qp, img); /* r = 0 = rho_0 */
+        ASSERT_TRUE(img[0] == 0);
+        ASSERT_NEAR_REL(img[1], wexp, 1e-4, 0);
+        fsci__pstm_col_free(&c);
+        o.angle_deg = 90; /* no cone: 1 everywhere (rho_5 would be 35 m < 100 m) */
+        ASSERT_OK(fsci__pstm_col_init(&c, &o, 0, 0, v, 50, 0.004));
+        float img2[50] = {0};
+        fsci__pstm_pair_mig(&o, p, &c, 100, 0, 100, 0, qp, img2);
+        ASSERT_NEAR_REL(img2[5], wexp, 1e-4, 0);
+        float img3[50] = {0};
+        fsci__pstm_pair_mig(&o, p, &c, 0, 0, 0, 0, qp, img3);
+        if (!aa) ASSERT_NEAR_REL(img3[0], 1.0, 1e-6, 0); /* tau = 0 too */
+        ASSERT_NEAR_REL(img3[10], wexp, 1e-4, 0);
+        fsci__pstm_col_free(&c);
+        fsci__pstm_prep_destroy(&p);
+    }
+}
+
 TEST(bad_input)
 {
     fsci__pstm_kopt o = kopt(4, false, true);
@@ -656,6 +712,13 @@ TEST(bad_input)
     fsci__pstm_col c;
     ASSERT_STATUS(fsci__pstm_col_init(&c, &o, 0, 0, v, 4, 0.004), FSCI_EINVAL);
     ASSERT_TRUE(strstr(fsci_error_message(), "v[2]") != NULL);
+    v[2] = NAN; /* non-finite input is caught (also under -ffinite-math-only, if ever used there) */
+    ASSERT_STATUS(fsci__pstm_col_init(&c, &o, 0, 0, v, 4, 0.004), FSCI_EINVAL);
+    v[2] = INFINITY;
+    ASSERT_STATUS(fsci__pstm_col_init(&c, &o, 0, 0, v, 4, 0.004), FSCI_EINVAL);
+    v[2] = 2000;
+    ASSERT_STATUS(fsci__pstm_col_init(&c, &o, INFINITY, 0, v, 4, 0.004), FSCI_EINVAL);
+    ASSERT_STATUS(fsci__pstm_col_init(&c, &o, 0, 0, v, 4, NAN), FSCI_EINVAL);
     o.taper = 1;
     v[2] = 2000;
     ASSERT_STATUS(fsci__pstm_col_init(&c, &o, 0, 0, v, 4, 0.004), FSCI_EINVAL);

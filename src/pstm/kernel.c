@@ -163,7 +163,37 @@ static inline int64_t first_ge_d(const double *a, int64_t n, double x)
     return (b - a) + (*b < x);
 }
 
-/* Fills pp; false if the pair contributes nothing (outside the aperture). */
+/* The same from a guess g (the neighbouring column's answer): gallop from g,
+ * then the branchless search in the bracket found. The answer is the same
+ * whatever g; lo is the smallest candidate. */
+#define PSTM_FIRST_GE_FROM(NAME, T, BASE)                                                                    \
+    static inline int64_t NAME(const T *a, int64_t lo, int64_t n, T x, int64_t g)                            \
+    {                                                                                                        \
+        if (g < lo || g >= n) return lo + BASE(a + lo, n - lo, x);                                           \
+        if (a[g] >= x) { /* the answer is in [lo, g] */                                                      \
+            int64_t hi = g, step = 1;                                                                        \
+            while (hi - step >= lo && a[hi - step] >= x) {                                                   \
+                hi -= step;                                                                                  \
+                step *= 2;                                                                                   \
+            }                                                                                                \
+            const int64_t l2 = hi - step >= lo ? hi - step + 1 : lo;                                         \
+            return l2 + BASE(a + l2, hi - l2, x);                                                            \
+        }                                                                                                    \
+        int64_t l = g + 1, step = 1; /* the answer is in (g, n] */                                           \
+        while (l + step - 1 < n && a[l + step - 1] < x) {                                                    \
+            l += step;                                                                                       \
+            step *= 2;                                                                                       \
+        }                                                                                                    \
+        const int64_t h2 = l + step - 1 < n ? l + step - 1 : n;                                              \
+        return l + BASE(a + l, h2 - l, x);                                                                   \
+    }
+PSTM_FIRST_GE_FROM(first_ge_from_f, float, first_ge_f)
+PSTM_FIRST_GE_FROM(first_ge_from_d, double, first_ge_d)
+
+/* Fills pp; false if the pair contributes nothing (outside the aperture).
+ * hint (may be NULL): int64_t[3], the first sample, the start of the monotone
+ * part and the last sample of the previous pair of this trace ({-1, -1, -1}
+ * for none): neighbouring columns have neighbouring answers. */
 static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c, double sx,
                        double sy, double gx, double gy, int64_t *hint, pair *pp)
 {
@@ -194,7 +224,7 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
     pp->aac = (float)(o->aa_factor * o->aa_dx / dt);
     /* first k: rho is non-decreasing; the first k with rho_k >= r (earlier ones
      * have W_ang = 0) */
-    const int64_t kfirst = first_ge_f(c->rho, c->nt, pp->r);
+    const int64_t kfirst = first_ge_from_f(c->rho, 0, c->nt, pp->r, hint ? hint[0] : -1);
     pp->k0 = kfirst;
     pp->k1 = c->nt;
     /* last k: t increases with tau on [km, nt) for this pair (km: the first k with
@@ -204,11 +234,15 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
      * decide every sample before it. Most pairs keep the whole column: one
      * evaluation at the last sample tells. */
     const double dmax = pp->ds2 > pp->dg2 ? (double)pp->ds2 : (double)pp->dg2;
-    int64_t a = kfirst + first_ge_d(c->mono_d2 + kfirst, c->nt - kfirst, dmax);
+    int64_t a = first_ge_from_d(c->mono_d2, kfirst, c->nt, dmax, hint ? hint[1] : -1);
+    if (hint) {
+        hint[0] = kfirst;
+        hint[1] = a;
+    }
     const double ulim = (double)(ns - 1) - (o->aa ? 1.0 : 0.0) + 1.0;
     if (a < c->nt && u_at(c, pp, t0, dt, c->nt - 1) >= ulim) {
         int64_t lo = a, hi = c->nt - 1; /* the answer is in [lo, hi]; u(hi) >= ulim */
-        const int64_t h = hint ? *hint : -1;
+        const int64_t h = hint ? hint[2] : -1;
         if (h > lo && h < hi) { /* gallop from the neighbouring column's answer */
             if (u_at(c, pp, t0, dt, h) >= ulim) {
                 hi = h;
@@ -239,7 +273,7 @@ static bool pair_setup(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const
         }
         pp->k1 = lo;
     }
-    if (hint) *hint = pp->k1;
+    if (hint) hint[2] = pp->k1;
     return pp->k1 > pp->k0;
 }
 

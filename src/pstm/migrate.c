@@ -159,11 +159,11 @@ static int run_tile(job *J, tile *T, int64_t slab_c0, float *img, int64_t last)
         FSCI_CHECK_GOTO(q, FSCI_EINTERNAL, "pstm: trace %lld of a tile is not in the chunk read",
                         (long long)t);
         const int64_t cl = J->cls[t];
-        int64_t hint = -1; /* neighbouring columns: neighbouring last samples */
+        int64_t hint[3] = {-1, -1, -1}; /* neighbouring columns: neighbouring bounds */
         for (int64_t c = 0; c < ncol; c++)
             T->pairs +=
                 (double)fsci__pstm_pair_mig_hint(&J->ko, J->prep, &cols[c], in->sx[t], in->sy[t], in->gx[t],
-                                                 in->gy[t], q, img + (lc[c] * J->noff + cl) * nt, &hint);
+                                                 in->gy[t], q, img + (lc[c] * J->noff + cl) * nt, hint);
     }
 fail:
     for (int64_t c = 0; cols && c < ncol; c++) fsci__pstm_col_free(&cols[c]);

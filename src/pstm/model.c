@@ -186,10 +186,10 @@ static int model_trace(const mjob *M, int64_t i, double *qa, float *out, double 
     FSCI_TRY(fsci_kdtree_radius(M->kd, mx, my, M->ko->aperture * (1 + 1e-9) + 1e-6, &idx, NULL, &n));
     if (n > 1) qsort(idx, (size_t)n, sizeof *idx, cmp_i64); /* a fixed summation order */
     memset(qa, 0, (size_t)M->ns * sizeof(double));
-    int64_t hint = -1; /* neighbouring columns: neighbouring last samples */
+    int64_t hint[3] = {-1, -1, -1}; /* neighbouring columns: neighbouring bounds */
     for (int64_t j = 0; j < n; j++)
         *pairs += (double)fsci__pstm_pair_mod_hint(M->ko, M->prep, &M->cols[idx[j]], G->sx[i], G->sy[i],
-                                                   G->gx[i], G->gy[i], M->img + idx[j] * M->nt, qa, &hint);
+                                                   G->gx[i], G->gy[i], M->img + idx[j] * M->nt, qa, hint);
     FSCI_TRY(fsci__pstm_prepare_adj(M->prep, qa, out));
 fail:
     fsci_free(idx);

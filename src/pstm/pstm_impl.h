@@ -124,10 +124,11 @@ int64_t fsci__pstm_pair_mig(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, 
 int64_t fsci__pstm_pair_mod(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
                             double sx, double sy, double gx, double gy, const float *img, void *qa);
 
-/* The same with a search hint: *hint (in/out, the last sample bound of the
- * previous pair with this trace, -1 for none) makes finding this pair's bound
- * a few evaluations when neighbouring columns are visited in turn. The result
- * is identical with or without it. */
+/* The same with search hints: hint (int64_t[3], in/out: the first sample, the
+ * start of the monotone part and the last sample of the previous pair with
+ * this trace; {-1, -1, -1} for none) makes finding this pair's bounds a few
+ * evaluations when neighbouring columns are visited in turn. The result is
+ * identical with or without it. */
 int64_t fsci__pstm_pair_mig_hint(const fsci__pstm_kopt *o, const fsci__pstm_prep *p, const fsci__pstm_col *c,
                                  double sx, double sy, double gx, double gy, const void *q, float *img,
                                  int64_t *hint);

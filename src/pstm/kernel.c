@@ -138,30 +138,22 @@ static double u_at(const fsci__pstm_col *c, const pair *pp, double t0, double dt
 }
 
 /* The first i in [0, n) with a[i] >= x in a non-decreasing a (n if none),
- * without data-dependent branches (the compare selects with a cmov). */
-static inline int64_t first_ge_f(const float *a, int64_t n, float x)
-{
-    if (n <= 0) return 0;
-    const float *b = a;
-    for (int64_t len = n; len > 1;) {
-        const int64_t half = len / 2;
-        b = b[half - 1] < x ? b + half : b;
-        len -= half;
+ * without data-dependent branches (the compare selects with a cmov); for
+ * float (rho) and double (mono_d2) tables. */
+#define PSTM_FIRST_GE(NAME, T)                                                                               \
+    static inline int64_t NAME(const T *a, int64_t n, T x)                                                   \
+    {                                                                                                        \
+        if (n <= 0) return 0;                                                                                \
+        const T *b = a;                                                                                      \
+        for (int64_t len = n; len > 1;) {                                                                    \
+            const int64_t half = len / 2;                                                                    \
+            b = b[half - 1] < x ? b + half : b;                                                              \
+            len -= half;                                                                                     \
+        }                                                                                                    \
+        return (b - a) + (*b < x);                                                                           \
     }
-    return (b - a) + (*b < x);
-}
-
-static inline int64_t first_ge_d(const double *a, int64_t n, double x)
-{
-    if (n <= 0) return 0;
-    const double *b = a;
-    for (int64_t len = n; len > 1;) {
-        const int64_t half = len / 2;
-        b = b[half - 1] < x ? b + half : b;
-        len -= half;
-    }
-    return (b - a) + (*b < x);
-}
+PSTM_FIRST_GE(first_ge_f, float)
+PSTM_FIRST_GE(first_ge_d, double)
 
 /* The same from a guess g (the neighbouring column's answer): gallop from g,
  * then the branchless search in the bracket found. The answer is the same

@@ -50,12 +50,6 @@ typedef struct job {
 /* --profile: the preparation of the input traces and the kernel (pair loops) */
 static fsci_event ev_prepare = -1, ev_kernel = -1;
 
-static int cmp_i64(const void *a, const void *b)
-{
-    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int setup_classes(job *J)
 {
     const fsci_pstm_opts *o = J->o;
@@ -118,7 +112,7 @@ static int tile_traces(const job *J, tile *T)
     FSCI_TRY(fsci_kdtree_radius(J->kd, cx, cy, r, &idx, NULL, &n));
     for (int64_t i = 0; i < n; i++)
         if (J->cls[idx[i]] >= 0) idx[m++] = idx[i];
-    if (m > 1) qsort(idx, (size_t)m, sizeof *idx, cmp_i64);
+    if (m > 1) qsort(idx, (size_t)m, sizeof *idx, fsci__pstm_cmp_i64);
     T->tr = idx;
     T->ntr = m;
     T->pos = 0;
@@ -131,7 +125,7 @@ fail:
 static const float *prepared(const job *J, int64_t t)
 {
     if (J->resident) return J->cache + t * J->in->ns;
-    const int64_t *p = bsearch(&t, J->chunk, (size_t)J->nchunk, sizeof t, cmp_i64);
+    const int64_t *p = bsearch(&t, J->chunk, (size_t)J->nchunk, sizeof t, fsci__pstm_cmp_i64);
     return p ? J->cache + (p - J->chunk) * J->in->ns : NULL;
 }
 
@@ -240,7 +234,7 @@ static int run_slab(job *J, int64_t s, tile *T, float *img)
         int64_t m = 0;
         for (int64_t i = 0; i < n; i++)
             for (int64_t k = 0; k < T[i].ntr; k++) J->need[m++] = T[i].tr[k];
-        qsort(J->need, (size_t)m, sizeof(int64_t), cmp_i64);
+        qsort(J->need, (size_t)m, sizeof(int64_t), fsci__pstm_cmp_i64);
         int64_t u = 0;
         for (int64_t k = 0; k < m; k++)
             if (u == 0 || J->need[k] != J->need[u - 1]) J->need[u++] = J->need[k];

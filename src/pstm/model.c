@@ -160,12 +160,6 @@ fail:
     return st;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct mjob {
     const fsci__pstm_kopt *ko;
     const fsci__pstm_prep *prep;
@@ -184,7 +178,7 @@ static int model_trace(const mjob *M, int64_t i, double *qa, float *out, double 
     const double mx = 0.5 * (G->sx[i] + G->gx[i]), my = 0.5 * (G->sy[i] + G->gy[i]);
     int64_t *idx = NULL, n = 0;
     FSCI_TRY(fsci_kdtree_radius(M->kd, mx, my, M->ko->aperture * (1 + 1e-9) + 1e-6, &idx, NULL, &n));
-    if (n > 1) qsort(idx, (size_t)n, sizeof *idx, cmp_i64); /* a fixed summation order */
+    if (n > 1) qsort(idx, (size_t)n, sizeof *idx, fsci__pstm_cmp_i64); /* a fixed summation order */
     memset(qa, 0, (size_t)M->ns * sizeof(double));
     int64_t hint[3] = {-1, -1, -1}; /* neighbouring columns: neighbouring bounds */
     for (int64_t j = 0; j < n; j++)

@@ -58,6 +58,13 @@ int fsci__pstm_migrate(const fsci_pstm_opts *o, fsci__pstm_input *in, const fsci
                        const fsci__pstm_grid *g, int noff, fsci__pstm_emit emit, void *user,
                        fsci_pstm_stats *stats);
 
+/* qsort/bsearch order of int64 indices (trace and column lists). */
+static inline int fsci__pstm_cmp_i64(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 /* The model command (src/pstm/model.c) and the demo section (src/pstm/demo.c). */
 int fsci__pstm_model_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
 int fsci__pstm_demo(fsci_report *r, const fsci_ctx *ctx, bool quick);

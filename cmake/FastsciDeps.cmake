@@ -33,11 +33,22 @@ if(NOT SEGYIO_INCLUDE_DIR OR NOT SEGYIO_LIBRARY)
   message(FATAL_ERROR "segyio not found: run scripts/install-deps (Debian package libsegyio-dev)")
 endif()
 
+# libtiff (Debian libtiff-dev): multi-page TIFF stacks in and out.
+pkg_check_modules(TIFF REQUIRED IMPORTED_TARGET libtiff-4)
+
+# oneDNN (Debian libdnnl-dev, OpenMP runtime): convolutions of the nn module.
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+find_library(DNNL_LIBRARY dnnl)
+if(NOT DNNL_INCLUDE_DIR OR NOT DNNL_LIBRARY)
+  message(FATAL_ERROR "oneDNN not found: run scripts/install-deps (Debian package libdnnl-dev)")
+endif()
+
 add_library(fsci_deps INTERFACE)
 target_include_directories(fsci_deps SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR} ${OPENBLAS_OPENMP_INCLUDE_DIR}
-  ${SEGYIO_INCLUDE_DIR})
+  ${SEGYIO_INCLUDE_DIR} ${DNNL_INCLUDE_DIR})
 target_link_libraries(fsci_deps INTERFACE OpenMP::OpenMP_C ZLIB::ZLIB PNG::PNG PkgConfig::PLPLOT PkgConfig::FFTW3F
-  PkgConfig::FFTW3 PkgConfig::LAPACKE ${OPENBLAS_OPENMP_LIBRARY} PkgConfig::JANSSON ${SEGYIO_LIBRARY} m)
+  PkgConfig::FFTW3 PkgConfig::LAPACKE ${OPENBLAS_OPENMP_LIBRARY} PkgConfig::JANSSON ${SEGYIO_LIBRARY}
+  PkgConfig::TIFF ${DNNL_LIBRARY} m)
 
 # OpenMPI (Debian libopenmpi-dev): used when installed; without it there is one rank.
 if(FSCI_WITH_MPI)

@@ -28,6 +28,7 @@
 #include "fastsci/ptycho.h"
 #include "fastsci/proton.h"
 #include "fastsci/pstm.h"
+#include "fastsci/nn.h"
 
 /* Library version as "MAJOR.MINOR.PATCH". */
 FSCI_API const char *fsci_version(void);

@@ -1,0 +1,42 @@
+/* nn module internals: the layer plan and the typed kernels (nn_kernels.c
+ * instantiates nn_kernels_tmpl.h for float and double). */
+#ifndef FASTSCI_NN_IMPL_H
+#define FASTSCI_NN_IMPL_H
+
+#include "fastsci/nn.h"
+
+struct fsci_nn_layer {
+    fsci_nn_layer_desc d;
+    fsci_nn_dims out;
+    int64_t nparams, nstate;
+    size_t ws;
+    double macs;
+    double *mean, *invstd; /* BN: batch statistics kept from forward (train) for backward */
+};
+
+#define FSCI__NN_KERNELS(SFX)                                                                                \
+    void fsci__nn_conv_fwd_##SFX(const fsci_nn_layer *l, const void *x, const void *p, void *y, void *ws);   \
+    void fsci__nn_conv_bwd_##SFX(const fsci_nn_layer *l, const void *x, const void *dy, const void *p,       \
+                                 void *dx, void *dp, void *ws);                                              \
+    void fsci__nn_convt_fwd_##SFX(const fsci_nn_layer *l, const void *x, const void *p, void *y, void *ws);  \
+    void fsci__nn_convt_bwd_##SFX(const fsci_nn_layer *l, const void *x, const void *dy, const void *p,      \
+                                  void *dx, void *dp, void *ws);                                             \
+    void fsci__nn_maxpool_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y);                         \
+    void fsci__nn_maxpool_bwd_##SFX(const fsci_nn_layer *l, const void *x, const void *dy, void *dx);        \
+    void fsci__nn_blur_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y);                            \
+    void fsci__nn_blur_bwd_##SFX(const fsci_nn_layer *l, const void *dy, void *dx);                          \
+    void fsci__nn_upsample_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y);                        \
+    void fsci__nn_upsample_bwd_##SFX(const fsci_nn_layer *l, const void *dy, void *dx);                      \
+    void fsci__nn_bn_fwd_##SFX(fsci_nn_layer *l, bool train, bool relu, const void *x, const void *p,        \
+                               void *state, void *y);                                                        \
+    void fsci__nn_bn_bwd_##SFX(const fsci_nn_layer *l, bool relu, const void *x, const void *y,              \
+                               const void *dy, const void *p, void *dx, void *dp);                           \
+    void fsci__nn_relu_fwd_##SFX(int64_t n, const void *x, void *y);                                         \
+    void fsci__nn_relu_bwd_##SFX(int64_t n, const void *y, const void *dy, void *dx);                        \
+    int fsci__nn_mse_##SFX(int64_t n, const void *pred, const void *target, const void *mask, double *loss,  \
+                           void *dpred);
+
+FSCI__NN_KERNELS(f32)
+FSCI__NN_KERNELS(f64)
+
+#endif

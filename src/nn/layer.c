@@ -33,7 +33,10 @@ static int plan(fsci_nn_layer *l)
         const int64_t ckk = in.c * d->k * d->k, hwo = o.h * o.w;
         l->nparams = d->cout * ckk + (d->bias ? d->cout : 0);
         const bool one = d->k == 1 && d->stride == 1 && d->pad == 0;
-        l->ws = one ? 0 : (size_t)(2 * ckk * hwo) * es;
+        int64_t band = FSCI__NN_BAND_BYTES / (int64_t)es / (ckk * o.w);
+        band = band < 1 ? 1 : band > o.h ? o.h : band;
+        l->band = band;
+        l->ws = one ? 0 : (size_t)(2 * ckk * band * o.w) * es;
         l->macs = (double)in.n * (double)d->cout * (double)ckk * (double)hwo;
         break;
     }

@@ -5,12 +5,16 @@
 
 #include "fastsci/nn.h"
 
+/* Largest im2col column matrix (bytes): a band of output rows at a time. */
+#define FSCI__NN_BAND_BYTES ((int64_t)8 << 20)
+
 struct fsci_nn_layer {
     fsci_nn_layer_desc d;
     fsci_nn_dims out;
     int64_t nparams, nstate;
     size_t ws;
     double macs;
+    int64_t band;          /* CONV: output rows per im2col band */
     double *mean, *invstd; /* BN: batch statistics kept from forward (train) for backward */
 };
 

@@ -11,20 +11,23 @@
 #define NN_CAT(a, b) NN_CAT2(a, b)
 #define NN_FN(name) NN_CAT(fsci__nn_##name, SFX)
 
-/* cols (cin k k, ho wo) of image x (cin, h, w); row r = (c k + ky) k + kx. */
-static void NN_FN(im2col)(const fsci_nn_layer *l, const T *restrict x, T *restrict cols)
+/* Rows [r0, r0 + nr) of the output: cols (cin k k, nr wo) of image x
+ * (cin, h, w); column row q = (c k + ky) k + kx. Bands keep the column
+ * matrix within FSCI__NN_BAND_BYTES whatever the image size. */
+static void NN_FN(im2col)(const fsci_nn_layer *l, const T *restrict x, int64_t r0, int64_t nr,
+                          T *restrict cols)
 {
     const fsci_nn_layer_desc *d = &l->d;
-    const int64_t h = d->in.h, w = d->in.w, ho = l->out.h, wo = l->out.w, k = d->k, s = d->stride, p = d->pad;
+    const int64_t h = d->in.h, w = d->in.w, wo = l->out.w, k = d->k, s = d->stride, p = d->pad;
     const int64_t rows = d->in.c * k * k;
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t c = r / (k * k), ky = (r / k) % k, kx = r % k;
+    for (int64_t q = 0; q < rows; q++) {
+        const int64_t c = q / (k * k), ky = (q / k) % k, kx = q % k;
         const T *xc = x + c * h * w;
-        T *out = cols + r * ho * wo;
-        for (int64_t oy = 0; oy < ho; oy++) {
+        T *out = cols + q * nr * wo;
+        for (int64_t oy = r0; oy < r0 + nr; oy++) {
             const int64_t iy = oy * s - p + ky;
-            T *o = out + oy * wo;
+            T *o = out + (oy - r0) * wo;
             if (iy < 0 || iy >= h) {
                 for (int64_t ox = 0; ox < wo; ox++) o[ox] = 0;
                 continue;
@@ -46,23 +49,24 @@ static void NN_FN(im2col)(const fsci_nn_layer *l, const T *restrict x, T *restri
     }
 }
 
-/* dx (cin, h, w) = col2im(dcols): the adjoint of im2col, one channel per task. */
-static void NN_FN(col2im)(const fsci_nn_layer *l, const T *restrict dcols, T *restrict dx)
+/* dx (cin, h, w) += col2im(dcols) for output rows [r0, r0 + nr): the
+ * adjoint of im2col, one channel per task. */
+static void NN_FN(col2im)(const fsci_nn_layer *l, const T *restrict dcols, int64_t r0, int64_t nr,
+                          T *restrict dx)
 {
     const fsci_nn_layer_desc *d = &l->d;
-    const int64_t h = d->in.h, w = d->in.w, ho = l->out.h, wo = l->out.w, k = d->k, s = d->stride, p = d->pad;
+    const int64_t h = d->in.h, w = d->in.w, wo = l->out.w, k = d->k, s = d->stride, p = d->pad;
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < d->in.c; c++) {
         T *xc = dx + c * h * w;
-        for (int64_t i = 0; i < h * w; i++) xc[i] = 0;
         for (int64_t ky = 0; ky < k; ky++) {
             for (int64_t kx = 0; kx < k; kx++) {
-                const T *src = dcols + ((c * k + ky) * k + kx) * ho * wo;
-                for (int64_t oy = 0; oy < ho; oy++) {
+                const T *src = dcols + ((c * k + ky) * k + kx) * nr * wo;
+                for (int64_t oy = r0; oy < r0 + nr; oy++) {
                     const int64_t iy = oy * s - p + ky;
                     if (iy < 0 || iy >= h) continue;
                     T *xr = xc + iy * w;
-                    const T *o = src + oy * wo;
+                    const T *o = src + (oy - r0) * wo;
                     for (int64_t ox = 0; ox < wo; ox++) {
                         const int64_t ix = ox * s - p + kx;
                         if (ix >= 0 && ix < w) xr[ix] += o[ox];
@@ -84,17 +88,21 @@ void NN_FN(conv_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, voi
     const T *x = xv, *W = pv;
     T *y = yv, *cols = ws;
     const int64_t cin = d->in.c, cout = d->cout, ckk = cin * d->k * d->k, hwo = l->out.h * l->out.w;
-    const int64_t hwi = d->in.h * d->in.w;
+    const int64_t hwi = d->in.h * d->in.w, wo = l->out.w, band = l->band;
     const T *bias = d->bias ? W + cout * ckk : NULL;
     for (int64_t n = 0; n < d->in.n; n++) {
-        const T *src = x + n * cin * hwi;
-        if (!NN_FN(conv_is_1x1)(l)) {
-            NN_FN(im2col)(l, src, cols);
-            src = cols;
-        }
         T *yn = y + n * cout * hwo;
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)hwo, (int)ckk, 1, W, (int)ckk, src,
-             (int)hwo, 0, yn, (int)hwo);
+        if (NN_FN(conv_is_1x1)(l)) {
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)hwo, (int)ckk, 1, W, (int)ckk,
+                 x + n * cin * hwi, (int)hwo, 0, yn, (int)hwo);
+        } else {
+            for (int64_t r0 = 0; r0 < l->out.h; r0 += band) {
+                const int64_t nr = r0 + band <= l->out.h ? band : l->out.h - r0;
+                NN_FN(im2col)(l, x + n * cin * hwi, r0, nr, cols);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)(nr * wo), (int)ckk, 1, W,
+                     (int)ckk, cols, (int)(nr * wo), 0, yn + r0 * wo, (int)hwo);
+            }
+        }
         if (bias) {
 #pragma omp parallel for schedule(static)
             for (int64_t co = 0; co < cout; co++)
@@ -110,25 +118,34 @@ void NN_FN(conv_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, co
     const T *x = xv, *dy = dyv, *W = pv;
     T *dx = dxv, *dW = dpv;
     const int64_t cin = d->in.c, cout = d->cout, ckk = cin * d->k * d->k, hwo = l->out.h * l->out.w;
-    const int64_t hwi = d->in.h * d->in.w;
+    const int64_t hwi = d->in.h * d->in.w, wo = l->out.w, band = l->band;
     const bool one = NN_FN(conv_is_1x1)(l);
-    T *cols = ws, *dcols = (T *)ws + (one ? 0 : ckk * hwo);
+    T *cols = ws, *dcols = (T *)ws + (one ? 0 : ckk * band * wo);
     for (int64_t n = 0; n < d->in.n; n++) {
         const T *dyn = dy + n * cout * hwo;
-        if (dW) {
-            const T *src = x + n * cin * hwi;
-            if (!one) {
-                NN_FN(im2col)(l, src, cols);
-                src = cols;
-            }
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)hwo, 1, dyn, (int)hwo,
-                 src, (int)hwo, n > 0 ? 1 : 0, dW, (int)ckk);
+        if (one) {
+            if (dW)
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)hwo, 1, dyn, (int)hwo,
+                     x + n * cin * hwi, (int)hwo, n > 0 ? 1 : 0, dW, (int)ckk);
+            if (dx)
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)hwo, (int)cout, 1, W, (int)ckk,
+                     dyn, (int)hwo, 0, dx + n * cin * hwi, (int)hwo);
+            continue;
         }
-        if (dx) {
-            T *dst = one ? dx + n * cin * hwi : dcols;
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)hwo, (int)cout, 1, W, (int)ckk, dyn,
-                 (int)hwo, 0, dst, (int)hwo);
-            if (!one) NN_FN(col2im)(l, dcols, dx + n * cin * hwi);
+        if (dx)
+            for (int64_t i = 0; i < cin * hwi; i++) dx[n * cin * hwi + i] = 0;
+        for (int64_t r0 = 0; r0 < l->out.h; r0 += band) {
+            const int64_t nr = r0 + band <= l->out.h ? band : l->out.h - r0, nc = nr * wo;
+            if (dW) {
+                NN_FN(im2col)(l, x + n * cin * hwi, r0, nr, cols);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)nc, 1, dyn + r0 * wo,
+                     (int)hwo, cols, (int)nc, n > 0 || r0 > 0 ? 1 : 0, dW, (int)ckk);
+            }
+            if (dx) {
+                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)nc, (int)cout, 1, W, (int)ckk,
+                     dyn + r0 * wo, (int)hwo, 0, dcols, (int)nc);
+                NN_FN(col2im)(l, dcols, r0, nr, dx + n * cin * hwi);
+            }
         }
     }
     if (dW && d->bias) {

@@ -15,6 +15,7 @@
 #include "fastsci/core/rng.h"
 #include "fastsci/core/sink.h"
 #include "fastsci/core/npy.h"
+#include "fastsci/core/tiff.h"
 #include "fastsci/core/plot.h"
 #include "fastsci/core/report.h"
 #include "fastsci/core/engine.h"

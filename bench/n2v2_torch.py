@@ -544,21 +544,29 @@ def time_infer(preset, size=512, reps=5, threads=2, warmup=1):
     return 1e3 * statistics.median(times[warmup:])
 
 
+# A small launcher process runs the measurement as its own child and reports
+# RUSAGE_CHILDREN. Linux keeps the pre-exec RSS of a forked process in its ru_maxrss, so a
+# child forked straight from this (torch-sized) process would report at least our own RSS.
+_RSS_LAUNCHER = """
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def peak_rss_mb(what, preset, batch=4, threads=2, steps=5, warmup=1, size=None):
     """Peak RSS (MB) of a fresh Python process that imports torch and runs time_train ("train")
-    or time_infer ("infer"). The child's own rusage comes from os.wait4; the process-wide
-    RUSAGE_CHILDREN maximum would also include every earlier child."""
+    or time_infer ("infer"); the torch import alone is about 240 MB."""
     args = [sys.executable, os.path.abspath(__file__), "time", "--preset", preset, "--batch",
             str(batch), "--threads", str(threads), "--steps", str(steps), "--warmup", str(warmup),
-            "--what", what]
+            "--reps", str(steps), "--what", what]
     if size:
         args += ["--size", str(size)]
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode:
-        raise RuntimeError(f"peak_rss_mb: {' '.join(args)} exited with {p.returncode}")
-    return ru.ru_maxrss / 1024.0  # Linux: KiB
+    out = subprocess.run([sys.executable, "-c", _RSS_LAUNCHER] + args, capture_output=True,
+                         text=True, check=True).stdout.split()
+    if int(out[0]):
+        raise RuntimeError(f"peak_rss_mb: {' '.join(args)} exited with {out[0]}")
+    return int(out[1]) / 1024.0  # Linux: KiB
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/error.h"
+#include "fastsci/core/parallel.h"
 #include "nn_impl.h"
 
 static const char *const kind_names[FSCI_NN_NKINDS] = {"conv",     "convT", "maxpool", "blur",
@@ -32,11 +33,12 @@ static int plan(fsci_nn_layer *l)
                    d->k);
         const int64_t ckk = in.c * d->k * d->k, hwo = o.h * o.w;
         l->nparams = d->cout * ckk + (d->bias ? d->cout : 0);
-        const bool one = d->k == 1 && d->stride == 1 && d->pad == 0;
+        l->one = d->k == 1 && d->stride == 1 && d->pad == 0;
         int64_t band = FSCI__NN_BAND_BYTES / (int64_t)es / (ckk * o.w);
         band = band < 1 ? 1 : band > o.h ? o.h : band;
         l->band = band;
-        l->ws = one ? 0 : (size_t)(2 * ckk * band * o.w) * es;
+        l->ws_thread = l->one ? 0 : (size_t)(2 * ckk * band * o.w) * es;
+        l->ws = l->ws_thread * (size_t)l->nthr + (size_t)(in.n * d->cout * ckk) * es;
         l->macs = (double)in.n * (double)d->cout * (double)ckk * (double)hwo;
         break;
     }
@@ -47,7 +49,8 @@ static int plan(fsci_nn_layer *l)
         o.h = 2 * in.h;
         o.w = 2 * in.w;
         l->nparams = in.c * d->cout * 4 + (d->bias ? d->cout : 0);
-        l->ws = (size_t)(d->cout * 4 * in.h * in.w) * es;
+        l->ws_thread = (size_t)(d->cout * 4 * in.h * in.w) * es;
+        l->ws = l->ws_thread * (size_t)l->nthr + (size_t)(in.n * in.c * d->cout * 4) * es;
         l->macs = (double)in.n * (double)in.c * (double)d->cout * 4.0 * (double)(in.h * in.w);
         break;
     case FSCI_NN_MAXPOOL:
@@ -97,6 +100,8 @@ int fsci_nn_layer_create(const fsci_nn_layer_desc *d, fsci_nn_layer **out)
     l = fsci_calloc(1, sizeof *l);
     FSCI_CHECK(l != NULL, FSCI_ENOMEM, "nn layer: out of memory");
     l->d = *d;
+    l->nthr = fsci_parallel_threads();
+    if (l->nthr < 1) l->nthr = 1;
     if (l->d.eps == 0) l->d.eps = 1e-5;
     if (l->d.momentum == 0) l->d.momentum = 0.1;
     FSCI_TRY(plan(l));

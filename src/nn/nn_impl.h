@@ -15,6 +15,9 @@ struct fsci_nn_layer {
     size_t ws;
     double macs;
     int64_t band;          /* CONV: output rows per im2col band */
+    bool one;              /* CONV: 1x1, stride 1, no padding (no im2col) */
+    int nthr;              /* threads the workspace has room for */
+    size_t ws_thread;      /* CONV, CONVT: workspace bytes per thread (the weight partials follow) */
     double *mean, *invstd; /* BN: batch statistics kept from forward (train) for backward */
 };
 

@@ -2,6 +2,7 @@
  * gradient checks), from one template. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdbool.h>
 #include <stdint.h>
 

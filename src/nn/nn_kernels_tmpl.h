@@ -20,7 +20,6 @@ static void NN_FN(im2col)(const fsci_nn_layer *l, const T *restrict x, int64_t r
     const fsci_nn_layer_desc *d = &l->d;
     const int64_t h = d->in.h, w = d->in.w, wo = l->out.w, k = d->k, s = d->stride, p = d->pad;
     const int64_t rows = d->in.c * k * k;
-#pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < rows; q++) {
         const int64_t c = q / (k * k), ky = (q / k) % k, kx = q % k;
         const T *xc = x + c * h * w;
@@ -50,13 +49,12 @@ static void NN_FN(im2col)(const fsci_nn_layer *l, const T *restrict x, int64_t r
 }
 
 /* dx (cin, h, w) += col2im(dcols) for output rows [r0, r0 + nr): the
- * adjoint of im2col, one channel per task. */
+ * adjoint of im2col. */
 static void NN_FN(col2im)(const fsci_nn_layer *l, const T *restrict dcols, int64_t r0, int64_t nr,
                           T *restrict dx)
 {
     const fsci_nn_layer_desc *d = &l->d;
     const int64_t h = d->in.h, w = d->in.w, wo = l->out.w, k = d->k, s = d->stride, p = d->pad;
-#pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < d->in.c; c++) {
         T *xc = dx + c * h * w;
         for (int64_t ky = 0; ky < k; ky++) {
@@ -77,37 +75,111 @@ static void NN_FN(col2im)(const fsci_nn_layer *l, const T *restrict dcols, int64
     }
 }
 
-static bool NN_FN(conv_is_1x1)(const fsci_nn_layer *l)
+/* Images run in parallel (single-threaded BLAS inside) when there are at
+ * least two and the plan has per-thread workspace; otherwise one after the
+ * other with threaded BLAS. Each image's arithmetic is the same either way,
+ * so results do not depend on the path or the thread count. */
+static int NN_FN(image_threads)(const fsci_nn_layer *l)
 {
-    return l->d.k == 1 && l->d.stride == 1 && l->d.pad == 0;
+    const int t = omp_get_max_threads();
+    const int n = (int)(l->d.in.n < l->nthr ? l->d.in.n : l->nthr);
+    return n < t ? n : t;
+}
+
+static void NN_FN(conv_fwd_image)(const fsci_nn_layer *l, const T *x, const T *W, T *y, T *cols)
+{
+    const fsci_nn_layer_desc *d = &l->d;
+    const int64_t cout = d->cout, ckk = d->in.c * d->k * d->k, hwo = l->out.h * l->out.w, wo = l->out.w;
+    if (l->one) {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)hwo, (int)ckk, 1, W, (int)ckk, x,
+             (int)hwo, 0, y, (int)hwo);
+    } else {
+        for (int64_t r0 = 0; r0 < l->out.h; r0 += l->band) {
+            const int64_t nr = r0 + l->band <= l->out.h ? l->band : l->out.h - r0;
+            NN_FN(im2col)(l, x, r0, nr, cols);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)(nr * wo), (int)ckk, 1, W,
+                 (int)ckk, cols, (int)(nr * wo), 0, y + r0 * wo, (int)hwo);
+        }
+    }
+    if (d->bias) {
+        const T *bias = W + cout * ckk;
+        for (int64_t co = 0; co < cout; co++)
+            for (int64_t i = 0; i < hwo; i++) y[co * hwo + i] += bias[co];
+    }
 }
 
 void NN_FN(conv_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, void *yv, void *ws)
 {
     const fsci_nn_layer_desc *d = &l->d;
     const T *x = xv, *W = pv;
-    T *y = yv, *cols = ws;
-    const int64_t cin = d->in.c, cout = d->cout, ckk = cin * d->k * d->k, hwo = l->out.h * l->out.w;
-    const int64_t hwi = d->in.h * d->in.w, wo = l->out.w, band = l->band;
-    const T *bias = d->bias ? W + cout * ckk : NULL;
-    for (int64_t n = 0; n < d->in.n; n++) {
-        T *yn = y + n * cout * hwo;
-        if (NN_FN(conv_is_1x1)(l)) {
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)hwo, (int)ckk, 1, W, (int)ckk,
-                 x + n * cin * hwi, (int)hwo, 0, yn, (int)hwo);
-        } else {
-            for (int64_t r0 = 0; r0 < l->out.h; r0 += band) {
-                const int64_t nr = r0 + band <= l->out.h ? band : l->out.h - r0;
-                NN_FN(im2col)(l, x + n * cin * hwi, r0, nr, cols);
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)(nr * wo), (int)ckk, 1, W,
-                     (int)ckk, cols, (int)(nr * wo), 0, yn + r0 * wo, (int)hwo);
-            }
+    T *y = yv;
+    const int64_t xin = d->in.c * d->in.h * d->in.w, yo = d->cout * l->out.h * l->out.w;
+    const int nt = NN_FN(image_threads)(l);
+    const size_t per = l->ws_thread / sizeof(T);
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t n = 0; n < d->in.n; n++)
+            NN_FN(conv_fwd_image)
+            (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)omp_get_thread_num() * per);
+    } else {
+        for (int64_t n = 0; n < d->in.n; n++) NN_FN(conv_fwd_image)(l, x + n * xin, W, y + n * yo, ws);
+    }
+}
+
+/* One image: dW (its own partial, overwritten) and dx. */
+static void NN_FN(conv_bwd_image)(const fsci_nn_layer *l, const T *x, const T *dy, const T *W, T *dx, T *dW,
+                                  T *cols)
+{
+    const fsci_nn_layer_desc *d = &l->d;
+    const int64_t cout = d->cout, ckk = d->in.c * d->k * d->k, hwo = l->out.h * l->out.w, wo = l->out.w;
+    if (l->one) {
+        if (dW)
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)hwo, 1, dy, (int)hwo, x,
+                 (int)hwo, 0, dW, (int)ckk);
+        if (dx)
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)hwo, (int)cout, 1, W, (int)ckk, dy,
+                 (int)hwo, 0, dx, (int)hwo);
+        return;
+    }
+    T *dcols = cols + ckk * l->band * wo;
+    if (dx)
+        for (int64_t i = 0; i < d->in.c * d->in.h * d->in.w; i++) dx[i] = 0;
+    for (int64_t r0 = 0; r0 < l->out.h; r0 += l->band) {
+        const int64_t nr = r0 + l->band <= l->out.h ? l->band : l->out.h - r0, nc = nr * wo;
+        if (dW) {
+            NN_FN(im2col)(l, x, r0, nr, cols);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)nc, 1, dy + r0 * wo,
+                 (int)hwo, cols, (int)nc, r0 > 0 ? 1 : 0, dW, (int)ckk);
         }
-        if (bias) {
+        if (dx) {
+            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)nc, (int)cout, 1, W, (int)ckk,
+                 dy + r0 * wo, (int)hwo, 0, dcols, (int)nc);
+            NN_FN(col2im)(l, dcols, r0, nr, dx);
+        }
+    }
+}
+
+/* dW = the per-image partials summed in image order (fixed, whatever the
+ * threads); the bias gradient is summed in double. */
+static void NN_FN(reduce_dw)(const fsci_nn_layer *l, const T *parts, int64_t nw, const T *dy, int64_t cout,
+                             int64_t plane, T *dW, bool bias)
+{
+    const int64_t N = l->d.in.n;
 #pragma omp parallel for schedule(static)
-            for (int64_t co = 0; co < cout; co++)
-                for (int64_t i = 0; i < hwo; i++) yn[co * hwo + i] += bias[co];
+    for (int64_t i = 0; i < nw; i++) {
+        T s = parts[i];
+        for (int64_t n = 1; n < N; n++) s += parts[n * nw + i];
+        dW[i] = s;
+    }
+    if (!bias) return;
+#pragma omp parallel for schedule(static)
+    for (int64_t co = 0; co < cout; co++) {
+        double s = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const T *r = dy + (n * cout + co) * plane;
+            for (int64_t i = 0; i < plane; i++) s += (double)r[i];
         }
+        dW[nw + co] = (T)s;
     }
 }
 
@@ -117,79 +189,80 @@ void NN_FN(conv_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, co
     const fsci_nn_layer_desc *d = &l->d;
     const T *x = xv, *dy = dyv, *W = pv;
     T *dx = dxv, *dW = dpv;
-    const int64_t cin = d->in.c, cout = d->cout, ckk = cin * d->k * d->k, hwo = l->out.h * l->out.w;
-    const int64_t hwi = d->in.h * d->in.w, wo = l->out.w, band = l->band;
-    const bool one = NN_FN(conv_is_1x1)(l);
-    T *cols = ws, *dcols = (T *)ws + (one ? 0 : ckk * band * wo);
-    for (int64_t n = 0; n < d->in.n; n++) {
-        const T *dyn = dy + n * cout * hwo;
-        if (one) {
-            if (dW)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)hwo, 1, dyn, (int)hwo,
-                     x + n * cin * hwi, (int)hwo, n > 0 ? 1 : 0, dW, (int)ckk);
-            if (dx)
-                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)hwo, (int)cout, 1, W, (int)ckk,
-                     dyn, (int)hwo, 0, dx + n * cin * hwi, (int)hwo);
-            continue;
-        }
-        if (dx)
-            for (int64_t i = 0; i < cin * hwi; i++) dx[n * cin * hwi + i] = 0;
-        for (int64_t r0 = 0; r0 < l->out.h; r0 += band) {
-            const int64_t nr = r0 + band <= l->out.h ? band : l->out.h - r0, nc = nr * wo;
-            if (dW) {
-                NN_FN(im2col)(l, x + n * cin * hwi, r0, nr, cols);
-                GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cout, (int)ckk, (int)nc, 1, dyn + r0 * wo,
-                     (int)hwo, cols, (int)nc, n > 0 || r0 > 0 ? 1 : 0, dW, (int)ckk);
-            }
-            if (dx) {
-                GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)nc, (int)cout, 1, W, (int)ckk,
-                     dyn + r0 * wo, (int)hwo, 0, dcols, (int)nc);
-                NN_FN(col2im)(l, dcols, r0, nr, dx + n * cin * hwi);
-            }
-        }
-    }
-    if (dW && d->bias) {
-        T *db = dW + cout * ckk;
-#pragma omp parallel for schedule(static)
-        for (int64_t co = 0; co < cout; co++) {
-            double s = 0;
-            for (int64_t n = 0; n < d->in.n; n++) {
-                const T *r = dy + (n * cout + co) * hwo;
-                for (int64_t i = 0; i < hwo; i++) s += (double)r[i];
-            }
-            db[co] = (T)s;
-        }
-    }
+    const int64_t xin = d->in.c * d->in.h * d->in.w, yo = d->cout * l->out.h * l->out.w;
+    const int64_t nw = d->cout * d->in.c * d->k * d->k;
+    const int nt = NN_FN(image_threads)(l);
+    const size_t per = l->ws_thread / sizeof(T);
+    T *parts = (T *)ws + (size_t)l->nthr * per;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t n = 0; n < d->in.n; n++)
+        NN_FN(conv_bwd_image)
+        (l, x + n * xin, dy + n * yo, W, dx ? dx + n * xin : NULL, dW ? parts + n * nw : NULL,
+         (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+    if (dW) NN_FN(reduce_dw)(l, parts, nw, dy, d->cout, l->out.h * l->out.w, dW, d->bias);
 }
 
 /* Transposed conv 2x2 stride 2: per image Z (cout 4, h w) = W^T X, W (cin, cout 4),
  * then Z row (co 4 + a 2 + b) goes to y (co, 2i + a, 2j + b). */
+static void NN_FN(convt_fwd_image)(const fsci_nn_layer *l, const T *x, const T *W, T *y, T *Z)
+{
+    const fsci_nn_layer_desc *d = &l->d;
+    const int64_t cin = d->in.c, cout = d->cout, h = d->in.h, w = d->in.w, hw = h * w, c4 = cout * 4;
+    const T *bias = d->bias ? W + cin * c4 : NULL;
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c4, (int)hw, (int)cin, 1, W, (int)c4, x, (int)hw, 0, Z,
+         (int)hw);
+    for (int64_t co = 0; co < cout; co++) {
+        const T b = bias ? bias[co] : 0;
+        T *yc = y + co * 4 * hw;
+        for (int64_t a = 0; a < 2; a++)
+            for (int64_t i = 0; i < h; i++) {
+                const T *z0 = Z + (co * 4 + a * 2) * hw + i * w, *z1 = z0 + hw;
+                T *yr = yc + (2 * i + a) * 2 * w;
+                for (int64_t j = 0; j < w; j++) {
+                    yr[2 * j] = z0[j] + b;
+                    yr[2 * j + 1] = z1[j] + b;
+                }
+            }
+    }
+}
+
 void NN_FN(convt_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, void *yv, void *ws)
 {
     const fsci_nn_layer_desc *d = &l->d;
     const T *x = xv, *W = pv;
-    T *y = yv, *Z = ws;
+    T *y = yv;
+    const int64_t xin = d->in.c * d->in.h * d->in.w, yo = d->cout * 4 * d->in.h * d->in.w;
+    const int nt = NN_FN(image_threads)(l);
+    const size_t per = l->ws_thread / sizeof(T);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t n = 0; n < d->in.n; n++)
+        NN_FN(convt_fwd_image)
+        (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+}
+
+static void NN_FN(convt_bwd_image)(const fsci_nn_layer *l, const T *x, const T *dy, const T *W, T *dx, T *dW,
+                                   T *dZ)
+{
+    const fsci_nn_layer_desc *d = &l->d;
     const int64_t cin = d->in.c, cout = d->cout, h = d->in.h, w = d->in.w, hw = h * w, c4 = cout * 4;
-    const T *bias = d->bias ? W + cin * c4 : NULL;
-    for (int64_t n = 0; n < d->in.n; n++) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c4, (int)hw, (int)cin, 1, W, (int)c4,
-             x + n * cin * hw, (int)hw, 0, Z, (int)hw);
-        T *yn = y + n * cout * 4 * hw;
-#pragma omp parallel for schedule(static)
-        for (int64_t co = 0; co < cout; co++) {
-            const T b = bias ? bias[co] : 0;
-            T *yc = yn + co * 4 * hw;
-            for (int64_t a = 0; a < 2; a++)
-                for (int64_t i = 0; i < h; i++) {
-                    const T *z0 = Z + (co * 4 + a * 2) * hw + i * w, *z1 = z0 + hw;
-                    T *yr = yc + (2 * i + a) * 2 * w;
-                    for (int64_t j = 0; j < w; j++) {
-                        yr[2 * j] = z0[j] + b;
-                        yr[2 * j + 1] = z1[j] + b;
-                    }
+    for (int64_t co = 0; co < cout; co++) {
+        const T *dc = dy + co * 4 * hw;
+        for (int64_t a = 0; a < 2; a++)
+            for (int64_t i = 0; i < h; i++) {
+                T *z0 = dZ + (co * 4 + a * 2) * hw + i * w, *z1 = z0 + hw;
+                const T *r = dc + (2 * i + a) * 2 * w;
+                for (int64_t j = 0; j < w; j++) {
+                    z0[j] = r[2 * j];
+                    z1[j] = r[2 * j + 1];
                 }
-        }
+            }
     }
+    if (dx)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cin, (int)hw, (int)c4, 1, W, (int)c4, dZ,
+             (int)hw, 0, dx, (int)hw);
+    if (dW)
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cin, (int)c4, (int)hw, 1, x, (int)hw, dZ, (int)hw,
+             0, dW, (int)c4);
 }
 
 void NN_FN(convt_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, const void *pv, void *dxv,
@@ -197,42 +270,18 @@ void NN_FN(convt_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, c
 {
     const fsci_nn_layer_desc *d = &l->d;
     const T *x = xv, *dy = dyv, *W = pv;
-    T *dx = dxv, *dW = dpv, *dZ = ws;
-    const int64_t cin = d->in.c, cout = d->cout, h = d->in.h, w = d->in.w, hw = h * w, c4 = cout * 4;
-    for (int64_t n = 0; n < d->in.n; n++) {
-        const T *dyn = dy + n * cout * 4 * hw;
-#pragma omp parallel for schedule(static)
-        for (int64_t co = 0; co < cout; co++) {
-            const T *dc = dyn + co * 4 * hw;
-            for (int64_t a = 0; a < 2; a++)
-                for (int64_t i = 0; i < h; i++) {
-                    T *z0 = dZ + (co * 4 + a * 2) * hw + i * w, *z1 = z0 + hw;
-                    const T *r = dc + (2 * i + a) * 2 * w;
-                    for (int64_t j = 0; j < w; j++) {
-                        z0[j] = r[2 * j];
-                        z1[j] = r[2 * j + 1];
-                    }
-                }
-        }
-        if (dx)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cin, (int)hw, (int)c4, 1, W, (int)c4, dZ,
-                 (int)hw, 0, dx + n * cin * hw, (int)hw);
-        if (dW)
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cin, (int)c4, (int)hw, 1, x + n * cin * hw,
-                 (int)hw, dZ, (int)hw, n > 0 ? 1 : 0, dW, (int)c4);
-    }
-    if (dW && d->bias) {
-        T *db = dW + cin * c4;
-#pragma omp parallel for schedule(static)
-        for (int64_t co = 0; co < cout; co++) {
-            double s = 0;
-            for (int64_t n = 0; n < d->in.n; n++) {
-                const T *r = dy + (n * cout + co) * 4 * hw;
-                for (int64_t i = 0; i < 4 * hw; i++) s += (double)r[i];
-            }
-            db[co] = (T)s;
-        }
-    }
+    T *dx = dxv, *dW = dpv;
+    const int64_t xin = d->in.c * d->in.h * d->in.w, yo = d->cout * 4 * d->in.h * d->in.w;
+    const int64_t nw = d->in.c * d->cout * 4;
+    const int nt = NN_FN(image_threads)(l);
+    const size_t per = l->ws_thread / sizeof(T);
+    T *parts = (T *)ws + (size_t)l->nthr * per;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t n = 0; n < d->in.n; n++)
+        NN_FN(convt_bwd_image)
+        (l, x + n * xin, dy + n * yo, W, dx ? dx + n * xin : NULL, dW ? parts + n * nw : NULL,
+         (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+    if (dW) NN_FN(reduce_dw)(l, parts, nw, dy, d->cout, 4 * d->in.h * d->in.w, dW, d->bias);
 }
 
 /* ---- pooling, blur, upsampling: one (n, c) plane per task -------------------- */

@@ -168,6 +168,8 @@ static int fixture_warning(TIFF *tif, void *ud, const char *module, const char *
 }
 
 static int fixture_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
+    FSCI_PRINTF(4, 0);
+static int fixture_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
 {
     (void)tif, (void)ud;
     fprintf(stderr, "  libtiff (fixture): %s: ", module ? module : "");

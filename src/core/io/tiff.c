@@ -38,6 +38,8 @@ typedef struct tmsgs {
 } tmsgs;
 
 static int on_tiff_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
+    FSCI_PRINTF(4, 0);
+static int on_tiff_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
 {
     (void)tif;
     tmsgs *m = ud;

@@ -171,7 +171,9 @@ struct fsci_tiff_reader {
     uint64_t size, pos;
     int io_err; /* errno of the first failed read, 0 if none */
     char *path;
-    int64_t cur; /* libtiff's current directory */
+    int64_t cur;    /* libtiff's current directory */
+    uint64_t *offs; /* each page's directory offset */
+    int64_t ncap;
     fsci_tiff_info info;
     tmsgs msgs;
 };
@@ -445,12 +447,19 @@ static int check_dir_extent(fsci_tiff_reader *r, int64_t page)
     return FSCI_OK;
 }
 
+/* Make page `page` libtiff's current directory. TIFFSetDirectory walks the
+ * chain from the first page (in libtiff 4.5.0: reading a stack page by page
+ * would take quadratic time), so the next page is read in sequence and any
+ * other one straight from the offset recorded at open. */
 static int goto_page(fsci_tiff_reader *r, int64_t page, layout *L)
 {
     msgs_reset(&r->msgs);
     if (r->cur != page) {
+        int64_t from = r->cur;
         r->cur = -1;
-        if (TIFFSetDirectory(r->tif, (tdir_t)page) != 1)
+        int ok = from >= 0 && page == from + 1 ? TIFFReadDirectory(r->tif)
+                                               : TIFFSetSubDirectory(r->tif, r->offs[page]);
+        if (ok != 1 || TIFFCurrentDirOffset(r->tif) != r->offs[page])
             return lib_fail(r, page, FSCI_EFORMAT, "cannot read the directory");
         r->cur = page;
     }
@@ -471,6 +480,7 @@ void fsci_tiff_close(fsci_tiff_reader **rp)
     fsci_tiff_reader *r = *rp;
     if (r->tif) TIFFClose(r->tif);
     if (r->fd >= 0) close(r->fd);
+    fsci_free(r->offs);
     fsci_free(r->path);
     fsci_free(r);
     *rp = NULL;
@@ -511,6 +521,17 @@ int fsci_tiff_open(const char *path, fsci_tiff_reader **out)
     r->cur = 0;
     for (int64_t page = 0;; page++) {
         layout L;
+        if (page == r->ncap) {
+            int64_t grown = r->ncap ? 2 * r->ncap : 64;
+            uint64_t *o = fsci_malloc((size_t)grown, sizeof *o);
+            FSCI_CHECK_GOTO(o, FSCI_ENOMEM, "%s: out of memory for %lld directory offsets", path,
+                            (long long)grown);
+            if (page) memcpy(o, r->offs, (size_t)page * sizeof *o);
+            fsci_free(r->offs);
+            r->offs = o;
+            r->ncap = grown;
+        }
+        r->offs[page] = TIFFCurrentDirOffset(r->tif);
         FSCI_TRY(check_dir_extent(r, page));
         FSCI_TRY(page_layout(r, page, &L));
         if (page == 0) {
@@ -872,6 +893,9 @@ static int write_page_strided(fsci_tiff_writer *tw, const unsigned char *base, i
      * TIFF reader (ImageJ 1.x among them). */
     if (ok && comp != COMPRESSION_NONE && tw->dtype != FSCI_F32)
         ok = TIFFSetField(tif, TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL) == 1;
+    /* Deflate level 1 (libdeflate's fastest): on noisy 16-bit images about 6x
+     * faster than the default 6 for files ~2 % larger. */
+    if (ok && comp == COMPRESSION_ADOBE_DEFLATE) ok = TIFFSetField(tif, TIFFTAG_ZIPQUALITY, 1) == 1;
     if (!ok) return write_fail(tw, page, "cannot set the tags");
     uint32_t nstrips = (uint32_t)((tw->h + tw->rps - 1) / tw->rps);
     for (uint32_t s = 0; s < nstrips; s++) {

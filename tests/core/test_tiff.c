@@ -28,6 +28,9 @@
             TESTKIT_FAIL("message lacks \"%s\": \"%s\"", (s), fsci_error_message());                         \
     } while (0)
 
+/* src/core/io/tiff.c: the estimated size from which fsci_tiff_write makes BigTIFF */
+void fsci__tiff_set_bigtiff_from(double bytes);
+
 static const fsci_dtype DTYPES[3] = {FSCI_U8, FSCI_U16, FSCI_F32};
 static const fsci_tiff_compression COMPS[3] = {FSCI_TIFF_NONE, FSCI_TIFF_LZW, FSCI_TIFF_DEFLATE};
 
@@ -350,7 +353,7 @@ TEST(writer_layout_strips_of_64k_predictor_for_integers)
             TIFFGetField(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
             TIFFGetField(tif, TIFFTAG_BITSPERSAMPLE, &bits);
             int has_pred = TIFFGetField(tif, TIFFTAG_PREDICTOR, &pred);
-            int big = TIFFIsBigEndian(tif);
+            int big = TIFFIsBigEndian(tif) || TIFFIsBigTIFF(tif);
             TIFFClose(tif);
             ASSERT_EQ(rps, cases[k].rps);
             ASSERT_EQ(photo, PHOTOMETRIC_MINISBLACK);
@@ -362,6 +365,34 @@ TEST(writer_layout_strips_of_64k_predictor_for_integers)
             ASSERT_EQ(has_pred && pred == PREDICTOR_HORIZONTAL, ci != 0 && cases[k].t != FSCI_F32);
             ASSERT_EQ(big, 0);
         }
+}
+
+TEST(large_stacks_are_written_as_bigtiff)
+{
+    const char *d = fresh("bigtiff");
+    const char *path = pj(d, "big.tif");
+    for (int ci = 0; ci < 3; ci++) {
+        fsci_array *a = make_stack(FSCI_U16, 3, 37, 53), *b = NULL;
+        ASSERT_TRUE(a != NULL);
+        fsci__tiff_set_bigtiff_from(1.0); /* as if the stack were near 4 GiB */
+        int st1 = fsci_tiff_write(path, &a->view, COMPS[ci]);
+        TIFF *tif = lt_open(path, "r");
+        int big = tif && TIFFIsBigTIFF(tif);
+        if (tif) TIFFClose(tif);
+        fsci__tiff_set_bigtiff_from(0); /* the default: classic for this small stack */
+        int st2 = fsci_tiff_write(pj(d, "classic.tif"), &a->view, COMPS[ci]);
+        tif = lt_open(pj(d, "classic.tif"), "r");
+        int classic = tif && !TIFFIsBigTIFF(tif);
+        if (tif) TIFFClose(tif);
+        fsci_array_destroy(&a);
+        ASSERT_OK(st1);
+        ASSERT_OK(st2);
+        ASSERT_TRUE(big);
+        ASSERT_TRUE(classic);
+        ASSERT_OK(fsci_tiff_read(path, &b));
+        ASSERT_TRUE(stack_matches(b, FSCI_U16, 3, 37, 53, "bigtiff"));
+        fsci_array_destroy(&b);
+    }
 }
 
 TEST(streaming_writer_shows_nothing_before_commit)
@@ -1142,6 +1173,14 @@ TEST(our_stacks_read_by_tifffile)
                         (long long)sizes[si][0], (long long)sizes[si][1], (long long)sizes[si][2],
                         (int)COMPS[ci]);
             }
+    fsci_array *a = make_stack(FSCI_F32, 3, 37, 53);
+    ASSERT_TRUE(a != NULL);
+    fsci__tiff_set_bigtiff_from(1.0);
+    int st = fsci_tiff_write(pj(d, "ours_bigtiff.tif"), &a->view, FSCI_TIFF_DEFLATE);
+    fsci__tiff_set_bigtiff_from(0);
+    fsci_array_destroy(&a);
+    ASSERT_OK(st);
+    fprintf(f, "ours_bigtiff.tif float32 3 37 53 2\n");
     fclose(f);
     int rc = run_py(d, "check");
     if (rc == 77) {

@@ -28,6 +28,18 @@ enum { MAX_RATIO = 4096, RATIO_SLACK = 4096 };
 /* Target strip size of the writer (libtiff's and tifffile's habit). */
 enum { STRIP_BYTES = 1 << 16 };
 
+/* Estimated file size from which fsci_tiff_write makes a BigTIFF: just under
+ * the 4 GiB that classic TIFF offsets can address. */
+#define BIGTIFF_FROM (4294967296.0 * 0.99)
+static double g_bigtiff_from = BIGTIFF_FROM;
+
+/* Test hook (not thread-safe): BigTIFF from `bytes` on (<= 0: the default). */
+void fsci__tiff_set_bigtiff_from(double bytes);
+void fsci__tiff_set_bigtiff_from(double bytes)
+{
+    g_bigtiff_from = bytes > 0 ? bytes : BIGTIFF_FROM;
+}
+
 /* ---- messages --------------------------------------------------------------------- */
 
 /* What libtiff said during one operation on one handle. */
@@ -979,7 +991,7 @@ int fsci_tiff_write(const char *path, const fsci_view *v, fsci_tiff_compression 
     double raw = (double)pages * (double)h * (double)w * (double)es;
     double grow = c == FSCI_TIFF_LZW ? 1.5 : c == FSCI_TIFF_DEFLATE ? 1.01 : 1.0;
     double est = raw * grow + (double)pages * (256.0 + 16.0 * (double)h) + 4096.0;
-    bool big = est >= 4294967296.0 * 0.99;
+    bool big = est >= g_bigtiff_from;
     FSCI_TRY(writer_open(path, h, w, v->dtype, c, big, &tw));
     int64_t sp = v->ndim == 3 ? v->strides[0] : 0;
     for (int64_t p = 0; p < pages; p++)

@@ -286,6 +286,13 @@ static int spit(const char *path, const void *data, size_t n)
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
+/* `part` occurs exactly once in `s` */
+static bool once(const char *s, const char *part)
+{
+    const char *p = strstr(s, part);
+    return p && !strstr(p + 1, part);
+}
+
 static bool exists(const char *p)
 {
     struct stat sb;
@@ -723,7 +730,8 @@ TEST(garbage_and_damaged_strips_never_crash)
     ASSERT_TRUE(spit(path, junk, sizeof junk) == 0);
     fsci_array *b = NULL;
     ASSERT_STATUS(fsci_tiff_read(path, &b), FSCI_EFORMAT);
-    ASSERT_MSG("g.tif: not a readable TIFF file: ");
+    ASSERT_MSG("g.tif: not a readable TIFF file: Not a TIFF");
+    ASSERT_TRUE(once(fsci_error_message(), "g.tif")); /* libtiff's own "<file>: " is left out */
     /* a TIFF header in front of junk */
     memcpy(junk, "II*\0\x08\0\0\0", 8);
     ASSERT_TRUE(spit(path, junk, sizeof junk) == 0);
@@ -732,6 +740,7 @@ TEST(garbage_and_damaged_strips_never_crash)
     ASSERT_EQ(lt_raw(path, COMPRESSION_LZW, 16, 16, junk + 100, 200), 0);
     ASSERT_STATUS(fsci_tiff_read(path, &b), FSCI_EFORMAT);
     ASSERT_MSG("g.tif: page 0: cannot decode a strip: ");
+    ASSERT_TRUE(once(fsci_error_message(), "g.tif"));
     ASSERT_EQ(lt_raw(path, COMPRESSION_ADOBE_DEFLATE, 16, 16, junk + 100, 200), 0);
     ASSERT_STATUS(fsci_tiff_read(path, &b), FSCI_EFORMAT);
     unsigned char img[64 * 64], z[8192];

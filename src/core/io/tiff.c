@@ -61,7 +61,7 @@ static int on_tiff_error(TIFF *tif, void *ud, const char *module, const char *fm
         const char *t = text;
         size_t n = m->path ? strlen(m->path) : 0;
         if (n && strncmp(t, m->path, n) == 0 && t[n] == ':' && t[n + 1] == ' ') t += n + 2;
-        if (module && module[0])
+        if (module && module[0] && !(m->path && strcmp(module, m->path) == 0)) /* codecs name the file */
             snprintf(m->first, sizeof m->first, "%s: %s", module, t);
         else
             snprintf(m->first, sizeof m->first, "%s", t);

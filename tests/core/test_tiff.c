@@ -28,6 +28,9 @@
             TESTKIT_FAIL("message lacks \"%s\": \"%s\"", (s), fsci_error_message());                         \
     } while (0)
 
+/* src/core/io/tiff.c: the estimated size from which fsci_tiff_write makes BigTIFF */
+void fsci__tiff_set_bigtiff_from(double bytes);
+
 static const fsci_dtype DTYPES[3] = {FSCI_U8, FSCI_U16, FSCI_F32};
 static const fsci_tiff_compression COMPS[3] = {FSCI_TIFF_NONE, FSCI_TIFF_LZW, FSCI_TIFF_DEFLATE};
 
@@ -168,6 +171,8 @@ static int fixture_warning(TIFF *tif, void *ud, const char *module, const char *
 }
 
 static int fixture_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
+    FSCI_PRINTF(4, 0);
+static int fixture_error(TIFF *tif, void *ud, const char *module, const char *fmt, va_list ap)
 {
     (void)tif, (void)ud;
     fprintf(stderr, "  libtiff (fixture): %s: ", module ? module : "");
@@ -281,6 +286,13 @@ static int spit(const char *path, const void *data, size_t n)
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
+/* `part` occurs exactly once in `s` */
+static bool once(const char *s, const char *part)
+{
+    const char *p = strstr(s, part);
+    return p && !strstr(p + 1, part);
+}
+
 static bool exists(const char *p)
 {
     struct stat sb;
@@ -348,7 +360,7 @@ TEST(writer_layout_strips_of_64k_predictor_for_integers)
             TIFFGetField(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
             TIFFGetField(tif, TIFFTAG_BITSPERSAMPLE, &bits);
             int has_pred = TIFFGetField(tif, TIFFTAG_PREDICTOR, &pred);
-            int big = TIFFIsBigEndian(tif);
+            int big = TIFFIsBigEndian(tif) || TIFFIsBigTIFF(tif);
             TIFFClose(tif);
             ASSERT_EQ(rps, cases[k].rps);
             ASSERT_EQ(photo, PHOTOMETRIC_MINISBLACK);
@@ -360,6 +372,34 @@ TEST(writer_layout_strips_of_64k_predictor_for_integers)
             ASSERT_EQ(has_pred && pred == PREDICTOR_HORIZONTAL, ci != 0 && cases[k].t != FSCI_F32);
             ASSERT_EQ(big, 0);
         }
+}
+
+TEST(large_stacks_are_written_as_bigtiff)
+{
+    const char *d = fresh("bigtiff");
+    const char *path = pj(d, "big.tif");
+    for (int ci = 0; ci < 3; ci++) {
+        fsci_array *a = make_stack(FSCI_U16, 3, 37, 53), *b = NULL;
+        ASSERT_TRUE(a != NULL);
+        fsci__tiff_set_bigtiff_from(1.0); /* as if the stack were near 4 GiB */
+        int st1 = fsci_tiff_write(path, &a->view, COMPS[ci]);
+        TIFF *tif = lt_open(path, "r");
+        int big = tif && TIFFIsBigTIFF(tif);
+        if (tif) TIFFClose(tif);
+        fsci__tiff_set_bigtiff_from(0); /* the default: classic for this small stack */
+        int st2 = fsci_tiff_write(pj(d, "classic.tif"), &a->view, COMPS[ci]);
+        tif = lt_open(pj(d, "classic.tif"), "r");
+        int classic = tif && !TIFFIsBigTIFF(tif);
+        if (tif) TIFFClose(tif);
+        fsci_array_destroy(&a);
+        ASSERT_OK(st1);
+        ASSERT_OK(st2);
+        ASSERT_TRUE(big);
+        ASSERT_TRUE(classic);
+        ASSERT_OK(fsci_tiff_read(path, &b));
+        ASSERT_TRUE(stack_matches(b, FSCI_U16, 3, 37, 53, "bigtiff"));
+        fsci_array_destroy(&b);
+    }
 }
 
 TEST(streaming_writer_shows_nothing_before_commit)
@@ -439,8 +479,9 @@ TEST(pages_read_in_any_order)
     fsci_tiff_reader *r = NULL;
     ASSERT_OK(fsci_tiff_open(path, &r));
     float buf[600];
-    static const int order[8] = {4, 0, 3, 3, 1, 4, 2, 0};
-    for (int k = 0; k < 8; k++) {
+    /* jumps (by directory offset) and steps to the next page (in sequence) */
+    static const int order[12] = {4, 0, 1, 2, 3, 3, 1, 4, 2, 3, 0, 1};
+    for (int k = 0; k < 12; k++) {
         memset(buf, 0xff, sizeof buf);
         ASSERT_OK(fsci_tiff_read_page(r, order[k], buf));
         ASSERT_TRUE(page_matches(buf, FSCI_F32, order[k], 20, 30, "order"));
@@ -689,7 +730,8 @@ TEST(garbage_and_damaged_strips_never_crash)
     ASSERT_TRUE(spit(path, junk, sizeof junk) == 0);
     fsci_array *b = NULL;
     ASSERT_STATUS(fsci_tiff_read(path, &b), FSCI_EFORMAT);
-    ASSERT_MSG("g.tif: not a readable TIFF file: ");
+    ASSERT_MSG("g.tif: not a readable TIFF file: Not a TIFF");
+    ASSERT_TRUE(once(fsci_error_message(), "g.tif")); /* libtiff's own "<file>: " is left out */
     /* a TIFF header in front of junk */
     memcpy(junk, "II*\0\x08\0\0\0", 8);
     ASSERT_TRUE(spit(path, junk, sizeof junk) == 0);
@@ -698,6 +740,7 @@ TEST(garbage_and_damaged_strips_never_crash)
     ASSERT_EQ(lt_raw(path, COMPRESSION_LZW, 16, 16, junk + 100, 200), 0);
     ASSERT_STATUS(fsci_tiff_read(path, &b), FSCI_EFORMAT);
     ASSERT_MSG("g.tif: page 0: cannot decode a strip: ");
+    ASSERT_TRUE(once(fsci_error_message(), "g.tif"));
     ASSERT_EQ(lt_raw(path, COMPRESSION_ADOBE_DEFLATE, 16, 16, junk + 100, 200), 0);
     ASSERT_STATUS(fsci_tiff_read(path, &b), FSCI_EFORMAT);
     unsigned char img[64 * 64], z[8192];
@@ -1139,6 +1182,14 @@ TEST(our_stacks_read_by_tifffile)
                         (long long)sizes[si][0], (long long)sizes[si][1], (long long)sizes[si][2],
                         (int)COMPS[ci]);
             }
+    fsci_array *a = make_stack(FSCI_F32, 3, 37, 53);
+    ASSERT_TRUE(a != NULL);
+    fsci__tiff_set_bigtiff_from(1.0);
+    int st = fsci_tiff_write(pj(d, "ours_bigtiff.tif"), &a->view, FSCI_TIFF_DEFLATE);
+    fsci__tiff_set_bigtiff_from(0);
+    fsci_array_destroy(&a);
+    ASSERT_OK(st);
+    fprintf(f, "ours_bigtiff.tif float32 3 37 53 2\n");
     fclose(f);
     int rc = run_py(d, "check");
     if (rc == 77) {

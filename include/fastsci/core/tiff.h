@@ -17,7 +17,7 @@
  * Writing: little-endian (the host's order), one strip per ~64 KiB, the same
  * tags on every page (ImageWidth, ImageLength, BitsPerSample, SampleFormat,
  * SamplesPerPixel 1, min-is-black, RowsPerStrip, Compression; LZW and deflate
- * pages of uint8/uint16 carry the horizontal predictor). Classic TIFF, or
+ * pages of uint8/uint16 carry the horizontal predictor; deflate at level 1). Classic TIFF, or
  * BigTIFF where fsci_tiff_write knows the file may pass 4 GiB. Through the
  * atomic writer (fastsci/core/atomic.h): nothing appears at the path before
  * commit, an existing file is untouched on any failure.

@@ -150,17 +150,18 @@ fail:
 }
 
 static int summary(fsci_sink *sink, const fsci__n2v2_model *m, double train_s, double predict_s,
-                   int64_t patches, int64_t slices)
+                   int64_t patches, int64_t slices, int64_t patch)
 {
     if (!sink) return FSCI_OK;
+    const double macs = m->net ? fsci_n2v2_net_macs(m->net, patch, patch) : 0;
     char json[512];
     snprintf(json, sizeof json,
              "{\"weights\": %lld, \"steps\": %lld, \"best_val_loss\": %.9g, \"train_seconds\": %.6g, "
              "\"patches_per_s\": %.6g, \"predict_seconds\": %.6g, \"ms_per_slice\": %.6g, \"mean\": %.17g, "
-             "\"std\": %.17g}",
+             "\"std\": %.17g, \"macs_per_patch\": %.17g}",
              m->net ? (long long)fsci_n2v2_net_nweights(m->net) : 0LL, (long long)m->steps, m->best_val,
              train_s, train_s > 0 ? (double)patches / train_s : 0, predict_s,
-             slices > 0 ? 1e3 * predict_s / (double)slices : 0, m->mean, m->std);
+             slices > 0 ? 1e3 * predict_s / (double)slices : 0, m->mean, m->std, macs);
     return fsci_sink_set_summary(sink, json);
 }
 
@@ -175,7 +176,7 @@ static int train_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ct
     FSCI_TRY(fsci__n2v2_src_open(o, in, &s));
     FSCI_TRY(do_train(o, &s, ctx, &m, &stack, &ts));
     if (ctx->output) FSCI_TRY(fsci__n2v2_model_save(&m, ctx->output));
-    FSCI_TRY(summary(sink, &m, ts, 0, o->epochs * o->steps * o->batch, 0));
+    FSCI_TRY(summary(sink, &m, ts, 0, o->epochs * o->steps * o->batch, 0, o->patch));
 fail:
     fsci_free(stack);
     fsci__n2v2_model_free(&m);
@@ -193,7 +194,7 @@ static int predict_run(const void *opts, const fsci_inputs *in, const fsci_ctx *
     FSCI_TRY(fsci__n2v2_model_load(o->model, &m));
     FSCI_TRY(fsci__n2v2_src_open(o, in, &s));
     FSCI_TRY(do_predict(o, &s, NULL, ctx, &m, sink, &ps));
-    FSCI_TRY(summary(sink, &m, 0, ps, 0, s.z));
+    FSCI_TRY(summary(sink, &m, 0, ps, 0, s.z, o->patch));
 fail:
     fsci__n2v2_model_free(&m);
     fsci__n2v2_src_close(&s);
@@ -212,7 +213,7 @@ static int denoise_run(const void *opts, const fsci_inputs *in, const fsci_ctx *
     FSCI_TRY(do_train(o, &s, ctx, &m, &stack, &ts));
     FSCI_TRY(do_predict(o, &s, stack, ctx, &m, sink, &ps));
     if (o->save_model[0]) FSCI_TRY(fsci__n2v2_model_save(&m, o->save_model));
-    FSCI_TRY(summary(sink, &m, ts, ps, o->epochs * o->steps * o->batch, s.z));
+    FSCI_TRY(summary(sink, &m, ts, ps, o->epochs * o->steps * o->batch, s.z, o->patch));
 fail:
     fsci_free(stack);
     fsci__n2v2_model_free(&m);
@@ -278,5 +279,5 @@ const fsci_engine fsci_engine_n2v2 = {
     .summary = "self-supervised U-Net denoising of images and stacks (N2V2)",
     .commands = commands,
     .ncommands = sizeof commands / sizeof commands[0],
-    .demo = NULL,
+    .demo = fsci__n2v2_demo,
 };

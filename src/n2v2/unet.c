@@ -9,6 +9,7 @@
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/error.h"
+#include "fastsci/core/profile.h"
 #include "fastsci/core/rng.h"
 #include "fastsci/n2v2.h"
 #include "fastsci/nn.h"
@@ -24,6 +25,7 @@ typedef struct {
 typedef struct {
     fsci_nn_layer *l;
     float *y, *dy;
+    fsci_event ef, eb; /* --profile events of this layer's forward and backward (-1: none) */
 } node;
 
 typedef struct {
@@ -286,6 +288,7 @@ static int64_t numel(fsci_nn_dims d)
 
 static int node_make(node *nd, fsci_nn_layer_desc d, size_t *ws)
 {
+    nd->ef = nd->eb = -1;
     d.dtype = FSCI_F32;
     int st = fsci_nn_layer_create(&d, &nd->l);
     if (st) return st;
@@ -313,6 +316,52 @@ static int block_make(block *b, fsci_nn_dims in, int64_t cout, const fsci_n2v2_a
 static fsci_nn_dims out_of(const node *nd)
 {
     return fsci_nn_layer_out(nd->l);
+}
+
+/* Register "n2v2.<where>.<layer>.fwd|bwd" events for --profile (optional: a
+ * full table only loses the events). */
+static void name_node(node *nd, const char *where, const char *what)
+{
+    if (!nd->l) return;
+    char nm[64];
+    snprintf(nm, sizeof nm, "n2v2.%s.%s.fwd", where, what);
+    if (fsci_profile_register(nm, &nd->ef) < 0) fsci_error_clear();
+    snprintf(nm, sizeof nm, "n2v2.%s.%s.bwd", where, what);
+    if (fsci_profile_register(nm, &nd->eb) < 0) fsci_error_clear();
+}
+
+static void name_block(block *b, const char *where)
+{
+    name_node(&b->c1, where, "conv1");
+    name_node(&b->b1, where, "bnrelu1");
+    name_node(&b->c2, where, "conv2");
+    name_node(&b->b2, where, "bnrelu2");
+}
+
+static void profile_names(const fsci_n2v2_arch *a, plan *p)
+{
+    char where[16];
+    for (int l = 0; l < a->depth; l++) {
+        snprintf(where, sizeof where, "enc%d", l);
+        name_block(&p->enc[l], where);
+        name_node(&p->pa[l], where, "maxpool");
+        name_node(&p->pb[l], where, "blur");
+        snprintf(where, sizeof where, "dec%d", l);
+        name_node(&p->up[l], where, "up");
+        name_block(&p->dec[l], where);
+    }
+    name_block(&p->bottom, "bottom");
+    name_node(&p->fin, "final", "conv");
+}
+
+/* FLOPs (2 per multiply-add) and bytes (input and output once) of a pass. */
+static void pass_cost(const node *nd, bool backward, double *flops, double *bytes)
+{
+    const fsci_nn_layer_desc *d = fsci_nn_layer_desc_of(nd->l);
+    const fsci_nn_dims o = fsci_nn_layer_out(nd->l);
+    *flops = 2 * fsci_nn_layer_macs(nd->l) * (backward ? 2 : 1);
+    *bytes =
+        4.0 * (double)(d->in.n * d->in.c * d->in.h * d->in.w + o.n * o.c * o.h * o.w) * (backward ? 2 : 1);
 }
 
 static int plan_make(const fsci_n2v2_net *net, int64_t n, int64_t h, int64_t w, plan **out)
@@ -370,6 +419,7 @@ static int plan_make(const fsci_n2v2_net *net, int64_t n, int64_t h, int64_t w, 
         &p->fin,
         (fsci_nn_layer_desc){.kind = FSCI_NN_CONV, .in = cur, .cout = 1, .k = 1, .stride = 1, .bias = true},
         &ws));
+    if (fsci_profile_enabled()) profile_names(a, p);
     p->xin = fsci_malloc((size_t)(n * h * w), sizeof(float));
     p->ws = fsci_malloc(ws / sizeof(float) + 16, sizeof(float));
     FSCI_CHECK_GOTO(p->xin && p->ws, FSCI_ENOMEM, "n2v2: out of memory for the workspace");
@@ -447,7 +497,14 @@ static int run(node *nd, bool train, const float *x, float *p, float *ws)
     const fsci_nn_layer_desc *d = fsci_nn_layer_desc_of(nd->l);
     float *params = p, *state = NULL;
     if (d->kind == FSCI_NN_BNRELU || d->kind == FSCI_NN_BN) state = p + 2 * d->in.c;
-    return fsci_nn_layer_forward(nd->l, train, x, params, state, nd->y, ws);
+    const double t0 = nd->ef >= 0 ? fsci_profile_begin(nd->ef) : 0;
+    const int st = fsci_nn_layer_forward(nd->l, train, x, params, state, nd->y, ws);
+    if (nd->ef >= 0) {
+        double fl, by;
+        pass_cost(nd, false, &fl, &by);
+        fsci_profile_end(nd->ef, t0, by, fl);
+    }
+    return st;
 }
 
 static int block_fwd(block *b, const blk_layout *L, bool train, const float *x, float *w, float *ws)
@@ -461,7 +518,14 @@ static int block_fwd(block *b, const blk_layout *L, bool train, const float *x, 
 
 static int back(node *nd, const float *x, const float *dy, const float *p, float *dx, float *g, float *ws)
 {
-    return fsci_nn_layer_backward(nd->l, x, nd->y, dy, p, dx, g, ws);
+    const double t0 = nd->eb >= 0 ? fsci_profile_begin(nd->eb) : 0;
+    const int st = fsci_nn_layer_backward(nd->l, x, nd->y, dy, p, dx, g, ws);
+    if (nd->eb >= 0) {
+        double fl, by;
+        pass_cost(nd, true, &fl, &by);
+        fsci_profile_end(nd->eb, t0, by, fl);
+    }
+    return st;
 }
 
 /* dy: gradient of the block output; dx: of its input (NULL to skip). */

@@ -60,6 +60,7 @@ static int plan(fsci_nn_layer *l)
                    (long long)in.h, (long long)in.w);
         o.h = (in.h - 2) / d->stride + 1;
         o.w = (in.w - 2) / d->stride + 1;
+        l->ws = (size_t)(o.h * o.w) * (size_t)l->nthr; /* backward: one byte of window code per output */
         break;
     case FSCI_NN_BLUR:
         o.h = (in.h - 1) / 2 + 1;
@@ -68,6 +69,7 @@ static int plan(fsci_nn_layer *l)
     case FSCI_NN_UPSAMPLE:
         o.h = 2 * in.h;
         o.w = 2 * in.w;
+        l->ws = (size_t)(in.h * o.w) * es * (size_t)l->nthr; /* one plane upsampled along x, per thread */
         break;
     case FSCI_NN_BN:
     case FSCI_NN_BNRELU:
@@ -193,7 +195,7 @@ int fsci_nn_layer_forward(fsci_nn_layer *l, bool train, const void *x, const voi
         break;
     case FSCI_NN_BLUR: DISPATCH(l, fsci__nn_blur_fwd_f32(l, x, y), fsci__nn_blur_fwd_f64(l, x, y)); break;
     case FSCI_NN_UPSAMPLE:
-        DISPATCH(l, fsci__nn_upsample_fwd_f32(l, x, y), fsci__nn_upsample_fwd_f64(l, x, y));
+        DISPATCH(l, fsci__nn_upsample_fwd_f32(l, x, y, ws), fsci__nn_upsample_fwd_f64(l, x, y, ws));
         break;
     case FSCI_NN_BN:
     case FSCI_NN_BNRELU: {
@@ -232,13 +234,16 @@ int fsci_nn_layer_backward(fsci_nn_layer *l, const void *x, const void *y, const
                  fsci__nn_convt_bwd_f64(l, x, dy, p, dx, dp, ws));
         break;
     case FSCI_NN_MAXPOOL:
-        if (dx) DISPATCH(l, fsci__nn_maxpool_bwd_f32(l, x, dy, dx), fsci__nn_maxpool_bwd_f64(l, x, dy, dx));
+        if (dx)
+            DISPATCH(l, fsci__nn_maxpool_bwd_f32(l, x, dy, dx, ws),
+                     fsci__nn_maxpool_bwd_f64(l, x, dy, dx, ws));
         break;
     case FSCI_NN_BLUR:
         if (dx) DISPATCH(l, fsci__nn_blur_bwd_f32(l, dy, dx), fsci__nn_blur_bwd_f64(l, dy, dx));
         break;
     case FSCI_NN_UPSAMPLE:
-        if (dx) DISPATCH(l, fsci__nn_upsample_bwd_f32(l, dy, dx), fsci__nn_upsample_bwd_f64(l, dy, dx));
+        if (dx)
+            DISPATCH(l, fsci__nn_upsample_bwd_f32(l, dy, dx, ws), fsci__nn_upsample_bwd_f64(l, dy, dx, ws));
         break;
     case FSCI_NN_BN:
     case FSCI_NN_BNRELU: {

@@ -29,11 +29,12 @@ struct fsci_nn_layer {
     void fsci__nn_convt_bwd_##SFX(const fsci_nn_layer *l, const void *x, const void *dy, const void *p,      \
                                   void *dx, void *dp, void *ws);                                             \
     void fsci__nn_maxpool_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y);                         \
-    void fsci__nn_maxpool_bwd_##SFX(const fsci_nn_layer *l, const void *x, const void *dy, void *dx);        \
+    void fsci__nn_maxpool_bwd_##SFX(const fsci_nn_layer *l, const void *x, const void *dy, void *dx,         \
+                                    void *ws);                                                               \
     void fsci__nn_blur_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y);                            \
     void fsci__nn_blur_bwd_##SFX(const fsci_nn_layer *l, const void *dy, void *dx);                          \
-    void fsci__nn_upsample_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y);                        \
-    void fsci__nn_upsample_bwd_##SFX(const fsci_nn_layer *l, const void *dy, void *dx);                      \
+    void fsci__nn_upsample_fwd_##SFX(const fsci_nn_layer *l, const void *x, void *y, void *ws);              \
+    void fsci__nn_upsample_bwd_##SFX(const fsci_nn_layer *l, const void *dy, void *dx, void *ws);            \
     void fsci__nn_bn_fwd_##SFX(fsci_nn_layer *l, bool train, bool relu, const void *x, const void *p,        \
                                void *state, void *y);                                                        \
     void fsci__nn_bn_bwd_##SFX(const fsci_nn_layer *l, bool relu, const void *x, const void *y,              \

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "fastsci/core/error.h"
 #include "nn_impl.h"

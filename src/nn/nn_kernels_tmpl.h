@@ -63,11 +63,17 @@ static void NN_FN(col2im)(const fsci_nn_layer *l, const T *restrict dcols, int64
                 for (int64_t oy = r0; oy < r0 + nr; oy++) {
                     const int64_t iy = oy * s - p + ky;
                     if (iy < 0 || iy >= h) continue;
-                    T *xr = xc + iy * w;
-                    const T *o = src + (oy - r0) * wo;
-                    for (int64_t ox = 0; ox < wo; ox++) {
-                        const int64_t ix = ox * s - p + kx;
-                        if (ix >= 0 && ix < w) xr[ix] += o[ox];
+                    T *restrict xr = xc + iy * w;
+                    const T *restrict o = src + (oy - r0) * wo;
+                    if (s == 1) { /* ix = ox + off over one contiguous range */
+                        const int64_t off = kx - p;
+                        const int64_t lo = off < 0 ? -off : 0, hi = w - off < wo ? w - off : wo;
+                        for (int64_t ox = lo; ox < hi; ox++) xr[ox + off] += o[ox];
+                    } else {
+                        for (int64_t ox = 0; ox < wo; ox++) {
+                            const int64_t ix = ox * s - p + kx;
+                            if (ix >= 0 && ix < w) xr[ix] += o[ox];
+                        }
                     }
                 }
             }
@@ -118,9 +124,8 @@ void NN_FN(conv_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, voi
     const size_t per = l->ws_thread / sizeof(T);
     if (nt > 1) {
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t n = 0; n < d->in.n; n++)
-            NN_FN(conv_fwd_image)
-            (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)omp_get_thread_num() * per);
+        for (int64_t n = 0; n < d->in.n; n++) NN_FN(conv_fwd_image)
+        (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)omp_get_thread_num() * per);
     } else {
         for (int64_t n = 0; n < d->in.n; n++) NN_FN(conv_fwd_image)(l, x + n * xin, W, y + n * yo, ws);
     }
@@ -195,10 +200,9 @@ void NN_FN(conv_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, co
     const size_t per = l->ws_thread / sizeof(T);
     T *parts = (T *)ws + (size_t)l->nthr * per;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t n = 0; n < d->in.n; n++)
-        NN_FN(conv_bwd_image)
-        (l, x + n * xin, dy + n * yo, W, dx ? dx + n * xin : NULL, dW ? parts + n * nw : NULL,
-         (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+    for (int64_t n = 0; n < d->in.n; n++) NN_FN(conv_bwd_image)
+    (l, x + n * xin, dy + n * yo, W, dx ? dx + n * xin : NULL, dW ? parts + n * nw : NULL,
+     (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
     if (dW) NN_FN(reduce_dw)(l, parts, nw, dy, d->cout, l->out.h * l->out.w, dW, d->bias);
 }
 
@@ -235,9 +239,8 @@ void NN_FN(convt_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, vo
     const int nt = NN_FN(image_threads)(l);
     const size_t per = l->ws_thread / sizeof(T);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t n = 0; n < d->in.n; n++)
-        NN_FN(convt_fwd_image)
-        (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+    for (int64_t n = 0; n < d->in.n; n++) NN_FN(convt_fwd_image)
+    (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
 }
 
 static void NN_FN(convt_bwd_image)(const fsci_nn_layer *l, const T *x, const T *dy, const T *W, T *dx, T *dW,
@@ -277,27 +280,28 @@ void NN_FN(convt_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, c
     const size_t per = l->ws_thread / sizeof(T);
     T *parts = (T *)ws + (size_t)l->nthr * per;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t n = 0; n < d->in.n; n++)
-        NN_FN(convt_bwd_image)
-        (l, x + n * xin, dy + n * yo, W, dx ? dx + n * xin : NULL, dW ? parts + n * nw : NULL,
-         (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+    for (int64_t n = 0; n < d->in.n; n++) NN_FN(convt_bwd_image)
+    (l, x + n * xin, dy + n * yo, W, dx ? dx + n * xin : NULL, dW ? parts + n * nw : NULL,
+     (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
     if (dW) NN_FN(reduce_dw)(l, parts, nw, dy, d->cout, 4 * d->in.h * d->in.w, dW, d->bias);
 }
 
 /* ---- pooling, blur, upsampling: one (n, c) plane per task -------------------- */
 
-/* Index (in the plane) of the first maximum of the 2x2 window at (oy, ox). */
-static inline int64_t NN_FN(argmax2)(const T *xp, int64_t w, int64_t iy, int64_t ix)
+/* Max-pool 2x2. The window at (oy, ox) reads a = x(sy, sx), b = x(sy, sx + 1),
+ * c = x(sy + 1, sx), d = x(sy + 1, sx + 1) (sy = s oy, sx = s ox); its code
+ * q in 0..3 names the first maximum in that order (PyTorch's tie rule). The
+ * loops are written over whole rows so that they vectorise. */
+static inline int NN_FN(code4)(T a, T b, T c, T d)
 {
-    int64_t best = iy * w + ix;
-    T m = xp[best];
-    const int64_t cand[3] = {iy * w + ix + 1, (iy + 1) * w + ix, (iy + 1) * w + ix + 1};
-    for (int q = 0; q < 3; q++)
-        if (xp[cand[q]] > m) {
-            m = xp[cand[q]];
-            best = cand[q];
-        }
-    return best;
+    int q = 0;
+    T m = a;
+    q = b > m ? 1 : q;
+    m = b > m ? b : m;
+    q = c > m ? 2 : q;
+    m = c > m ? c : m;
+    q = d > m ? 3 : q;
+    return q;
 }
 
 void NN_FN(maxpool_fwd)(const fsci_nn_layer *l, const void *xv, void *yv)
@@ -310,24 +314,65 @@ void NN_FN(maxpool_fwd)(const fsci_nn_layer *l, const void *xv, void *yv)
     for (int64_t pl = 0; pl < planes; pl++) {
         const T *xp = x + pl * h * w;
         T *yp = y + pl * ho * wo;
-        for (int64_t oy = 0; oy < ho; oy++)
-            for (int64_t ox = 0; ox < wo; ox++) yp[oy * wo + ox] = xp[NN_FN(argmax2)(xp, w, oy * s, ox * s)];
+        for (int64_t oy = 0; oy < ho; oy++) {
+            const T *r0 = xp + oy * s * w, *r1 = r0 + w;
+            T *o = yp + oy * wo;
+#pragma omp simd
+            for (int64_t ox = 0; ox < wo; ox++) {
+                const T a = r0[ox * s], b = r0[ox * s + 1], c = r1[ox * s], d = r1[ox * s + 1];
+                const T m1 = b > a ? b : a, m2 = d > c ? d : c;
+                o[ox] = m2 > m1 ? m2 : m1;
+            }
+        }
     }
 }
 
-void NN_FN(maxpool_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, void *dxv)
+/* dx(i, j) = sum of dy over the windows whose first maximum is (i, j): with
+ * stride 1 the four windows (i, j), (i, j - 1), (i - 1, j), (i - 1, j - 1)
+ * with codes 0, 1, 2, 3; with stride 2 the one window (i/2, j/2) with code
+ * 2 (i & 1) + (j & 1). A gather, so no two writes collide. */
+void NN_FN(maxpool_bwd)(const fsci_nn_layer *l, const void *xv, const void *dyv, void *dxv, void *ws)
 {
     const T *x = xv, *dy = dyv;
     T *dx = dxv;
     const int64_t h = l->d.in.h, w = l->d.in.w, ho = l->out.h, wo = l->out.w, s = l->d.stride;
     const int64_t planes = l->d.in.n * l->d.in.c;
-#pragma omp parallel for schedule(static)
+    const int nt = omp_get_max_threads() < l->nthr ? omp_get_max_threads() : l->nthr; /* ws has nthr slots */
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t pl = 0; pl < planes; pl++) {
         const T *xp = x + pl * h * w, *dp = dy + pl * ho * wo;
         T *gp = dx + pl * h * w;
-        for (int64_t i = 0; i < h * w; i++) gp[i] = 0;
-        for (int64_t oy = 0; oy < ho; oy++)
-            for (int64_t ox = 0; ox < wo; ox++) gp[NN_FN(argmax2)(xp, w, oy * s, ox * s)] += dp[oy * wo + ox];
+        unsigned char *code = (unsigned char *)ws + (size_t)omp_get_thread_num() * (size_t)(ho * wo);
+        for (int64_t oy = 0; oy < ho; oy++) {
+            const T *r0 = xp + oy * s * w, *r1 = r0 + w;
+#pragma omp simd
+            for (int64_t ox = 0; ox < wo; ox++)
+                code[oy * wo + ox] =
+                    (unsigned char)NN_FN(code4)(r0[ox * s], r0[ox * s + 1], r1[ox * s], r1[ox * s + 1]);
+        }
+        for (int64_t i = 0; i < h; i++) {
+            T *g = gp + i * w;
+            if (s == 2) {
+                const int64_t oy = i / 2;
+                const int qa = 2 * (int)(i & 1);
+                for (int64_t j = 0; j < w; j++) {
+                    const int64_t ox = j / 2;
+                    g[j] =
+                        oy < ho && ox < wo && code[oy * wo + ox] == qa + (int)(j & 1) ? dp[oy * wo + ox] : 0;
+                }
+                continue;
+            }
+#pragma omp simd
+            for (int64_t j = 0; j < w; j++) {
+                T v = 0;
+                if (i < ho && j < wo && code[i * wo + j] == 0) v += dp[i * wo + j];
+                if (i < ho && j >= 1 && j - 1 < wo && code[i * wo + j - 1] == 1) v += dp[i * wo + j - 1];
+                if (i >= 1 && i - 1 < ho && j < wo && code[(i - 1) * wo + j] == 2) v += dp[(i - 1) * wo + j];
+                if (i >= 1 && i - 1 < ho && j >= 1 && j - 1 < wo && code[(i - 1) * wo + j - 1] == 3)
+                    v += dp[(i - 1) * wo + j - 1];
+                g[j] = v;
+            }
+        }
     }
 }
 
@@ -389,70 +434,80 @@ void NN_FN(blur_bwd)(const fsci_nn_layer *l, const void *dyv, void *dxv)
     }
 }
 
-/* Bilinear x2, align_corners = False: source coordinate (o + 1/2)/2 - 1/2,
- * clamped at 0; neighbours i0 = floor, i1 = min(i0 + 1, n - 1). */
-static inline void NN_FN(src_index)(int64_t o, int64_t n, int64_t *i0, int64_t *i1, T *lam)
+/* Bilinear x2, align_corners = False: output o samples the input at
+ * (o + 1/2)/2 - 1/2, clamped at 0. For an exact factor 2 the weights are
+ * fixed: out(0) = in(0), out(2n - 1) = in(n - 1), and inside
+ * out(2j) = in(j - 1)/4 + 3 in(j)/4, out(2j + 1) = 3 in(j)/4 + in(j + 1)/4.
+ * Separable: rows first into the workspace (h x 2w), then columns. */
+static void NN_FN(up1)(const T *restrict in, int64_t n, int64_t stride_in, T *restrict out,
+                       int64_t stride_out)
 {
-    T s = ((T)o + (T)0.5) * (T)0.5 - (T)0.5;
-    if (s < 0) s = 0;
-    int64_t i = (int64_t)s;
-    *i0 = i;
-    *i1 = i + 1 < n ? i + 1 : n - 1;
-    *lam = s - (T)i;
+    const T q = (T)0.25, t = (T)0.75;
+    out[0] = in[0];
+    for (int64_t j = 1; j < n; j++) {
+        out[(2 * j - 1) * stride_out] = t * in[(j - 1) * stride_in] + q * in[j * stride_in];
+        out[(2 * j) * stride_out] = q * in[(j - 1) * stride_in] + t * in[j * stride_in];
+    }
+    out[(2 * n - 1) * stride_out] = in[(n - 1) * stride_in];
 }
 
-void NN_FN(upsample_fwd)(const fsci_nn_layer *l, const void *xv, void *yv)
+void NN_FN(upsample_fwd)(const fsci_nn_layer *l, const void *xv, void *yv, void *ws)
 {
     const T *x = xv;
     T *y = yv;
-    const int64_t h = l->d.in.h, w = l->d.in.w, ho = l->out.h, wo = l->out.w;
+    const int64_t h = l->d.in.h, w = l->d.in.w, wo = l->out.w;
     const int64_t planes = l->d.in.n * l->d.in.c;
-#pragma omp parallel for schedule(static)
+    const int nt = omp_get_max_threads() < l->nthr ? omp_get_max_threads() : l->nthr; /* ws has nthr slots */
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t pl = 0; pl < planes; pl++) {
         const T *xp = x + pl * h * w;
-        T *yp = y + pl * ho * wo;
-        for (int64_t oy = 0; oy < ho; oy++) {
-            int64_t y0, y1;
-            T ly;
-            NN_FN(src_index)(oy, h, &y0, &y1, &ly);
-            const T *r0 = xp + y0 * w, *r1 = xp + y1 * w;
-            for (int64_t ox = 0; ox < wo; ox++) {
-                int64_t x0, x1;
-                T lx;
-                NN_FN(src_index)(ox, w, &x0, &x1, &lx);
-                yp[oy * wo + ox] =
-                    (1 - ly) * ((1 - lx) * r0[x0] + lx * r0[x1]) + ly * ((1 - lx) * r1[x0] + lx * r1[x1]);
+        T *yp = y + pl * 2 * h * wo;
+        T *tmp = (T *)ws + (size_t)omp_get_thread_num() * (size_t)(h * wo);
+        for (int64_t i = 0; i < h; i++) NN_FN(up1)(xp + i * w, w, 1, tmp + i * wo, 1);
+        const T q = (T)0.25, t = (T)0.75;
+        memcpy(yp, tmp, (size_t)wo * sizeof(T));
+        for (int64_t i = 1; i < h; i++) {
+            const T *a = tmp + (i - 1) * wo, *b = tmp + i * wo;
+            T *o1 = yp + (2 * i - 1) * wo, *o2 = yp + 2 * i * wo;
+#pragma omp simd
+            for (int64_t j = 0; j < wo; j++) {
+                o1[j] = t * a[j] + q * b[j];
+                o2[j] = q * a[j] + t * b[j];
             }
         }
+        memcpy(yp + (2 * h - 1) * wo, tmp + (h - 1) * wo, (size_t)wo * sizeof(T));
     }
 }
 
-void NN_FN(upsample_bwd)(const fsci_nn_layer *l, const void *dyv, void *dxv)
+/* The adjoint: dx(j) = dy(2j)(3/4) + dy(2j + 1)(3/4) + dy(2j - 1)/4 + dy(2j + 2)/4
+ * inside, with the end rows and columns taking their copies whole. */
+static void NN_FN(down1)(const T *restrict g, int64_t n, int64_t sg, T *restrict out, int64_t so)
+{
+    const T q = (T)0.25, t = (T)0.75;
+    for (int64_t j = 0; j < n; j++) {
+        T v = 0;
+        if (j == 0) v += g[0];
+        if (j == n - 1) v += g[(2 * n - 1) * sg];
+        if (j >= 1) v += q * g[(2 * j - 1) * sg] + t * g[(2 * j) * sg]; /* in(j) as the right neighbour */
+        if (j + 1 < n) v += t * g[(2 * j + 1) * sg] + q * g[(2 * j + 2) * sg]; /* in(j) as the left one */
+        out[j * so] = v;
+    }
+}
+
+void NN_FN(upsample_bwd)(const fsci_nn_layer *l, const void *dyv, void *dxv, void *ws)
 {
     const T *dy = dyv;
     T *dx = dxv;
-    const int64_t h = l->d.in.h, w = l->d.in.w, ho = l->out.h, wo = l->out.w;
+    const int64_t h = l->d.in.h, w = l->d.in.w, wo = l->out.w;
     const int64_t planes = l->d.in.n * l->d.in.c;
-#pragma omp parallel for schedule(static)
+    const int nt = omp_get_max_threads() < l->nthr ? omp_get_max_threads() : l->nthr; /* ws has nthr slots */
+#pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t pl = 0; pl < planes; pl++) {
-        const T *dp = dy + pl * ho * wo;
+        const T *dp = dy + pl * 2 * h * wo;
         T *gp = dx + pl * h * w;
-        for (int64_t i = 0; i < h * w; i++) gp[i] = 0;
-        for (int64_t oy = 0; oy < ho; oy++) {
-            int64_t y0, y1;
-            T ly;
-            NN_FN(src_index)(oy, h, &y0, &y1, &ly);
-            for (int64_t ox = 0; ox < wo; ox++) {
-                int64_t x0, x1;
-                T lx;
-                NN_FN(src_index)(ox, w, &x0, &x1, &lx);
-                const T g = dp[oy * wo + ox];
-                gp[y0 * w + x0] += (1 - ly) * (1 - lx) * g;
-                gp[y0 * w + x1] += (1 - ly) * lx * g;
-                gp[y1 * w + x0] += ly * (1 - lx) * g;
-                gp[y1 * w + x1] += ly * lx * g;
-            }
-        }
+        T *tmp = (T *)ws + (size_t)omp_get_thread_num() * (size_t)(h * wo);
+        for (int64_t j = 0; j < wo; j++) NN_FN(down1)(dp + j, h, wo, tmp + j, wo);
+        for (int64_t i = 0; i < h; i++) NN_FN(down1)(tmp + i * wo, w, 1, gp + i * w, 1);
     }
 }
 
@@ -473,12 +528,14 @@ void NN_FN(bn_fwd)(fsci_nn_layer *l, bool train, bool relu, const void *xv, cons
             double s = 0;
             for (int64_t n = 0; n < N; n++) {
                 const T *r = x + (n * C + c) * hw;
+#pragma omp simd reduction(+ : s)
                 for (int64_t i = 0; i < hw; i++) s += (double)r[i];
             }
             mean = s / (double)M;
             double v = 0;
             for (int64_t n = 0; n < N; n++) {
                 const T *r = x + (n * C + c) * hw;
+#pragma omp simd reduction(+ : v)
                 for (int64_t i = 0; i < hw; i++) {
                     const double e = (double)r[i] - mean;
                     v += e * e;
@@ -524,6 +581,7 @@ void NN_FN(bn_bwd)(const fsci_nn_layer *l, bool relu, const void *xv, const void
         double sg = 0, sgx = 0;
         for (int64_t n = 0; n < N; n++) {
             const size_t o = (size_t)((n * C + c) * hw);
+#pragma omp simd reduction(+ : sg, sgx)
             for (int64_t i = 0; i < hw; i++) {
                 const double g = relu && !(y[o + i] > 0) ? 0.0 : (double)dy[o + i];
                 sg += g;

@@ -92,42 +92,49 @@ static int NN_FN(image_threads)(const fsci_nn_layer *l)
     return n < t ? n : t;
 }
 
-static void NN_FN(conv_fwd_image)(const fsci_nn_layer *l, const T *x, const T *W, T *y, T *cols)
+/* Output rows [r0, r0 + nr) of one image: columns, GEMM, bias. */
+static void NN_FN(conv_fwd_band)(const fsci_nn_layer *l, const T *x, const T *W, T *y, int64_t r0, int64_t nr,
+                                 T *cols)
 {
     const fsci_nn_layer_desc *d = &l->d;
     const int64_t cout = d->cout, ckk = d->in.c * d->k * d->k, hwo = l->out.h * l->out.w, wo = l->out.w;
+    const int64_t nc = nr * wo;
     if (l->one) {
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)hwo, (int)ckk, 1, W, (int)ckk, x,
-             (int)hwo, 0, y, (int)hwo);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)nc, (int)ckk, 1, W, (int)ckk, x + r0 * wo,
+             (int)hwo, 0, y + r0 * wo, (int)hwo);
     } else {
-        for (int64_t r0 = 0; r0 < l->out.h; r0 += l->band) {
-            const int64_t nr = r0 + l->band <= l->out.h ? l->band : l->out.h - r0;
-            NN_FN(im2col)(l, x, r0, nr, cols);
-            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)(nr * wo), (int)ckk, 1, W,
-                 (int)ckk, cols, (int)(nr * wo), 0, y + r0 * wo, (int)hwo);
-        }
+        NN_FN(im2col)(l, x, r0, nr, cols);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)nc, (int)ckk, 1, W, (int)ckk, cols, (int)nc,
+             0, y + r0 * wo, (int)hwo);
     }
     if (d->bias) {
         const T *bias = W + cout * ckk;
-        for (int64_t co = 0; co < cout; co++)
-            for (int64_t i = 0; i < hwo; i++) y[co * hwo + i] += bias[co];
+        for (int64_t co = 0; co < cout; co++) {
+            T *yr = y + co * hwo + r0 * wo;
+            for (int64_t i = 0; i < nc; i++) yr[i] += bias[co];
+        }
     }
 }
 
+/* Tasks are (image, band of output rows): images of a batch, or the bands of
+ * one large image (inference), run in parallel with single-threaded BLAS;
+ * each output element is computed the same way whichever thread runs it. */
 void NN_FN(conv_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, void *yv, void *ws)
 {
     const fsci_nn_layer_desc *d = &l->d;
     const T *x = xv, *W = pv;
     T *y = yv;
     const int64_t xin = d->in.c * d->in.h * d->in.w, yo = d->cout * l->out.h * l->out.w;
-    const int nt = NN_FN(image_threads)(l);
+    const int64_t nb = (l->out.h + l->band - 1) / l->band, tasks = d->in.n * nb;
+    int nt = omp_get_max_threads() < l->nthr ? omp_get_max_threads() : l->nthr;
+    if (tasks < nt) nt = (int)tasks;
     const size_t per = l->ws_thread / sizeof(T);
-    if (nt > 1) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t n = 0; n < d->in.n; n++) NN_FN(conv_fwd_image)
-        (l, x + n * xin, W, y + n * yo, (T *)ws + (size_t)omp_get_thread_num() * per);
-    } else {
-        for (int64_t n = 0; n < d->in.n; n++) NN_FN(conv_fwd_image)(l, x + n * xin, W, y + n * yo, ws);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t n = t / nb, r0 = (t % nb) * l->band;
+        const int64_t nr = r0 + l->band <= l->out.h ? l->band : l->out.h - r0;
+        NN_FN(conv_fwd_band)(l, x + n * xin, W, y + n * yo, r0, nr,
+                             (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
     }
 }
 

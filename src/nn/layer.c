@@ -107,6 +107,16 @@ int fsci_nn_layer_create(const fsci_nn_layer_desc *d, fsci_nn_layer **out)
     if (l->d.eps == 0) l->d.eps = 1e-5;
     if (l->d.momentum == 0) l->d.momentum = 0.1;
     FSCI_TRY(plan(l));
+    if (l->d.kind == FSCI_NN_CONV && l->d.dtype == FSCI_F32) {
+        size_t dws = 0;
+        const int ds = fsci__nn_dnnl_plan(l, &dws);
+        if (ds == FSCI_OK)
+            l->ws = dws;
+        else if (ds == FSCI_ENOTSUP)
+            fsci_error_clear(); /* the im2col path */
+        else
+            FSCI_TRY(ds);
+    }
     FSCI_CHECK_GOTO(l->out.h >= 1 && l->out.w >= 1, FSCI_EINVAL, "nn %s: empty output for input %lld x %lld",
                     kind_names[d->kind], (long long)d->in.h, (long long)d->in.w);
     FSCI_CHECK_GOTO(l->d.in.h * l->d.in.w * l->d.in.c <= INT32_MAX &&
@@ -127,6 +137,7 @@ fail:
 void fsci_nn_layer_destroy(fsci_nn_layer **p)
 {
     if (!p || !*p) return;
+    fsci__nn_dnnl_free(&(*p)->dn);
     fsci_free((*p)->mean);
     fsci_free((*p)->invstd);
     fsci_free(*p);
@@ -185,6 +196,7 @@ int fsci_nn_layer_forward(fsci_nn_layer *l, bool train, const void *x, const voi
     FSCI_CHECK(!l->ws || ws, FSCI_EINVAL, "nn %s forward: NULL workspace", kind_names[l->d.kind]);
     switch (l->d.kind) {
     case FSCI_NN_CONV:
+        if (l->dn) return fsci__nn_dnnl_fwd(l, x, p, y, ws);
         DISPATCH(l, fsci__nn_conv_fwd_f32(l, x, p, y, ws), fsci__nn_conv_fwd_f64(l, x, p, y, ws));
         break;
     case FSCI_NN_CONVT:
@@ -226,6 +238,7 @@ int fsci_nn_layer_backward(fsci_nn_layer *l, const void *x, const void *y, const
     FSCI_CHECK(!l->ws || ws, FSCI_EINVAL, "nn %s backward: NULL workspace", kind_names[k]);
     switch (k) {
     case FSCI_NN_CONV:
+        if (l->dn) return fsci__nn_dnnl_bwd(l, x, dy, p, dx, dp, ws);
         DISPATCH(l, fsci__nn_conv_bwd_f32(l, x, dy, p, dx, dp, ws),
                  fsci__nn_conv_bwd_f64(l, x, dy, p, dx, dp, ws));
         break;

@@ -8,6 +8,8 @@
 /* Largest im2col column matrix (bytes): a band of output rows at a time. */
 #define FSCI__NN_BAND_BYTES ((int64_t)8 << 20)
 
+typedef struct fsci__nn_dnnl fsci__nn_dnnl;
+
 struct fsci_nn_layer {
     fsci_nn_layer_desc d;
     fsci_nn_dims out;
@@ -19,6 +21,7 @@ struct fsci_nn_layer {
     int nthr;              /* threads the workspace has room for */
     size_t ws_thread;      /* CONV, CONVT: workspace bytes per thread (the weight partials follow) */
     double *mean, *invstd; /* BN: batch statistics kept from forward (train) for backward */
+    fsci__nn_dnnl *dn;     /* CONV in float32: the oneDNN primitives (NULL: im2col + OpenBLAS) */
 };
 
 #define FSCI__NN_KERNELS(SFX)                                                                                \
@@ -46,5 +49,13 @@ struct fsci_nn_layer {
 
 FSCI__NN_KERNELS(f32)
 FSCI__NN_KERNELS(f64)
+
+/* oneDNN convolutions (conv_dnnl.c): plan (FSCI_ENOTSUP when not used:
+ * float64, oneDNN unavailable or FSCI_NN_DNNL=0), run, free. */
+int fsci__nn_dnnl_plan(fsci_nn_layer *l, size_t *ws);
+int fsci__nn_dnnl_fwd(const fsci_nn_layer *l, const float *x, const float *p, float *y, void *ws);
+int fsci__nn_dnnl_bwd(const fsci_nn_layer *l, const float *x, const float *dy, const float *p, float *dx,
+                      float *dp, void *ws);
+void fsci__nn_dnnl_free(fsci__nn_dnnl **d);
 
 #endif

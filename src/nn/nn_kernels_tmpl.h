@@ -100,12 +100,12 @@ static void NN_FN(conv_fwd_band)(const fsci_nn_layer *l, const T *x, const T *W,
     const int64_t cout = d->cout, ckk = d->in.c * d->k * d->k, hwo = l->out.h * l->out.w, wo = l->out.w;
     const int64_t nc = nr * wo;
     if (l->one) {
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)nc, (int)ckk, 1, W, (int)ckk, x + r0 * wo,
-             (int)hwo, 0, y + r0 * wo, (int)hwo);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)nc, (int)ckk, 1, W, (int)ckk,
+             x + r0 * wo, (int)hwo, 0, y + r0 * wo, (int)hwo);
     } else {
         NN_FN(im2col)(l, x, r0, nr, cols);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)nc, (int)ckk, 1, W, (int)ckk, cols, (int)nc,
-             0, y + r0 * wo, (int)hwo);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cout, (int)nc, (int)ckk, 1, W, (int)ckk, cols,
+             (int)nc, 0, y + r0 * wo, (int)hwo);
     }
     if (d->bias) {
         const T *bias = W + cout * ckk;
@@ -133,8 +133,8 @@ void NN_FN(conv_fwd)(const fsci_nn_layer *l, const void *xv, const void *pv, voi
     for (int64_t t = 0; t < tasks; t++) {
         const int64_t n = t / nb, r0 = (t % nb) * l->band;
         const int64_t nr = r0 + l->band <= l->out.h ? l->band : l->out.h - r0;
-        NN_FN(conv_fwd_band)(l, x + n * xin, W, y + n * yo, r0, nr,
-                             (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
+        NN_FN(conv_fwd_band)
+        (l, x + n * xin, W, y + n * yo, r0, nr, (T *)ws + (size_t)(nt > 1 ? omp_get_thread_num() : 0) * per);
     }
 }
 

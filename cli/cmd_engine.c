@@ -2,6 +2,7 @@
  * parameter table, open the output its kind names, run, close. Nothing here is
  * engine-specific: engines register themselves in the library (src/engine_list.h). */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -96,11 +97,15 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
     fsci_sink *sink = NULL;
     int rc = opts ? cli_parse(&spec, argc, argv, opts, &common, &pos, &help) : cli_fail(FSCI_ENOMEM);
     if (rc || help) goto done;
-    if (pos.n > (c->positional ? 1 : 0)) {
+    /* several inputs, or one folder: the run gets them all in ctx.paths and -o names a folder */
+    struct stat sb;
+    const bool many = c->positional && c->positional_many &&
+                      (pos.n > 1 || (pos.n == 1 && stat(pos.v[0], &sb) == 0 && S_ISDIR(sb.st_mode)));
+    if (pos.n > (c->positional ? 1 : 0) && !many) {
         rc = cli_usage(&spec, "unexpected argument '%s'", pos.v[c->positional ? 1 : 0]);
         goto done;
     }
-    if (pos.n == 1) {
+    if (pos.n == 1 && !many) {
         const fsci_param *pp = fsci_params_find(c->params, c->nparams, c->positional);
         if (pp && pp->type == FSCI_PARAM_STRING && ((const char *)opts + pp->offset)[0]) {
             rc = cli_usage(&spec, "give the file once: '%s' and --%s", pos.v[0], c->positional);
@@ -122,6 +127,11 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
     if ((rc = cli_apply_common(&common))) goto done;
     fsci_ctx ctx;
     cli_make_ctx(&common, &ctx);
+    const char *folder = many ? common.output : NULL; /* every rank writes its own files there */
+    if (many) {
+        ctx.paths = (const char *const *)pos.v;
+        ctx.npaths = pos.n;
+    }
     if (fsci_mpi_rank() > 0) { /* under mpirun: rank 0 prints and writes, the others compute */
         common.output = NULL;
         common.quiet = true;
@@ -129,7 +139,7 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
         ctx.quiet = true;
         ctx.progress = false;
     }
-    ctx.output = c->output == FSCI_OUTPUT_NONE ? NULL : common.output;
+    ctx.output = many ? folder : c->output == FSCI_OUTPUT_NONE ? NULL : common.output;
     if (c->check && (rc = c->check(opts, &ctx))) {
         /* a bad value is a usage error; an input file that cannot be read is a failure */
         if (rc == FSCI_EINVAL || rc == FSCI_ERANGE) {
@@ -140,8 +150,8 @@ static int run_command(const fsci_engine *e, const fsci_command *c, int argc, ch
         }
         goto done;
     }
-    int st = common.output ? cli_check_output(common.output, c->output == FSCI_OUTPUT_DIR) : FSCI_OK;
-    if (!st) st = open_sink(c, opts, common.output, &sink);
+    int st = common.output ? cli_check_output(common.output, c->output == FSCI_OUTPUT_DIR || many) : FSCI_OK;
+    if (!st && !many) st = open_sink(c, opts, common.output, &sink);
     double t0 = fsci_clock();
     if (!st) st = fsci_command_run(c, opts, NULL, &ctx, sink);
     if (!st) st = finish_output(c, sink, common.output);

@@ -11,9 +11,9 @@ import tempfile
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _fastsci
 
-__all__ = ["denoise", "train", "load", "Model", "PARAMS"]
+__all__ = ["denoise", "denoise_files", "train", "load", "Model", "PARAMS"]
 
 #: (name, type, default, help) of every parameter; keywords use '_' for '-'.
 PARAMS = _engine.params("n2v2", "denoise")
@@ -78,3 +78,31 @@ def denoise(stack, *, threads=0, seed=None, progress=False, **params):
 
 
 denoise.__doc__ += "\n" + _engine.docstring("n2v2", "denoise", "").strip()
+
+
+def denoise_files(paths, outdir, *, threads=0, seed=None, progress=False, shared_model=False, **params):
+    """Denoise TIFF files into ``outdir`` (created if missing), each to ``outdir/<its name>``.
+
+    ``paths``: a folder (its ``*.tif`` and ``*.tiff``, sorted by name) or a list of TIFF files
+    and folders. One model per file, trained as ``denoise`` would on that file alone, or with
+    ``shared_model=True`` one model trained on the first file for all. A file that fails gets
+    no output, the others are written, and the exception (a ``fastsci.Error``) names it.
+    Returns the output paths.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    paths = [os.fsdecode(p) for p in paths]
+    outdir = os.fsdecode(outdir)
+    params = {k.replace("_", "-"): v for k, v in params.items()}
+    params["shared-model"] = bool(shared_model)
+    _fastsci.run("n2v2", "denoise", params=params, output=outdir, paths=paths, threads=threads, seed=seed,
+                 progress=progress, quiet=not progress)
+    files = []
+    for p in paths:
+        if os.path.isdir(p):
+            files += sorted(os.path.join(p, f) for f in os.listdir(p)
+                            if not f.startswith(".") and f.lower().endswith((".tif", ".tiff"))
+                            and not os.path.isdir(os.path.join(p, f)))
+        else:
+            files.append(p)
+    return [os.path.join(outdir, os.path.basename(f)) for f in files]

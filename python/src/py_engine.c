@@ -135,6 +135,59 @@ static int open_sink(const fsci_command *c, const void *opts, const char *path, 
     return fsci_sink_npz_create(path, z, sink);
 }
 
+/* Input files for a command with positional_many: a sequence of str or
+ * path-like objects, held as bytes for the run. */
+typedef struct held_paths {
+    PyObject **keep;
+    const char **v;
+    int n;
+} held_paths;
+
+static void release_paths(held_paths *h)
+{
+    for (int i = 0; i < h->n; i++) Py_XDECREF(h->keep[i]);
+    fsci_free(h->keep);
+    fsci_free(h->v);
+    memset(h, 0, sizeof *h);
+}
+
+static int take_paths(const fsci_command *c, PyObject *obj, held_paths *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!obj || obj == Py_None) return 0;
+    if (!c->positional_many) {
+        PyErr_Format(PyExc_ValueError, "%s: takes no list of input files (paths=)", c->name);
+        return -1;
+    }
+    PyObject *seq = PySequence_Fast(obj, "paths: expected a sequence of file or folder names");
+    if (!seq) return -1;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > INT32_MAX) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "paths: give at least one file or folder");
+        return -1;
+    }
+    h->keep = fsci_calloc((size_t)n, sizeof *h->keep);
+    h->v = fsci_calloc((size_t)n, sizeof *h->v);
+    if (!h->keep || !h->v) {
+        Py_DECREF(seq);
+        release_paths(h);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(seq, i), &h->keep[i])) {
+            Py_DECREF(seq);
+            release_paths(h);
+            return -1;
+        }
+        h->v[i] = PyBytes_AS_STRING(h->keep[i]);
+        h->n = (int)i + 1;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
 /* Every member of a memory sink into a dict, and the summary as "summary". */
 static PyObject *sink_dict(fsci_sink *sink, const char *text_path, int *st)
 {
@@ -171,13 +224,14 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     static char *kwlist[] = {"engine", "command",  "params", "inputs",  "output", "threads",
-                             "seed",   "progress", "quiet",  "discard", NULL};
+                             "seed",   "progress", "quiet",  "discard", "paths",  NULL};
     const char *ename, *cname;
     PyObject *params = NULL, *inputs = NULL, *output = NULL, *threads_obj = NULL, *seed_obj = NULL;
+    PyObject *paths_obj = NULL;
     int progress = 0, quiet = 0, discard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOO&OOppp", kwlist, &ename, &cname, &params, &inputs,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOO&OOpppO", kwlist, &ename, &cname, &params, &inputs,
                                      PyUnicode_FSConverter, &output, &threads_obj, &seed_obj, &progress,
-                                     &quiet, &discard))
+                                     &quiet, &discard, &paths_obj))
         return NULL;
     const fsci_engine *e = fsci_engine_find(ename);
     const fsci_command *c = fsci_engine_command(e, cname);
@@ -194,6 +248,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
     ctx.progress = progress;
     ctx.quiet = quiet;
     held_inputs h = {.n = 0};
+    held_paths hp = {0};
     fsci_sink *sink = NULL;
     PyObject *result = NULL;
     void *opts = fsci_calloc(1, c->opts_size ? c->opts_size : 1);
@@ -202,8 +257,10 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     if (fsci_py_threads(threads_obj, &ctx.threads) < 0 || set_params(c, opts, params) < 0 ||
-        take_inputs(inputs, &h) < 0)
+        take_inputs(inputs, &h) < 0 || take_paths(c, paths_obj, &hp) < 0)
         goto done;
+    ctx.paths = hp.v;
+    ctx.npaths = hp.n;
     if (seed_obj && seed_obj != Py_None) {
         if (fsci_py_seed(seed_obj, "seed", &ctx.seed) < 0) goto done;
         ctx.seed_set = true;
@@ -211,7 +268,8 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
     const char *path = output ? PyBytes_AS_STRING(output) : NULL;
     const bool own = fsci_command_owns_output(c, path);
     ctx.output = c->output == FSCI_OUTPUT_TEXT && !own ? NULL : path;
-    int st = open_sink(c, opts, path, discard != 0, &sink);
+    /* a list of files: the run writes the folder `path` itself; the sink keeps the summary */
+    int st = hp.n ? fsci_sink_memory_create(&sink) : open_sink(c, opts, path, discard != 0, &sink);
     if (!st) {
         fsci_inputs in = {.v = h.v, .n = h.n};
         Py_BEGIN_ALLOW_THREADS
@@ -226,6 +284,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
     }
 done:
     release_inputs(&h);
+    release_paths(&hp);
     fsci_sink_destroy(&sink);
     fsci_free(opts);
     Py_XDECREF(output);
@@ -238,8 +297,11 @@ PyMethodDef fsci_py_engine_methods[] = {
     {"engines", py_engines, METH_NOARGS, "The registered engines: their commands, parameters and inputs."},
     {"run", KWFN(py_run), METH_VARARGS | METH_KEYWORDS,
      "run(engine, command, params=None, inputs=None, output=None, threads=0, seed=None, progress=False, "
-     "quiet=False, discard=False): run an engine command; a dict of its outputs (arrays filled in place by "
+     "quiet=False, discard=False, paths=None): run an engine command; a dict of its outputs (arrays filled "
+     "in place by "
      "the engine where it can, never copied) and its JSON summary. discard=True: a null sink, the outputs "
-     "are computed and dropped, only the summary is returned (compute-only timing)."},
+     "are computed and dropped, only the summary is returned (compute-only timing). paths: the input files "
+     "(or a folder) of a command that "
+     "takes several; output is then the folder the run writes."},
     {NULL, NULL, 0, NULL},
 };

@@ -38,18 +38,21 @@ static int check_train(const void *opts, const fsci_ctx *ctx)
 
 static int check_predict(const void *opts, const fsci_ctx *ctx)
 {
-    (void)ctx;
     const fsci_n2v2_opts *o = opts;
     FSCI_CHECK(o->model[0], FSCI_EINVAL, "predict: --model MODEL.fsnn is required");
+    if (fsci__n2v2_plate_wanted(ctx)) return fsci__n2v2_plate_check(o, ctx, false);
     return FSCI_OK;
 }
 
 static int check_denoise(const void *opts, const fsci_ctx *ctx)
 {
-    (void)ctx;
     const fsci_n2v2_opts *o = opts;
     FSCI_CHECK(!o->save_model[0] || fsci__n2v2_is_model_path(o->save_model), FSCI_EINVAL,
                "--save-model %s: the model file must end in .fsnn", o->save_model);
+    if (fsci__n2v2_plate_wanted(ctx)) {
+        const int st = check_common(opts, true);
+        return st ? st : fsci__n2v2_plate_check(o, ctx, true);
+    }
     return check_common(opts, true);
 }
 
@@ -78,8 +81,8 @@ static int load_stack(fsci__n2v2_src *s, float **out, fsci__n2v2_model *m)
     return FSCI_OK;
 }
 
-static int do_train(const fsci_n2v2_opts *o, fsci__n2v2_src *s, const fsci_ctx *ctx, fsci__n2v2_model *m,
-                    float **stack, double *seconds)
+int fsci__n2v2_do_train(const fsci_n2v2_opts *o, fsci__n2v2_src *s, const fsci_ctx *ctx, fsci__n2v2_model *m,
+                        float **stack, double *seconds)
 {
     int st = FSCI_OK;
     fsci_n2v2_arch a;
@@ -112,8 +115,8 @@ static int64_t auto_tile(const fsci_n2v2_opts *o, const fsci__n2v2_src *s)
 }
 
 /* Predict every slice of s (normalised stack given: reuse it) into the output. */
-static int do_predict(const fsci_n2v2_opts *o, fsci__n2v2_src *s, const float *stack, const fsci_ctx *ctx,
-                      fsci__n2v2_model *m, fsci_sink *sink, double *seconds)
+int fsci__n2v2_do_predict(const fsci_n2v2_opts *o, fsci__n2v2_src *s, const float *stack, const fsci_ctx *ctx,
+                          fsci__n2v2_model *m, fsci_sink *sink, double *seconds)
 {
     int st = FSCI_OK;
     fsci__n2v2_dst d = {0};
@@ -174,7 +177,7 @@ static int train_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ct
     float *stack = NULL;
     double ts = 0;
     FSCI_TRY(fsci__n2v2_src_open(o, in, &s));
-    FSCI_TRY(do_train(o, &s, ctx, &m, &stack, &ts));
+    FSCI_TRY(fsci__n2v2_do_train(o, &s, ctx, &m, &stack, &ts));
     if (ctx->output) FSCI_TRY(fsci__n2v2_model_save(&m, ctx->output));
     FSCI_TRY(summary(sink, &m, ts, 0, o->epochs * o->steps * o->batch, 0, o->patch));
 fail:
@@ -187,13 +190,14 @@ fail:
 static int predict_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     const fsci_n2v2_opts *o = opts;
+    if (fsci__n2v2_plate_wanted(ctx)) return fsci__n2v2_plate_run(o, in, ctx, sink, false);
     int st = FSCI_OK;
     fsci__n2v2_src s = {0};
     fsci__n2v2_model m = {0};
     double ps = 0;
     FSCI_TRY(fsci__n2v2_model_load(o->model, &m));
     FSCI_TRY(fsci__n2v2_src_open(o, in, &s));
-    FSCI_TRY(do_predict(o, &s, NULL, ctx, &m, sink, &ps));
+    FSCI_TRY(fsci__n2v2_do_predict(o, &s, NULL, ctx, &m, sink, &ps));
     FSCI_TRY(summary(sink, &m, 0, ps, 0, s.z, o->patch));
 fail:
     fsci__n2v2_model_free(&m);
@@ -204,14 +208,15 @@ fail:
 static int denoise_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     const fsci_n2v2_opts *o = opts;
+    if (fsci__n2v2_plate_wanted(ctx)) return fsci__n2v2_plate_run(o, in, ctx, sink, true);
     int st = FSCI_OK;
     fsci__n2v2_src s = {0};
     fsci__n2v2_model m = {0};
     float *stack = NULL;
     double ts = 0, ps = 0;
     FSCI_TRY(fsci__n2v2_src_open(o, in, &s));
-    FSCI_TRY(do_train(o, &s, ctx, &m, &stack, &ts));
-    FSCI_TRY(do_predict(o, &s, stack, ctx, &m, sink, &ps));
+    FSCI_TRY(fsci__n2v2_do_train(o, &s, ctx, &m, &stack, &ts));
+    FSCI_TRY(fsci__n2v2_do_predict(o, &s, stack, ctx, &m, sink, &ps));
     if (o->save_model[0]) FSCI_TRY(fsci__n2v2_model_save(&m, o->save_model));
     FSCI_TRY(summary(sink, &m, ts, ps, o->epochs * o->steps * o->batch, s.z, o->patch));
 fail:
@@ -245,7 +250,8 @@ static const fsci_command commands[] = {
      .run = train_run},
     {.name = "predict",
      .summary = "denoise an image or stack with a trained model",
-     .usage = "STACK.tif --model model.fsnn [options] -o out.tif",
+     .usage = "STACK.tif --model model.fsnn [options] -o out.tif  |  A.tif B.tif ... (or DIR) --model "
+              "model.fsnn -o OUTDIR",
      .details = N2V2_DETAILS,
      .params = fsci_n2v2_params,
      .nparams = FSCI_N2V2_NPARAMS,
@@ -254,12 +260,13 @@ static const fsci_command commands[] = {
      .output = FSCI_OUTPUT_NPZ,
      .own_formats = tiff_formats,
      .positional = "input",
+     .positional_many = true,
      .default_seed = 42,
      .check = check_predict,
      .run = predict_run},
     {.name = "denoise",
      .summary = "train on the stack, then denoise it (the OpenHCS function's workflow)",
-     .usage = "STACK.tif [options] -o out.tif",
+     .usage = "STACK.tif [options] -o out.tif  |  A.tif B.tif ... (or DIR) [--shared-model on] -o OUTDIR",
      .details = N2V2_DETAILS,
      .params = fsci_n2v2_params,
      .nparams = FSCI_N2V2_NPARAMS,
@@ -268,6 +275,7 @@ static const fsci_command commands[] = {
      .output = FSCI_OUTPUT_NPZ,
      .own_formats = tiff_formats,
      .positional = "input",
+     .positional_many = true,
      .default_seed = 42,
      .check = check_denoise,
      .run = denoise_run},

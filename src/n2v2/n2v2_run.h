@@ -28,9 +28,10 @@ typedef struct fsci_n2v2_opts {
     bool tta;
     char dtype[FSCI_PARAM_STRLEN];
     char compression[FSCI_PARAM_STRLEN];
+    bool shared_model;
 } fsci_n2v2_opts;
 
-#define FSCI_N2V2_NPARAMS 32
+#define FSCI_N2V2_NPARAMS 33
 extern const fsci_param fsci_n2v2_params[FSCI_N2V2_NPARAMS];
 
 /* Architecture and training options from the table (preset, then overrides). */
@@ -73,5 +74,22 @@ bool fsci__n2v2_is_tiff_path(const char *path);
 bool fsci__n2v2_is_model_path(const char *path);
 
 int fsci__n2v2_demo(fsci_report *r, const fsci_ctx *ctx, bool quick);
+
+/* One stack (engine.c): train on s (its normalised copy to *stack, the caller
+ * frees it), or predict every slice of s into ctx->output or the sink (stack:
+ * the normalised copy to reuse, or NULL to read s again). */
+int fsci__n2v2_do_train(const fsci_n2v2_opts *o, fsci__n2v2_src *s, const fsci_ctx *ctx, fsci__n2v2_model *m,
+                        float **stack, double *seconds);
+int fsci__n2v2_do_predict(const fsci_n2v2_opts *o, fsci__n2v2_src *s, const float *stack, const fsci_ctx *ctx,
+                          fsci__n2v2_model *m, fsci_sink *sink, double *seconds);
+
+/* Plates (plate.c): TIFF files and folders of them (ctx->paths), each file
+ * written to ctx->output/<its name>, file i on MPI rank i % size.
+ * wanted: this run is a plate; check: the plate's inputs and output folder
+ * before anything is computed (denoise: train, else predict with o->model). */
+bool fsci__n2v2_plate_wanted(const fsci_ctx *ctx);
+int fsci__n2v2_plate_check(const fsci_n2v2_opts *o, const fsci_ctx *ctx, bool denoise);
+int fsci__n2v2_plate_run(const fsci_n2v2_opts *o, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink,
+                         bool denoise);
 
 #endif

@@ -14,6 +14,9 @@ const fsci_param fsci_n2v2_params[FSCI_N2V2_NPARAMS] = {
     {"model", FSCI_PARAM_STRING, F(model), "", 0, -1, NULL, "predict: the model file (.fsnn) from train"},
     {"save-model", FSCI_PARAM_STRING, F(save_model), "", 0, -1, NULL,
      "denoise: also save the trained model here"},
+    {"shared-model", FSCI_PARAM_BOOL, F(shared_model), "off", 0, -1, NULL,
+     "denoise of several files or a folder: one model, trained on the first file, for all (off: one per "
+     "file)"},
     {"preset", FSCI_PARAM_CHOICE, F(preset), "n2v2", 0, -1, "n2v2|n2v|openhcs",
      "network: n2v2 (published N2V2), n2v (N2V baseline), openhcs (the OpenHCS function's network)"},
     {"depth", FSCI_PARAM_INT, F(depth), "0", 0, 5, NULL, "U-Net downsamplings (0: the preset's)"},

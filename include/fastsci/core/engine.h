@@ -33,6 +33,11 @@ typedef struct fsci_ctx {
     bool profile;       /* record profiling events (printed by the client) */
     FILE *out;          /* human-readable result lines (the CLI: stdout); NULL: none */
     const char *output; /* the path the sink writes (for up-front size checks); NULL: memory */
+    /* Input files of a command with positional_many when the client names several,
+     * or one folder (the CLI's positional arguments; NULL, 0: none). ctx->output is
+     * then a folder that the run writes itself, on every MPI rank. */
+    const char *const *paths;
+    int npaths;
 } fsci_ctx;
 
 /* Defaults: threads 0, seed unset, no progress, not quiet, no profile, out NULL. */
@@ -88,6 +93,10 @@ typedef struct fsci_command {
     /* The STRING parameter a single positional argument fills (the CLI's
      * `fastsci ENGINE COMMAND FILE`), or NULL: no positional argument. */
     const char *positional;
+    /* The command also takes several positional arguments, or one folder: the
+     * CLI then passes them in ctx->paths (the positional parameter stays empty),
+     * opens no sink, and checks -o as a folder. */
+    bool positional_many;
     uint64_t default_seed;
     /* Validate the options before any output is opened; a failure is a usage
      * error (CLI exit 2). May be NULL. */

@@ -1,9 +1,10 @@
 /* float32 convolutions through oneDNN's C API (Debian libdnnl 2.6, OpenMP
- * runtime): forward, backward data and backward weights primitives are
+ * runtime): forward and backward-data primitives are
  * created once per layer plan, with the memory formats oneDNN prefers
  * ("any": blocked nChw16c on AVX-512); our NCHW tensors and PyTorch-layout
  * weights are reordered into and out of those formats in the caller's
- * workspace, so a network's layers share one set of buffers. Measured on the
+ * workspace, so a network's layers share one set of buffers. The weight
+ * gradient stays on the im2col path (thread-count independent sums). Measured on the
  * 2-core Xeon (bench/RESULTS.md, doc/nn.md): 2.5-3x the im2col + OpenBLAS path
  * for the U-Net's 3x3 layers. FSCI_NN_DNNL=0 in the environment selects the
  * im2col path (comparisons, float64 uses it always). */
@@ -48,12 +49,11 @@ typedef struct {
 } tensor;
 
 struct fsci__nn_dnnl {
-    dnnl_primitive_t fwd, bwd_d, bwd_w;
+    dnnl_primitive_t fwd, bwd_d;
     tensor f_src, f_w, f_dst;   /* forward */
     tensor d_ddst, d_w, d_dsrc; /* backward data */
-    tensor w_src, w_ddst, w_dw; /* backward weights */
-    dnnl_memory_t bias, dbias;  /* plain (x) */
-    dnnl_primitive_desc_t pd_fwd, pd_d, pd_w;
+    dnnl_memory_t bias;         /* plain (x) */
+    dnnl_primitive_desc_t pd_fwd, pd_d;
 };
 
 #define DN(call)                                                                                             \
@@ -100,17 +100,15 @@ void fsci__nn_dnnl_free(fsci__nn_dnnl **pd)
 {
     fsci__nn_dnnl *d = *pd;
     if (!d) return;
-    tensor *ts[] = {&d->f_src,  &d->f_w,   &d->f_dst,  &d->d_ddst, &d->d_w,
-                    &d->d_dsrc, &d->w_src, &d->w_ddst, &d->w_dw};
+    tensor *ts[] = {&d->f_src, &d->f_w, &d->f_dst, &d->d_ddst, &d->d_w, &d->d_dsrc};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) tensor_free(ts[i]);
-    dnnl_primitive_t ps[] = {d->fwd, d->bwd_d, d->bwd_w};
-    for (int i = 0; i < 3; i++)
+    dnnl_primitive_t ps[] = {d->fwd, d->bwd_d};
+    for (int i = 0; i < 2; i++)
         if (ps[i]) dnnl_primitive_destroy(ps[i]);
-    dnnl_primitive_desc_t pds[] = {d->pd_fwd, d->pd_d, d->pd_w};
-    for (int i = 0; i < 3; i++)
+    dnnl_primitive_desc_t pds[] = {d->pd_fwd, d->pd_d};
+    for (int i = 0; i < 2; i++)
         if (pds[i]) dnnl_primitive_desc_destroy(pds[i]);
     if (d->bias) dnnl_memory_destroy(d->bias);
-    if (d->dbias) dnnl_memory_destroy(d->dbias);
     fsci_free(d);
     *pd = NULL;
 }
@@ -138,19 +136,15 @@ int fsci__nn_dnnl_plan(fsci_nn_layer *l, size_t *ws)
     DN(dnnl_memory_desc_init_by_tag(&w_a, 4, wd, dnnl_f32, dnnl_format_tag_any));
     DN(dnnl_memory_desc_init_by_tag(&d_a, 4, dd, dnnl_f32, dnnl_format_tag_any));
     const dnnl_memory_desc_t *bias_md = ld->bias ? &b_u : NULL;
-    dnnl_convolution_desc_t cf, cb, cw;
+    dnnl_convolution_desc_t cf, cb;
     DN(dnnl_convolution_forward_desc_init(&cf, dnnl_forward_training, dnnl_convolution_direct, &s_a, &w_a,
                                           bias_md, &d_a, strides, pad, padr));
     DN(dnnl_primitive_desc_create(&d->pd_fwd, &cf, NULL, g_eng, NULL));
     DN(dnnl_convolution_backward_data_desc_init(&cb, dnnl_convolution_direct, &s_a, &w_a, &d_a, strides, pad,
                                                 padr));
     DN(dnnl_primitive_desc_create(&d->pd_d, &cb, NULL, g_eng, d->pd_fwd));
-    DN(dnnl_convolution_backward_weights_desc_init(&cw, dnnl_convolution_direct, &s_a, &w_a, bias_md, &d_a,
-                                                   strides, pad, padr));
-    DN(dnnl_primitive_desc_create(&d->pd_w, &cw, NULL, g_eng, d->pd_fwd));
     DN(dnnl_primitive_create(&d->fwd, d->pd_fwd));
     DN(dnnl_primitive_create(&d->bwd_d, d->pd_d));
-    DN(dnnl_primitive_create(&d->bwd_w, d->pd_w));
     size_t w = 0;
 #define MD(pd, q) dnnl_primitive_desc_query_md(pd, q, 0)
     FSCI_TRY(tensor_make(&d->f_src, &s_u, MD(d->pd_fwd, dnnl_query_src_md), 1, &w));
@@ -161,14 +155,8 @@ int fsci__nn_dnnl_plan(fsci_nn_layer *l, size_t *ws)
     FSCI_TRY(tensor_make(&d->d_ddst, &d_u, MD(d->pd_d, dnnl_query_diff_dst_md), 1, &wb));
     FSCI_TRY(tensor_make(&d->d_w, &w_u, MD(d->pd_d, dnnl_query_weights_md), 1, &wb));
     FSCI_TRY(tensor_make(&d->d_dsrc, &s_u, MD(d->pd_d, dnnl_query_diff_src_md), -1, &wb));
-    FSCI_TRY(tensor_make(&d->w_src, &s_u, MD(d->pd_w, dnnl_query_src_md), 1, &wb));
-    FSCI_TRY(tensor_make(&d->w_ddst, &d_u, MD(d->pd_w, dnnl_query_diff_dst_md), 1, &wb));
-    FSCI_TRY(tensor_make(&d->w_dw, &w_u, MD(d->pd_w, dnnl_query_diff_weights_md), -1, &wb));
 #undef MD
-    if (ld->bias) {
-        DN(dnnl_memory_create(&d->bias, &b_u, g_eng, DNNL_MEMORY_NONE));
-        DN(dnnl_memory_create(&d->dbias, &b_u, g_eng, DNNL_MEMORY_NONE));
-    }
+    if (ld->bias) DN(dnnl_memory_create(&d->bias, &b_u, g_eng, DNNL_MEMORY_NONE));
     l->dn = d;
     *ws = w > wb ? w : wb;
     return FSCI_OK;
@@ -240,7 +228,6 @@ int fsci__nn_dnnl_bwd(const fsci_nn_layer *l, const float *x, const float *dy, c
 {
     int st = FSCI_OK;
     fsci__nn_dnnl *d = l->dn;
-    const int64_t nw = l->d.cout * l->d.in.c * l->d.k * l->d.k;
     dnnl_memory_t a0 = NULL, a1 = NULL, a2 = NULL;
     if (dx) {
         FSCI_TRY(bind(&d->d_ddst, mut(dy), ws, 1, &a0));
@@ -250,19 +237,11 @@ int fsci__nn_dnnl_bwd(const fsci_nn_layer *l, const float *x, const float *dy, c
         DN(dnnl_primitive_execute(d->bwd_d, g_stream, 3, a));
         FSCI_TRY(unbind(&d->d_dsrc));
     }
-    if (dp) {
-        FSCI_TRY(bind(&d->w_src, mut(x), ws, 1, &a0));
-        FSCI_TRY(bind(&d->w_ddst, mut(dy), ws, 1, &a1));
-        FSCI_TRY(bind(&d->w_dw, dp, ws, 0, &a2));
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, a0},
-                                {DNNL_ARG_DIFF_DST, a1},
-                                {DNNL_ARG_DIFF_WEIGHTS, a2},
-                                {DNNL_ARG_DIFF_BIAS, d->dbias}};
-        if (l->d.bias) DN(dnnl_memory_set_data_handle(d->dbias, dp + nw));
-        DN(dnnl_primitive_execute(d->bwd_w, g_stream, l->d.bias ? 4 : 3, a));
-        FSCI_TRY(unbind(&d->w_dw));
-    }
     DN(dnnl_stream_wait(g_stream));
+    /* The weight gradient sums over images and pixels; oneDNN splits that sum
+     * between threads, so its result would depend on the thread count. The
+     * im2col path's per-image partials, summed in image order, do not. */
+    if (dp) fsci__nn_conv_bwd_f32(l, x, dy, p, NULL, dp, ws);
 fail:
     return st;
 }

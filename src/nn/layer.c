@@ -111,7 +111,7 @@ int fsci_nn_layer_create(const fsci_nn_layer_desc *d, fsci_nn_layer **out)
         size_t dws = 0;
         const int ds = fsci__nn_dnnl_plan(l, &dws);
         if (ds == FSCI_OK)
-            l->ws = dws;
+            l->ws = dws > l->ws ? dws : l->ws; /* the weight gradient keeps the im2col path */
         else if (ds == FSCI_ENOTSUP)
             fsci_error_clear(); /* the im2col path */
         else

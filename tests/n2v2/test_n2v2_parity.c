@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fastsci/core/alloc.h"
+#include "fastsci/core/error.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/n2v2.h"
 #include "fastsci/nn.h"
@@ -61,11 +62,12 @@ static double max_diff(const float *a, const float *b, int64_t n)
 
 static void check_preset(int *testkit_failed, const char *preset, int batch)
 {
-    char path[512], cmd[1536];
+    char path[512], raw[512], cmd[2048];
     snprintf(path, sizeof path, "%s/parity_%s.npz", env("FSCI_TEST_TMP", "/tmp"), preset);
+    snprintf(raw, sizeof raw, "%s/parity_%s.f32", env("FSCI_TEST_TMP", "/tmp"), preset);
     snprintf(cmd, sizeof cmd,
-             "%s %s/bench/n2v2_torch.py parity --preset %s --seed 3 --batch %d --size 64 --out %s",
-             env("FSCI_PYTHON", "/usr/bin/python3"), env("FSCI_SOURCE_DIR", "."), preset, batch, path);
+             "%s %s/bench/n2v2_torch.py parity --preset %s --seed 3 --batch %d --size 64 --out %s --raw %s",
+             env("FSCI_PYTHON", "/usr/bin/python3"), env("FSCI_SOURCE_DIR", "."), preset, batch, path, raw);
     ASSERT_EQ(system(cmd), 0);
     fsci_npz *z = NULL;
     ASSERT_OK(fsci_npz_open(path, &z));
@@ -81,7 +83,17 @@ static void check_preset(int *testkit_failed, const char *preset, int batch)
     ASSERT_OK(fsci_n2v2_net_create(&a, 1, &net));
     const int64_t nw = fsci_n2v2_net_nweights(net);
     ASSERT_EQ(nw, fsci_view_numel(&w->view)); /* the layouts agree entry for entry */
-    memcpy(fsci_n2v2_net_weights(net), F(w), (size_t)nw * 4);
+    /* the state_dict exported as raw float32 loads through the importer */
+    ASSERT_OK(fsci_n2v2_net_import_raw(net, raw));
+    ASSERT_TRUE(memcmp(fsci_n2v2_net_weights(net), F(w), (size_t)nw * 4) == 0);
+    /* a file of the wrong size is refused, naming it */
+    fsci_n2v2_net *other = NULL;
+    fsci_n2v2_arch a2 = a;
+    a2.width = a.width / 2;
+    ASSERT_OK(fsci_n2v2_net_create(&a2, 1, &other));
+    ASSERT_STATUS(fsci_n2v2_net_import_raw(other, raw), FSCI_EFORMAT);
+    ASSERT_TRUE(strstr(fsci_error_message(), raw) != NULL);
+    fsci_n2v2_net_destroy(&other);
     const int64_t n = batch * 64 * 64;
     float *y = fsci_malloc((size_t)(512 * 512), 4), *dy = fsci_malloc((size_t)n, 4),
           *g = fsci_malloc((size_t)nw, 4);

@@ -1,6 +1,7 @@
 /* The n2v2 engine's registration: train, predict and denoise (train, then
  * predict, as the OpenHCS function does). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -168,7 +169,7 @@ static int summary(fsci_sink *sink, const fsci__n2v2_model *m, double train_s, d
     return fsci_sink_set_summary(sink, json);
 }
 
-static int train_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+static int train_body(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     const fsci_n2v2_opts *o = opts;
     int st = FSCI_OK;
@@ -187,7 +188,7 @@ fail:
     return st;
 }
 
-static int predict_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+static int predict_body(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     const fsci_n2v2_opts *o = opts;
     if (fsci__n2v2_plate_wanted(ctx)) return fsci__n2v2_plate_run(o, in, ctx, sink, false);
@@ -205,7 +206,7 @@ fail:
     return st;
 }
 
-static int denoise_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+static int denoise_body(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     const fsci_n2v2_opts *o = opts;
     if (fsci__n2v2_plate_wanted(ctx)) return fsci__n2v2_plate_run(o, in, ctx, sink, true);
@@ -224,6 +225,34 @@ fail:
     fsci__n2v2_model_free(&m);
     fsci__n2v2_src_close(&s);
     return st;
+}
+
+/* The run's thread count becomes the OpenMP default of the calling thread for
+ * the run's duration: oneDNN, OpenBLAS and the nn kernels' parallel regions
+ * all follow it (--threads, Python's threads=). */
+static int with_threads(int (*body)(const void *, const fsci_inputs *, const fsci_ctx *, fsci_sink *),
+                        const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    const int prev = omp_get_max_threads();
+    omp_set_num_threads(fsci_parallel_resolve(ctx->threads));
+    const int st = body(opts, in, ctx, sink);
+    omp_set_num_threads(prev);
+    return st;
+}
+
+static int train_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    return with_threads(train_body, opts, in, ctx, sink);
+}
+
+static int predict_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    return with_threads(predict_body, opts, in, ctx, sink);
+}
+
+static int denoise_run(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    return with_threads(denoise_body, opts, in, ctx, sink);
 }
 
 #define N2V2_DETAILS                                                                                         \

@@ -1,6 +1,7 @@
 /* nn layers: planning (shapes, parameter counts, workspace) and dispatch to
  * the typed kernels. Semantics: include/fastsci/nn.h, doc/nn.md. */
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "fastsci/core/alloc.h"
@@ -102,7 +103,7 @@ int fsci_nn_layer_create(const fsci_nn_layer_desc *d, fsci_nn_layer **out)
     l = fsci_calloc(1, sizeof *l);
     FSCI_CHECK(l != NULL, FSCI_ENOMEM, "nn layer: out of memory");
     l->d = *d;
-    l->nthr = fsci_parallel_threads();
+    l->nthr = omp_get_max_threads(); /* the threads of the calling thread's parallel regions */
     if (l->nthr < 1) l->nthr = 1;
     if (l->d.eps == 0) l->d.eps = 1e-5;
     if (l->d.momentum == 0) l->d.momentum = 0.1;

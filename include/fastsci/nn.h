@@ -30,9 +30,11 @@
  *   RELU      max(x, 0).
  *
  * Thread safety: a layer is used by one thread at a time (BN keeps its batch
- * statistics between forward and backward). Inside, kernels use OpenMP and
- * the OpenMP OpenBLAS; for a given thread count every result is
- * bit-reproducible (fixed partitions, fixed reduction order). */
+ * statistics between forward and backward). Inside, float32 convolutions use
+ * oneDNN and the rest OpenMP (float64 convolutions: im2col + OpenBLAS), all
+ * with the calling thread's OpenMP thread count. Results are bit-reproducible
+ * and do not depend on the thread count: sums over the batch are per-image
+ * partials added in image order (doc/nn.md). */
 #ifndef FASTSCI_NN_H
 #define FASTSCI_NN_H
 

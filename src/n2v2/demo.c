@@ -47,7 +47,9 @@ static double psnr(const float *a, const float *ref, int64_t n)
 /* Non-local means (Buades et al. 2005) in the "fast" form of scikit-image:
  * for each offset of the search window, the squared difference image is
  * box-filtered over the 7 x 7 patch; weight exp(-max(d2 - 2 sigma^2, 0) / h^2)
- * with h = 0.6 sigma (d2 the patch mean). Borders by reflection. */
+ * with h = 0.6 sigma (d2 the patch mean). Borders by reflection. Written here
+ * because the demo runs in C: Debian's implementations are Python
+ * (python3-skimage, which scripts/validate.py uses) or C++ (OpenCV). */
 static int nl_means(const float *in, float *out, int64_t n, double sigma)
 {
     const int P = 3, S = 11; /* patch 7 x 7, search 23 x 23 */

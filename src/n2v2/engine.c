@@ -26,6 +26,7 @@ static int check_common(const fsci_n2v2_opts *o, bool training)
         fsci_ctx_init(&c);
         if ((st = fsci__n2v2_train_opts_from(o, &c, &t))) return st;
         if ((st = fsci__mask_check(&t.mask, o->patch, o->patch))) return st;
+        if ((st = fsci__n2v2_tile_check(&a, o->tile))) return st; /* before training, not after */
     }
     return FSCI_OK;
 }

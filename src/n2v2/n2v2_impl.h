@@ -52,6 +52,10 @@ int fsci__n2v2_train(fsci__n2v2_model *m, const float *stack, int64_t z, int64_t
  * (an upper bound), rounded up to a multiple of 2^depth. */
 int64_t fsci__n2v2_margin(const fsci_n2v2_arch *a);
 
+/* FSCI_EINVAL unless tile is 0 or a usable tile side for architecture a
+ * (a multiple of 2^depth leaving a core of at least 2^depth inside the margins). */
+int fsci__n2v2_tile_check(const fsci_n2v2_arch *a, int64_t tile);
+
 /* Predict one h x w slice in the data's units: in and out float32 (may be
  * the same buffer). tile: 0 for the whole image, else the tile side (a
  * multiple of 2^depth larger than 2 margin); tta: average of the 8 flips and

@@ -31,6 +31,16 @@ int64_t fsci__n2v2_margin(const fsci_n2v2_arch *a)
     return (r + m - 1) / m * m;
 }
 
+int fsci__n2v2_tile_check(const fsci_n2v2_arch *a, int64_t tile)
+{
+    const int64_t mul = (int64_t)1 << a->depth, mg = fsci__n2v2_margin(a);
+    FSCI_CHECK(
+        tile == 0 || (tile % mul == 0 && tile - 2 * mg >= mul), FSCI_EINVAL,
+        "--tile %lld: 0 or a multiple of %lld of at least %lld (twice the network's %lld px reach plus %lld)",
+        (long long)tile, (long long)mul, (long long)(2 * mg + mul), (long long)mg, (long long)mul);
+    return FSCI_OK;
+}
+
 /* index i of a signal of length n reflected into [0, n) (..., 2, 1, 0, 1, 2, ..., n-1, n-2, ...) */
 static int64_t reflect(int64_t i, int64_t n)
 {
@@ -70,11 +80,7 @@ static int run_plain(fsci__n2v2_model *m, const float *img, int64_t h, int64_t w
     } else {
         const int64_t mg = fsci__n2v2_margin(fsci_n2v2_net_arch(m->net));
         const int64_t core = tile - 2 * mg;
-        FSCI_CHECK_GOTO(
-            tile % mul == 0 && core >= mul, FSCI_EINVAL,
-            "n2v2 predict: tile = %lld (a multiple of %lld of at least %lld: twice the %lld px margin "
-            "plus %lld)",
-            (long long)tile, (long long)mul, (long long)(2 * mg + mul), (long long)mg, (long long)mul);
+        FSCI_TRY(fsci__n2v2_tile_check(fsci_n2v2_net_arch(m->net), tile));
         a = fsci_malloc((size_t)(tile * tile), sizeof(float));
         b = fsci_malloc((size_t)(tile * tile), sizeof(float));
         FSCI_CHECK_GOTO(a && b, FSCI_ENOMEM, "n2v2 predict: out of memory for %lld x %lld tiles",

@@ -79,6 +79,8 @@ run "$FSCI" n2v2 predict "$T/stack.tif" --model "$T/short.fsnn" -o "$T/x8.tif"
 check "truncated model file refused" failed_cleanly "short.fsnn" "$T/x8.tif"
 run "$FSCI" n2v2 train "$T/stack.tif" $SMALL --patch 30 -o "$T/x9.fsnn"
 check "patch not a multiple of 2^depth refused" failed_cleanly "patch 30" "$T/x9.fsnn"
+run "$FSCI" n2v2 denoise "$T/stack.tif" $SMALL --tile 40 -o "$T/x13.tif"
+check "an unusable tile refused before training (usage error)" eval 'rc 2 && oneline && errhas "tile 40" && [ ! -e "$T/x13.tif" ] && [ ! -s "$T/out" ]'
 run "$FSCI" n2v2 train "$T/stack.tif" $SMALL -o "$T/x10.tif"
 check "train -o must name a .fsnn file" failed_cleanly ".fsnn" "$T/x10.tif"
 mkfifo "$T/fifo.tif"
@@ -89,6 +91,23 @@ run "$FSCI" n2v2 denoise "$T/nan.npy" $SMALL -o "$T/keep.tif"
 check "a failing run leaves an existing output untouched" eval 'rc12 && [ "$(cat "$T/keep.tif")" = keep ]'
 run bash -c "ulimit -f 20; exec '$FSCI' n2v2 predict '$T/stack.tif' --model '$T/m.fsnn' --dtype float32 --quiet -o '$T/x12.tif'"
 check "file-size limit: one line, no output" eval 'rc12 && oneline && [ ! -e "$T/x12.tif" ]'
+
+# Ctrl-C while the TIFF is written: exit 130, the old file is kept, no temporary is left
+"$PY" -c "
+import numpy as np, tifffile
+tifffile.imwrite('$T/long.tif', np.random.default_rng(1).normal(1000, 50, (60, 256, 256)).astype(np.float32),
+                 photometric='minisblack')"
+echo previous >"$T/int.tif"
+set -m
+"$FSCI" n2v2 predict "$T/long.tif" --model "$T/m.fsnn" --tta on --quiet -o "$T/int.tif" 2>"$T/int.err" &
+pid=$!
+sleep 1.5
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+irc=$?
+set +m
+check "Ctrl-C during predict: exit 130, the old output kept, no temporary" \
+    eval '[ $irc = 130 ] && [ "$(cat "$T/int.tif")" = previous ] && [ -z "$(ls -A "$T" | grep -E "\.tmp|fsci-")" ]'
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

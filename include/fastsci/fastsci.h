@@ -30,6 +30,8 @@
 #include "fastsci/proton.h"
 #include "fastsci/pstm.h"
 #include "fastsci/nn.h"
+#include "fastsci/n2v2.h"
+#include "fastsci/qdot.h"
 
 /* Library version as "MAJOR.MINOR.PATCH". */
 FSCI_API const char *fsci_version(void);

@@ -401,7 +401,8 @@ PyMODINIT_FUNC PyInit__fastsci(void)
     if (!m) return NULL;
     if (add_methods(m, core_methods) < 0 || add_methods(m, fsci_py_engine_methods) < 0 ||
         add_methods(m, fsci_py_random_methods) < 0 || add_methods(m, fsci_py_io_methods) < 0 ||
-        add_methods(m, fsci_py_ptycho_methods) < 0 || add_methods(m, fsci_py_proton_methods) < 0)
+        add_methods(m, fsci_py_ptycho_methods) < 0 || add_methods(m, fsci_py_proton_methods) < 0 ||
+        add_methods(m, fsci_py_qdot_methods) < 0)
         goto fail;
     if (!(exc_base = new_exc(m, "Error", NULL, "Base class of every fastsci error."))) goto fail;
     if (!(exc_inval =

@@ -51,5 +51,6 @@ extern PyMethodDef fsci_py_random_methods[];
 extern PyMethodDef fsci_py_io_methods[];
 extern PyMethodDef fsci_py_ptycho_methods[];
 extern PyMethodDef fsci_py_proton_methods[];
+extern PyMethodDef fsci_py_qdot_methods[];
 
 #endif

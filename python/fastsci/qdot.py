@@ -69,7 +69,7 @@ class Device:
         v2 = np.asarray(v2, dtype=np.float64)
         if _even_axis(v1) and _even_axis(v2):
             r = self._call(x_range=[v1[0], v1[-1]], y_range=[v2[0], v2[-1]], nx=v1.size, ny=v2.size,
-                           noise=bool(noise), seed=seed, **kw)
+                           noise=bool(noise), seed=seed, states=False, **kw)
             return r["signal"]
         if noise:
             raise ValueError("noise follows the scan order: give evenly spaced 1-D axes (or noise=False)")

@@ -137,14 +137,15 @@ static int run_points(const fsci_qdot_device *d, const fsci_qdot_scan *s, const 
     return st;
 }
 
-static int sink_scan(const fsci_qdot_device *d, const fsci_qdot_scan *s, double *sig, int32_t *states,
-                     fsci_sink *sink)
+/* The members after the signal: states, axes, triple points. */
+static int sink_scan(const fsci_qdot_device *d, const fsci_qdot_scan *s, int32_t *states, fsci_sink *sink)
 {
     const int64_t shape[2] = {s->ny, s->nx};
-    FSCI__QDOT_RET(add_f64(sink, "signal", sig, 2, shape));
     fsci_view v;
-    FSCI__QDOT_RET(fsci_view_init(&v, states, FSCI_I32, 2, shape, NULL));
-    FSCI__QDOT_RET(fsci_sink_add(sink, "states", &v));
+    if (states) {
+        FSCI__QDOT_RET(fsci_view_init(&v, states, FSCI_I32, 2, shape, NULL));
+        FSCI__QDOT_RET(fsci_sink_add(sink, "states", &v));
+    }
     double *ax = fsci_malloc((size_t)(s->nx + s->ny), sizeof *ax);
     FSCI_CHECK(ax != NULL, FSCI_ENOMEM, "qdot simulate: out of memory");
     for (int64_t i = 0; i < s->nx; i++)
@@ -178,36 +179,56 @@ static int run_sim(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx,
     int st = FSCI_OK;
     double *sig = NULL;
     int32_t *states = NULL;
+    bool in_sink = false;
     const fsci_view *v1 = fsci_inputs_get(in, "v1");
     if (v1) {
         st = run_points(d, &s, v1, fsci_inputs_get(in, "v2"), ctx, sink);
         goto fail;
     }
     const int64_t n = s.nx * s.ny;
-    sig = fsci_malloc((size_t)n, sizeof *sig);
-    states = fsci_malloc((size_t)n, sizeof *states);
-    FSCI_CHECK_GOTO(sig && states, FSCI_ENOMEM, "qdot simulate: out of memory for %lld points", (long long)n);
+    const bool want_states = ((const fsci__qdot_sim_opts *)opts)->states;
+    const bool own =
+        ctx->output &&
+        fsci_command_owns_output(fsci_engine_command(fsci_engine_find("qdot"), "simulate"), ctx->output);
+    const int64_t shape[2] = {s.ny, s.nx};
+    /* in_sink: the signal is computed straight into the memory sink's member */
+    if (sink && !own) {
+        void *buf = NULL;
+        FSCI_TRY(fsci_sink_begin(sink, "signal", FSCI_F64, 2, shape));
+        FSCI_TRY(fsci_sink_buffer(sink, &buf));
+        if (buf) {
+            sig = buf;
+            in_sink = true;
+            FSCI_TRY(fsci_sink_end(sink));
+        }
+    }
+    if (!in_sink) sig = fsci_malloc((size_t)n, sizeof *sig);
+    if (want_states) states = fsci_malloc((size_t)n, sizeof *states);
+    FSCI_CHECK_GOTO(sig && (states || !want_states), FSCI_ENOMEM,
+                    "qdot simulate: out of memory for %lld points", (long long)n);
     double t0 = now();
     FSCI_TRY(fsci_qdot_scan_run(d, &s, sig, states));
     double secs = now() - t0;
-    if (ctx->output &&
-        fsci_command_owns_output(fsci_engine_command(fsci_engine_find("qdot"), "simulate"), ctx->output)) {
+    if (own) {
         const size_t L = strlen(ctx->output);
         if (L >= 4 && strcasecmp(ctx->output + L - 4, ".png") == 0) {
             FSCI_TRY(fsci__qdot_write_png(ctx->output, d, &s, sig));
         } else {
             fsci_view v;
-            const int64_t shape[2] = {s.ny, s.nx};
             FSCI_TRY(fsci_view_init(&v, sig, FSCI_F64, 2, shape, NULL));
             FSCI_TRY(fsci_npy_write(ctx->output, &v));
         }
     } else if (sink) {
-        FSCI_TRY(sink_scan(d, &s, sig, states, sink));
+        if (!in_sink) { /* the member begun above streams */
+            FSCI_TRY(fsci_sink_write(sink, sig, (size_t)n * sizeof *sig));
+            FSCI_TRY(fsci_sink_end(sink));
+        }
+        FSCI_TRY(sink_scan(d, &s, states, sink));
     }
     FSCI_TRY(summary(d, n, secs, sink, ctx));
 fail:
     if (ctx->threads > 0) omp_set_num_threads(prev);
-    fsci_free(sig);
+    if (!in_sink) fsci_free(sig);
     fsci_free(states);
     fsci_qdot_device_destroy(&d);
     return st;

@@ -9,6 +9,7 @@
  * is clamped to [-30, 0]), and a pixel's lanes do not depend on the thread
  * count because blocks always start at fixed offsets. doc/qdot.md section 4. */
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <string.h>
 
@@ -24,10 +25,16 @@
 typedef double vd __attribute__((vector_size(W * sizeof(double))));
 typedef int64_t vl __attribute__((vector_size(W * sizeof(int64_t))));
 
-static inline vd splat(double v) { return (vd){0} + v; }
+static inline vd splat(double v)
+{
+    return (vd){0} + v;
+}
 
 /* lanes of a where m is set, of b elsewhere */
-static inline vd sel(vl m, vd a, vd b) { return (vd)(((vl)a & m) | ((vl)b & ~m)); }
+static inline vd sel(vl m, vd a, vd b)
+{
+    return (vd)(((vl)a & m) | ((vl)b & ~m));
+}
 
 int64_t fsci__qdot_work_len(const fsci_qdot_device *dev)
 {
@@ -102,6 +109,14 @@ static void thermal(int S, double ikt, const double *restrict cb, const double *
         for (int s = 0; s < S; s++) {
             vd t = (splat(cb[s]) - splat(ax[s]) * xp - splat(ay[s]) * yp - em) * splat(ikt);
             vl in = t < cut;
+            /* a state 30 kT above the minimum in every lane adds nothing: skip its exponentials */
+            bool any = false;
+            for (int l = 0; l < W; l++) any |= in[l] != 0;
+            if (!any) {
+                if (pbuf)
+                    for (int l = 0; l < m; l++) pbuf[(int64_t)s * B + p0 + l] = 0;
+                continue;
+            }
             t = sel(in, t, cut);
             double ta[W], wa[W];
             memcpy(ta, &t, sizeof ta);

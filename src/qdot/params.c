@@ -51,6 +51,7 @@ const fsci_param fsci__qdot_sim_params[FSCI__QDOT_SIM_NPARAMS] = {
     {"signal", FSCI_PARAM_CHOICE, F(signal), "sensor", 0, -1, "sensor|current|charge",
      "sensor conductance, transport current (triple points) or total charge"},
     {"noise", FSCI_PARAM_BOOL, F(noise), "on", 0, -1, NULL, "add the noise the flags describe"},
+    {"states", FSCI_PARAM_BOOL, F(states), "on", 0, -1, NULL, "also write the ground-state map (.npz)"},
 };
 
 static void preset_single(fsci_qdot_params *p)

@@ -17,9 +17,10 @@ typedef struct fsci__qdot_sim_opts {
     int64_t nx, ny;
     char signal[FSCI_PARAM_STRLEN];
     bool noise;
+    bool states;
 } fsci__qdot_sim_opts;
 
-enum { FSCI__QDOT_SIM_NPARAMS = 25 };
+enum { FSCI__QDOT_SIM_NPARAMS = 26 };
 extern const fsci_param fsci__qdot_sim_params[FSCI__QDOT_SIM_NPARAMS];
 
 /* The device and scan the options describe (the preset's values where the

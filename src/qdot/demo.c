@@ -15,7 +15,7 @@ static double now(void)
 }
 
 static int diagram(fsci_report *r, const fsci_qdot_device *d, fsci_qdot_signal sig, bool noise, int64_t n,
-                   const char *file, double *secs)
+                   const char *file, bool marks, double *secs)
 {
     fsci_qdot_scan s = {.gx = 0, .gy = 1, .x0 = -5, .x1 = 60, .y0 = -5, .y1 = 60, .nx = n, .ny = n};
     s.signal = sig;
@@ -28,7 +28,7 @@ static int diagram(fsci_report *r, const fsci_qdot_device *d, fsci_qdot_signal s
     *secs = now() - t0;
     char path[4096];
     fsci_report_path(r, file, path, sizeof path);
-    if (!st) st = fsci__qdot_write_png(path, d, &s, out);
+    if (!st) st = fsci__qdot_write_png(path, d, &s, out, marks);
     fsci_free(out);
     return st;
 }
@@ -46,10 +46,14 @@ int fsci__qdot_demo(fsci_report *r, const fsci_ctx *ctx, bool quick)
     fsci_qdot_device *d = NULL;
     FSCI__QDOT_RET(fsci_qdot_device_create(&p, &d));
     double t_sensor = 0, t_current = 0;
-    int st = diagram(r, d, FSCI_QDOT_SENSOR, true, n, "qdot_sensor.png", &t_sensor);
-    if (!st) st = diagram(r, d, FSCI_QDOT_CURRENT, false, n, "qdot_current.png", &t_current);
+    int st = diagram(r, d, FSCI_QDOT_SENSOR, true, n, "qdot_sensor.png", true, &t_sensor);
     double alpha[4];
     fsci_qdot_device_matrices(d, alpha, NULL);
+    fsci_qdot_device_destroy(&d);
+    /* the current at a warmer kT = 0.08 meV, so that its peaks span pixels */
+    p.kT = 0.08;
+    if (!st) st = fsci_qdot_device_create(&p, &d);
+    if (!st) st = diagram(r, d, FSCI_QDOT_CURRENT, false, n, "qdot_current.png", false, &t_current);
     fsci_qdot_device_destroy(&d);
     if (st) return st;
     fsci_report_section(r, "qdot", "qdot: double-quantum-dot simulator", NULL);
@@ -67,6 +71,7 @@ int fsci__qdot_demo(fsci_report *r, const fsci_ctx *ctx, bool quick)
                        "telegraph noise; the steps are charge transitions.");
     fsci_report_figure(
         r, "qdot_current.png",
-        "Transport current through the two dots in series: it flows only at the triple points.");
+        "Transport current through the two dots in series (kT = 0.08 meV): it flows only at the triple "
+        "points, pairs of electron and hole points split by the mutual capacitance.");
     return FSCI_OK;
 }

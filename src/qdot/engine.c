@@ -43,7 +43,7 @@ static int check_sim(const void *opts, const fsci_ctx *ctx)
 /* The diagram as a PNG, row 0 at the top = the last y, with the analytic
  * triple points marked (white: electron, black: hole). */
 int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci_qdot_scan *s,
-                         const double *sig)
+                         const double *sig, bool marks)
 {
     const int64_t nx = s->nx, ny = s->ny;
     int st = FSCI_OK;
@@ -58,7 +58,7 @@ int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci
         for (int64_t i = 0; i < nx; i++)
             fsci_cmap_rgb(FSCI_CMAP_VIRIDIS, hi > lo ? (sig[j * nx + i] - lo) / (hi - lo) : 0.5,
                           rgb + 3 * ((ny - 1 - j) * nx + i));
-    if (d->p.ndots == 2 && s->gy >= 0 && ny > 1 && nx > 1) {
+    if (marks && d->p.ndots == 2 && s->gy >= 0 && ny > 1 && nx > 1) {
         double xy[2 * 2 * 64 * 64];
         int kind[2 * 64 * 64], cnt = 0;
         FSCI__QDOT_RET(fsci_qdot_triple_points(d, s->gx, s->gy, s->base, xy, kind, 2 * 64 * 64, &cnt));
@@ -212,7 +212,7 @@ static int run_sim(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx,
     if (own) {
         const size_t L = strlen(ctx->output);
         if (L >= 4 && strcasecmp(ctx->output + L - 4, ".png") == 0) {
-            FSCI_TRY(fsci__qdot_write_png(ctx->output, d, &s, sig));
+            FSCI_TRY(fsci__qdot_write_png(ctx->output, d, &s, sig, true));
         } else {
             fsci_view v;
             FSCI_TRY(fsci_view_init(&v, sig, FSCI_F64, 2, shape, NULL));

@@ -28,9 +28,9 @@ extern const fsci_param fsci__qdot_sim_params[FSCI__QDOT_SIM_NPARAMS];
 int fsci__qdot_sim_setup(const fsci__qdot_sim_opts *o, fsci_qdot_params *p, fsci_qdot_scan *s);
 
 /* The diagram as an RGB PNG (viridis, row 0 at the top = the last y) with a
- * double dot's analytic triple points marked: white electron, black hole. */
+ * double dot's analytic triple points marked (marks): white electron, black hole. */
 int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci_qdot_scan *s,
-                         const double *sig);
+                         const double *sig, bool marks);
 
 /* The demo section. */
 int fsci__qdot_demo(fsci_report *r, const fsci_ctx *ctx, bool quick);

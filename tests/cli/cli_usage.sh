@@ -32,7 +32,7 @@ run "$FSCI" proton run --help
 cp "$T/out" "$T/help1"; run "$FSCI" help proton run
 check "help ENGINE COMMAND equals ENGINE COMMAND --help" eval 'rc 0 && cmp -s "$T/out" "$T/help1" && outhas "--max-loss"'
 run "$FSCI" --help
-check "--help lists exactly the registered engines" eval '[ "$(sed -n "/^engines:/,/^$/p" "$T/out" | grep -c "^  ")" -eq 4 ] && outhas "^  ptycho " && outhas "^  proton " && outhas "^  pstm " && outhas "^  n2v2 "'
+check "--help lists exactly the registered engines" eval '[ "$(sed -n "/^engines:/,/^$/p" "$T/out" | grep -c "^  ")" -eq 5 ] && outhas "^  ptycho " && outhas "^  proton " && outhas "^  pstm " && outhas "^  n2v2 " && outhas "^  qdot "'
 run "$FSCI" ptycho frobnicate
 check "unknown engine command: exit 2 naming it" eval 'rc 2 && errhas "unknown subcommand frobnicate"'
 run "$FSCI"

@@ -92,49 +92,59 @@ static void thermal(int S, double ikt, const double *restrict cb, const double *
                     const double *restrict y, int np, const double *restrict emin, double *restrict z,
                     double *restrict acc, double *restrict pbuf)
 {
-    for (int p0 = 0; p0 < np; p0 += W) {
-        const int m = np - p0 < W ? np - p0 : W;
-        double xa[W], ya[W], ea[W];
-        for (int l = 0; l < W; l++) {
+    enum { L = NGRP * W };
+    const vd cut = splat(FSCI__QDOT_KT_CUT), vikt = splat(ikt);
+    for (int p0 = 0; p0 < np; p0 += L) {
+        const int m = np - p0 < L ? np - p0 : L;
+        double xa[L], ya[L], ea[L];
+        for (int l = 0; l < L; l++) {
             int i = p0 + (l < m ? l : m - 1);
             xa[l] = x[i];
             ya[l] = y[i];
             ea[l] = emin[i];
         }
-        vd xp, yp, em, zs = splat(0), as = splat(0);
-        memcpy(&xp, xa, sizeof xp);
-        memcpy(&yp, ya, sizeof yp);
-        memcpy(&em, ea, sizeof em);
-        const vd cut = splat(FSCI__QDOT_KT_CUT);
+        vd xp[NGRP], yp[NGRP], em[NGRP], zs[NGRP], as[NGRP];
+        memcpy(xp, xa, sizeof xp);
+        memcpy(yp, ya, sizeof yp);
+        memcpy(em, ea, sizeof em);
+        for (int g = 0; g < NGRP; g++) zs[g] = as[g] = splat(0);
         for (int s = 0; s < S; s++) {
-            vd t = (splat(cb[s]) - splat(ax[s]) * xp - splat(ay[s]) * yp - em) * splat(ikt);
-            vl in = t < cut;
-            /* a state 30 kT above the minimum in every lane adds nothing: skip its exponentials */
-            bool any = false;
-            for (int l = 0; l < W; l++) any |= in[l] != 0;
-            if (!any) {
+            const vd c = splat(cb[s]), a1 = splat(ax[s]), a2 = splat(ay[s]), qs = splat(qt[s]);
+            vd t[NGRP];
+            vl in[NGRP], any = {0};
+            for (int g = 0; g < NGRP; g++) {
+                t[g] = (c - a1 * xp[g] - a2 * yp[g] - em[g]) * vikt;
+                in[g] = t[g] < cut;
+                any |= in[g];
+            }
+            /* a state 30 kT above the minimum in all L pixels adds nothing: skip its exponentials */
+            int64_t hit = 0;
+            for (int l = 0; l < W; l++) hit |= any[l];
+            if (!hit) {
                 if (pbuf)
                     for (int l = 0; l < m; l++) pbuf[(int64_t)s * B + p0 + l] = 0;
                 continue;
             }
-            t = sel(in, t, cut);
-            double ta[W], wa[W];
-            memcpy(ta, &t, sizeof ta);
+            double ta[L], wa[L];
+            for (int g = 0; g < NGRP; g++) t[g] = sel(in[g], t[g], cut);
+            memcpy(ta, t, sizeof ta);
 #pragma omp simd
-            for (int l = 0; l < W; l++) wa[l] = exp(-ta[l]);
-            vd w;
-            memcpy(&w, wa, sizeof w);
-            w = sel(in, w, splat(0));
-            zs += w;
-            as += w * splat(qt[s]);
+            for (int l = 0; l < L; l++) wa[l] = exp(-ta[l]);
+            vd w[NGRP];
+            memcpy(w, wa, sizeof w);
+            for (int g = 0; g < NGRP; g++) {
+                w[g] = sel(in[g], w[g], splat(0));
+                zs[g] += w[g];
+                as[g] += w[g] * qs;
+            }
             if (pbuf) {
-                memcpy(wa, &w, sizeof wa);
+                memcpy(wa, w, sizeof wa);
                 for (int l = 0; l < m; l++) pbuf[(int64_t)s * B + p0 + l] = wa[l];
             }
         }
-        double za[W], aa[W];
-        memcpy(za, &zs, sizeof za);
-        memcpy(aa, &as, sizeof aa);
+        double za[L], aa[L];
+        memcpy(za, zs, sizeof za);
+        memcpy(aa, as, sizeof aa);
         for (int l = 0; l < m; l++) {
             z[p0 + l] = za[l];
             acc[p0 + l] = aa[l];

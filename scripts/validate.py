@@ -230,8 +230,76 @@ def n2v2_checkerboard():
                 f"{pp[2]:.3f} grey levels")
 
 
+E2_AF = 160.21766340  # e^2 / (1 aF) in meV
+
+
+def _random_device(rng, ndots):
+    """A random dot array: totals 80-120 aF, nearest-neighbour mutual 5-30 aF (others 0-3), own gate
+    8-12 aF, cross 0-2 aF."""
+    c = np.zeros((ndots, ndots))
+    for i in range(ndots):
+        for j in range(i + 1, ndots):
+            c[i, j] = c[j, i] = -(rng.uniform(5, 30) if j == i + 1 else rng.uniform(0, 3))
+    np.fill_diagonal(c, rng.uniform(80, 120, ndots) + np.abs(c).sum(axis=1) * 0.5)
+    cv = rng.uniform(0, 2, (ndots, ndots))
+    np.fill_diagonal(cv, rng.uniform(8, 12, ndots))
+    return c, cv
+
+
+def qdot_ground_states_vs_numpy():
+    """qdot: the kernel's ground-state maps of 150 random double dots (16 states) and 50 random triple dots
+    (64 states), 400 x 400 scans each, equal a float64 numpy brute force over all states except where the
+    two lowest energies tie to 1e-9 meV."""
+    rng = np.random.default_rng(2026)
+    worst, pixels, ties = 0, 0, 0
+    for trial in range(200):
+        nd = 2 if trial < 150 else 3
+        c, cv = _random_device(rng, nd)
+        base = list(rng.uniform(0, 40, nd))
+        dev = fastsci.qdot.Device(c_cc=c, c_cv=cv, kt=0, nmax=3)
+        lo, hi = rng.uniform(-10, 10), rng.uniform(40, 70)
+        r = dev.simulate(gx=0, gy=1, x_range=[lo, hi], y_range=[lo, hi], nx=400, ny=400, signal="charge",
+                         noise=False, base=base)
+        v1, v2 = np.meshgrid(r["v1"], r["v2"])
+        v = np.zeros((nd, v1.size))
+        v[:] = np.array(base)[:, None]
+        v[0], v[1] = v1.ravel(), v2.ravel()
+        ec = E2_AF * np.linalg.inv(c)
+        alpha = np.linalg.solve(c, cv)
+        n = np.array(np.meshgrid(*[np.arange(4)] * nd, indexing="ij")).reshape(nd, -1).T.astype(float)
+        e = 0.5 * np.einsum("si,ij,sj->s", n, ec, n)[:, None] - n @ (alpha @ v)
+        order = np.argsort(e, axis=0)[:2]
+        e_sorted = np.take_along_axis(e, order, axis=0)
+        tie = (e_sorted[1] - e_sorted[0]) < 1e-9
+        bad = (r["states"].ravel() != order[0]) & ~tie
+        worst = max(worst, int(bad.sum()))
+        pixels += v1.size
+        ties += int(tie.sum())
+    return worst == 0, f"{pixels:.3g} pixels over 200 devices: {worst} disagreements (worst device), {ties} ties"
+
+
+def qdot_kt_fits():
+    """qdot: a Fermi fit of the 0 -> 1 transition of 20 random single dots (C 60-140 aF, Cg 5-15 aF,
+    kT 0.005-0.1 meV, white noise 0.01) recovers kT within 2 % in every case."""
+    from scipy.optimize import curve_fit
+    rng = np.random.default_rng(7)
+    errs = []
+    for i in range(20):
+        c, cg, kt = rng.uniform(60, 140), rng.uniform(5, 15), rng.uniform(0.005, 0.1)
+        dev = fastsci.qdot.Device(preset="single", c_cc=[[c]], c_cv=[[cg]], kt=kt, white=0.01)
+        vt = 0.5 * E2_AF / cg
+        w = kt * c / cg
+        v = np.linspace(vt - 12 * w, vt + 12 * w, 801)
+        y = dev.charge_2d(v, np.array([0.0]), noise=True, seed=100 + i, gates=(0, -1))[0]
+        (v0, wf), _ = curve_fit(lambda x, a, b: 1 / (1 + np.exp(-(x - a) / b)), v, y, p0=(vt + w, 1.5 * w))
+        errs.append(wf * cg / c / kt - 1)
+    errs = np.abs(errs)
+    return bool(errs.max() < 0.02), f"kT error: median {100 * np.median(errs):.2f} %, worst {100 * errs.max():.2f} %"
+
+
 CHECKS = [poisson_large_samples, philox_long_stream, ptycho_photon_statistics, proton_ranges_fine_grid,
-          pstm_point_diffractors_3d, n2v2_quality_vs_pytorch, n2v2_default_schedule_gain, n2v2_checkerboard]
+          pstm_point_diffractors_3d, n2v2_quality_vs_pytorch, n2v2_default_schedule_gain, n2v2_checkerboard,
+          qdot_ground_states_vs_numpy, qdot_kt_fits]
 
 
 def _one_line(text):

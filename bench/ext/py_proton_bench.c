@@ -382,6 +382,7 @@ static PyObject *py_stream_triad(PyObject *self, PyObject *args, PyObject *kw)
 
 PyObject *fsci_bench_pstm_mix_peak(PyObject *self, PyObject *args, PyObject *kw); /* py_pstm_bench.c */
 int fsci_bench_qdot_init(PyObject *m);                                            /* py_qdot_bench.c */
+int fsci_bench_qdot_agent_init(PyObject *m);                                      /* py_qdot_agent.c */
 
 static PyMethodDef bench_methods[] = {
     {"stream_triad", KWFN(py_stream_triad), METH_VARARGS | METH_KEYWORDS,
@@ -427,5 +428,6 @@ PyMODINIT_FUNC PyInit__fastsci_bench(void)
     import_array();
     PyObject *m = PyModule_Create(&bench_module);
     if (m && fsci_bench_qdot_init(m) < 0) Py_CLEAR(m);
+    if (m && fsci_bench_qdot_agent_init(m) < 0) Py_CLEAR(m);
     return m;
 }

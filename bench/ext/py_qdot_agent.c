@@ -6,6 +6,8 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
 
 #include "fastsci/fastsci.h"
 #include "qdot/agent.h"
@@ -132,6 +134,28 @@ static PyObject *py_bench(PyObject *self, PyObject *args, PyObject *kw)
     return list;
 }
 
+/* qdot_classify(patch[res, res] float64) -> (label, confidence, physics_override, log_std,
+ * axis_corr, diag_strength); label 1 double dot, 2 single dot, 3 misc. */
+static PyObject *py_classify(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *op;
+    if (!PyArg_ParseTuple(args, "O", &op)) return NULL;
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(op, NPY_FLOAT64, 2, 2, NPY_ARRAY_CARRAY_RO);
+    if (!a) return NULL;
+    npy_intp *d = PyArray_DIMS(a);
+    if (d[0] != d[1] || d[0] < 2 || d[0] > 64) {
+        Py_DECREF(a);
+        PyErr_SetString(PyExc_ValueError, "patch: expected a square array of side 2..64");
+        return NULL;
+    }
+    fsci__qdot_cls c;
+    fsci__qdot_classify(PyArray_DATA(a), (int)d[0], &c);
+    Py_DECREF(a);
+    return Py_BuildValue("(idOddd)", c.label, c.confidence, c.physics_override ? Py_True : Py_False,
+                         c.log_std, c.axis_corr, c.diag_strength);
+}
+
 #define KWFN(f) (PyCFunction)(void (*)(void))(f)
 static PyMethodDef agent_methods[] = {
     {"qdot_trial", KWFN(py_trial), METH_VARARGS | METH_KEYWORDS,
@@ -141,10 +165,13 @@ static PyMethodDef agent_methods[] = {
      "qdot_bench(ntrials, seed=42, budget=2048, max_steps=100, particles=1000, n_mc=8, nats=False, "
      "no_dqc_gate=False, success_first=True, *, threads=0) -> list of dicts, trials 0..ntrials-1 in "
      "parallel."},
+    {"qdot_classify", py_classify, METH_VARARGS,
+     "qdot_classify(patch) -> (label, confidence, physics_override, log_std, axis_corr, diag_strength)."},
     {NULL, NULL, 0, NULL},
 };
 
 int fsci_bench_qdot_agent_init(PyObject *m)
 {
+    if (_import_array() < 0) return -1;
     return PyModule_AddFunctions(m, agent_methods);
 }

@@ -11,6 +11,7 @@
  *     statistic: sum_k (d_k - eta_k)^2 = (|d| - 0.02 z)^2 + 0.02^2 chi^2_{P-1} exactly in
  *     distribution (rotate eta so that its first axis is along d), two draws per (m, s);
  *   - one workspace per trial, nothing allocated per step. */
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -37,7 +38,8 @@ enum { NS = 25, NMAX = 4, NSLOT = 2, S11 = 6, PMAX = 4096, NRES = 3 };
 typedef struct {
     bool valid;
     double r1[2], r2[2];
-    double *pred; /* [NS x P] */
+    double *pred;  /* [NS x P] */
+    double pn[NS]; /* |pred_s|^2 */
 } geo;
 
 /* One measurement: a vg1 line of n points (vg2 = 0) or an n x n patch; ranges after {:.6f}. */
@@ -58,6 +60,7 @@ typedef struct {
     int bel_next[NRES];
     double *buf; /* one block: v1, v2, meas, obs, dqc work, gp work */
     double *v1, *v2, *meas, *obs, *dqcw, *gpw;
+    double *dot, *onorm; /* IG: [M x NS] products, [M] |o_m|^2; obs is [M x PMAX] */
     double *bo_x, *bo_y, *bo_r;
     int64_t nbo, cap;
     int states[2 * NS];
@@ -151,14 +154,14 @@ static void sync(agent *a)
 }
 
 /* Cached predictions of the 25 states for a geometry: line (r1, vg2 = 0) or res x res. */
-static const double *cached_pred(agent *a, geo *slots, int *next, const fsci_qdot_toy *p, bool line, int res,
-                                 const double *r1, const double *r2, int *status)
+static const geo *cached_pred(agent *a, geo *slots, int *next, const fsci_qdot_toy *p, bool line, int res,
+                              const double *r1, const double *r2, int *status)
 {
     for (int k = 0; k < NSLOT; k++) {
         geo *g = &slots[k];
         if (g->valid && g->r1[0] == r1[0] && g->r1[1] == r1[1] &&
             (line || (g->r2[0] == r2[0] && g->r2[1] == r2[1])))
-            return g->pred;
+            return g;
     }
     geo *g = &slots[*next];
     *next = (*next + 1) % NSLOT;
@@ -171,12 +174,17 @@ static const double *cached_pred(agent *a, geo *slots, int *next, const fsci_qdo
     }
     *status = fsci_qdot_toy_predict(p, a->v1, a->v2, P, a->states, NS, g->pred);
     if (*status < 0) return NULL;
+    for (int s = 0; s < NS; s++) {
+        double acc = 0.0;
+        for (int k = 0; k < P; k++) acc += g->pred[s * P + k] * g->pred[s * P + k];
+        g->pn[s] = acc;
+    }
     g->valid = true;
     g->r1[0] = r1[0];
     g->r1[1] = r1[1];
     g->r2[0] = line ? 0.0 : r2[0];
     g->r2[1] = line ? 0.0 : r2[1];
-    return g->pred;
+    return g;
 }
 
 static int res_slot(int res)
@@ -186,14 +194,17 @@ static int res_slot(int res)
 
 /* ------------------------------------------------------------------ sensing */
 
-/* Monte Carlo IG of modality m (sensing.py _estimate_ig, compat arithmetic). */
+/* Monte Carlo IG of modality m (sensing.py _estimate_ig with the compat arithmetic of
+ * plan.h): the M simulated observations o_m = pred[hyp_m] + eps_m are the rows of one matrix,
+ * |o_m - p_s|^2 = |o_m|^2 - 2 o_m.p_s + |p_s|^2 with the M x S products from one GEMM. */
 static int ig_eval(agent *a, int m, const double *r1, const double *r2, double h0, double *ig)
 {
     const bool line = m == FSCI__QDOT_MOD_LINE;
-    const int res = fsci__qdot_mod_resolution[m], P = line ? res : res * res;
+    const int res = fsci__qdot_mod_resolution[m], P = line ? res : res * res, M = a->o->n_mc;
     int st = FSCI_OK;
-    const double *pred = cached_pred(a, a->ig[m], &a->ig_next[m], &a->sensing, line, res, r1, r2, &st);
-    if (!pred) return st;
+    const geo *g = cached_pred(a, a->ig[m], &a->ig_next[m], &a->sensing, line, res, r1, r2, &st);
+    if (!g) return st;
+    const double *pred = g->pred;
     fsci_rng r;
     rng_at(a, &r, FSCI__QDOT_STREAM_IG, 4 * a->nselect + m);
     int ps[NS], np = 0;
@@ -206,23 +217,32 @@ static int ig_eval(agent *a, int m, const double *r1, const double *r2, double h
     double acc = 0.0;
     for (int i = 0; i < np; i++) cdf[i] = (acc += a->probs[ps[i]] / psum);
     for (int i = 0; i < np; i++) cdf[i] /= cdf[np - 1];
-    const double inv_s2 = 1.0 / (SIGMA_LL * SIGMA_LL), shape = 0.5 * (P - 1);
-    double hsum = 0.0, *o = a->obs;
-    for (int mc = 0; mc < a->o->n_mc; mc++) {
+    double *o = a->obs, *dot = a->dot, *on = a->onorm;
+    for (int mc = 0; mc < M; mc++) {
         double u = fsci_rng_uniform(&r);
         int h = 0;
-        while (h < np - 1 && !(cdf[h] > u)) h++; /* searchsorted side 'right' */
+        while (h < np - 1 && !(cdf[h] > u)) h++; /* numpy choice: searchsorted side 'right' */
         const double *ph = pred + (int64_t)ps[h] * P;
-        for (int k = 0; k < P; k++) o[k] = ph[k] + IG_NOISE * fsci_rng_normal(&r);
+        double *om = o + (int64_t)mc * P, nn = 0.0;
+        for (int k = 0; k < P; k++) {
+            om[k] = ph[k] + IG_NOISE * fsci_rng_normal(&r);
+            nn += om[k] * om[k];
+        }
+        on[mc] = nn;
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, NS, P, 1.0, o, P, pred, P, 0.0, dot, NS);
+    const double inv_s2 = 1.0 / (SIGMA_LL * SIGMA_LL), shape = 0.5 * (P - 1);
+    double hsum = 0.0;
+    for (int mc = 0; mc < M; mc++) {
         double lw[NS], mx = -INFINITY;
         for (int i = 0; i < np; i++) {
             const int s = ps[i];
             lw[i] = -INFINITY;
             if (!(a->probs[s] > 0.0)) continue;
-            const double *p = pred + (int64_t)s * P;
-            double d2 = 0.0;
-            for (int k = 0; k < P; k++) d2 += (o[k] - p[k]) * (o[k] - p[k]);
+            double d2 = on[mc] - 2.0 * dot[mc * NS + s] + g->pn[s];
+            d2 = d2 > 0.0 ? d2 : 0.0; /* cancellation when o is close to p_s */
             if (!line) {
+                /* the reference's noisy predictions, in distribution (file comment) */
                 double dz = sqrt(d2) - IG_NOISE * fsci_rng_normal(&r);
                 d2 = dz * dz + IG_NOISE * IG_NOISE * 2.0 * gamma_draw(&r, shape);
             }
@@ -239,8 +259,8 @@ static int ig_eval(agent *a, int m, const double *r1, const double *r2, double h
         }
         hsum += hh;
     }
-    double g = h0 - hsum / a->o->n_mc;
-    *ig = g > 0.0 ? g : 0.0;
+    double gain = h0 - hsum / M;
+    *ig = gain > 0.0 ? gain : 0.0;
     return FSCI_OK;
 }
 
@@ -345,9 +365,9 @@ static void minmaxmean(const double *x, int64_t n, double *mn, double *mx, doubl
 static int update_2d(agent *a, const scan *sc, const fsci__qdot_cls *cls)
 {
     int st = FSCI_OK, k = res_slot(sc->n);
-    const double *pred =
-        cached_pred(a, a->bel[k], &a->bel_next[k], &a->belief, false, sc->n, sc->r1, sc->r2, &st);
-    if (!pred) return st;
+    const geo *g = cached_pred(a, a->bel[k], &a->bel_next[k], &a->belief, false, sc->n, sc->r1, sc->r2, &st);
+    if (!g) return st;
+    const double *pred = g->pred;
     const int64_t P = (int64_t)sc->n * sc->n;
     double ll[NS];
     for (int s = 0; s < NS; s++)
@@ -615,18 +635,21 @@ static int agent_init(agent *a, const fsci__qdot_trial_opts *o)
             FSCI_CHECK_GOTO(a->bel[m][k].pred, FSCI_ENOMEM, "qdot agent: out of memory");
         }
     }
-    size_t nbuf = 6 * (size_t)PMAX + 6 * (size_t)a->cap;
+    size_t M = (size_t)o->n_mc;
+    size_t nbuf = (5 + M) * (size_t)PMAX + 6 * (size_t)a->cap + M * (NS + 1);
     a->buf = fsci_malloc(nbuf, sizeof(double));
     FSCI_CHECK_GOTO(a->buf, FSCI_ENOMEM, "qdot agent: out of memory for %zu doubles", nbuf);
     a->v1 = a->buf;
     a->v2 = a->v1 + PMAX;
     a->meas = a->v2 + PMAX;
     a->obs = a->meas + PMAX;
-    a->dqcw = a->obs + PMAX; /* 2 PMAX */
+    a->dqcw = a->obs + M * PMAX; /* 2 PMAX */
     a->bo_x = a->dqcw + 2 * PMAX;
     a->bo_y = a->bo_x + 2 * a->cap;
     a->bo_r = a->bo_y + a->cap;
     a->gpw = a->bo_r + a->cap;
+    a->dot = a->gpw + 2 * a->cap;
+    a->onorm = a->dot + M * NS;
     /* initial particles uniform on the 25 states */
     int32_t *init = a->pf->st2;
     rng_at(a, &r, FSCI__QDOT_STREAM_PART, 0);
@@ -652,7 +675,7 @@ int fsci__qdot_trial_run(const fsci__qdot_trial_opts *o, fsci__qdot_trial_result
                (long long)o->max_steps);
     FSCI_CHECK(o->particles >= 1 && o->particles <= (INT64_C(1) << 30), FSCI_EINVAL,
                "qdot trial: particles = %lld, must be in [1, 2^30]", (long long)o->particles);
-    FSCI_CHECK(o->n_mc >= 1 && o->n_mc <= 1000000, FSCI_EINVAL, "qdot trial: n_mc = %d, must be in [1, 1e6]",
+    FSCI_CHECK(o->n_mc >= 1 && o->n_mc <= 1024, FSCI_EINVAL, "qdot trial: n_mc = %d, must be in [1, 1024]",
                o->n_mc);
     FSCI_CHECK(o->trial >= 0, FSCI_EINVAL, "qdot trial: trial = %lld, must be >= 0", (long long)o->trial);
     struct timespec t0, t1;

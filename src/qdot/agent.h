@@ -54,7 +54,7 @@ typedef struct fsci__qdot_trial_opts {
     int64_t budget;     /* measurement budget (>= 1; 2048 full, 512 fast) */
     int64_t max_steps;  /* control steps (>= 1; 100 full, 50 fast) */
     int64_t particles;  /* particle-filter size (1000) */
-    int n_mc;           /* Monte Carlo samples of the information gain (8) */
+    int n_mc;           /* Monte Carlo samples of the information gain (8; at most 1024) */
     bool nats;          /* prior entropy in nats (the fix of the log2/ln mix); false: reference */
     bool no_dqc_gate;   /* not the reference: DQC LOW passes as MODERATE (timing workload) */
     bool success_first; /* state machine: a pass advances before the HITL checks (port default) */

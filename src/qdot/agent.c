@@ -596,21 +596,18 @@ static void agent_free(agent *a)
     for (int m = 0; m < NRES; m++)
         for (int k = 0; k < NSLOT; k++) fsci_free(a->bel[m][k].pred);
     fsci_free(a->buf);
+    memset(a, 0, sizeof *a);
 }
 
-static int agent_init(agent *a, const fsci__qdot_trial_opts *o)
+/* The workspace for trials with o's sizes (particles, n_mc, budget, max_steps). The caches
+ * depend only on the geometry and the fixed sensing and belief parameters, so they stay
+ * valid from one trial to the next. */
+static int agent_alloc(agent *a, const fsci__qdot_trial_opts *o)
 {
     int st = FSCI_OK;
     memset(a, 0, sizeof *a);
-    a->o = o;
-    a->last_dqc = -1;
     fsci_qdot_toy_default(&a->sensing);
     a->belief = (fsci_qdot_toy){2.3, 2.5, 0.15, 0.1, 0.5, 0.0};
-    fsci_rng r;
-    rng_at(a, &r, FSCI__QDOT_STREAM_PARAMS, 0);
-    double u_ec = fsci_rng_uniform(&r), u_tc = fsci_rng_uniform(&r);
-    double e_c = 3.0 + (-0.5 + u_ec * 1.0), t_c = 0.3 + (-0.1 + u_tc * 0.2);
-    a->truth = (fsci_qdot_toy){e_c, e_c + 0.2, t_c, 0.08, 0.55, 0.015};
     for (int s = 0; s < NS; s++) {
         a->states[2 * s] = s / (NMAX + 1);
         a->states[2 * s + 1] = s % (NMAX + 1);
@@ -650,6 +647,26 @@ static int agent_init(agent *a, const fsci__qdot_trial_opts *o)
     a->gpw = a->bo_r + a->cap;
     a->dot = a->gpw + 2 * a->cap;
     a->onorm = a->dot + M * NS;
+    return FSCI_OK;
+fail:
+    agent_free(a);
+    return st;
+}
+
+/* Start trial o->trial: the device, the particles, the state machine, the counters. */
+static int agent_reset(agent *a, const fsci__qdot_trial_opts *o)
+{
+    a->o = o;
+    a->v[0] = a->v[1] = 0.0;
+    a->total = a->steps = a->hitl = a->nscan = a->nupdate = a->nselect = a->nnav = a->nbo = 0;
+    a->decisions = 1; /* mission_start */
+    a->last_dqc = -1;
+    a->has_cls = false;
+    fsci_rng r;
+    rng_at(a, &r, FSCI__QDOT_STREAM_PARAMS, 0);
+    double u_ec = fsci_rng_uniform(&r), u_tc = fsci_rng_uniform(&r);
+    double e_c = 3.0 + (-0.5 + u_ec * 1.0), t_c = 0.3 + (-0.1 + u_tc * 0.2);
+    a->truth = (fsci_qdot_toy){e_c, e_c + 0.2, t_c, 0.08, 0.55, 0.015};
     /* initial particles uniform on the 25 states */
     int32_t *init = a->pf->st2;
     rng_at(a, &r, FSCI__QDOT_STREAM_PART, 0);
@@ -657,19 +674,15 @@ static int agent_init(agent *a, const fsci__qdot_trial_opts *o)
         int s = (int)(fsci_rng_uniform(&r) * NS);
         init[i] = s < NS ? s : NS - 1;
     }
-    FSCI_TRY(fsci__qdot_pf_init_states(a->pf, init));
+    int st = fsci__qdot_pf_init_states(a->pf, init);
+    if (st < 0) return st;
     fsci__qdot_sm_init(&a->sm, o->success_first);
-    a->decisions = 1; /* mission_start */
     sync(a);
     return FSCI_OK;
-fail:
-    agent_free(a);
-    return st;
 }
 
-int fsci__qdot_trial_run(const fsci__qdot_trial_opts *o, fsci__qdot_trial_result *res)
+static int check_opts(const fsci__qdot_trial_opts *o)
 {
-    FSCI_CHECK(o != NULL && res != NULL, FSCI_EINVAL, "qdot trial: NULL options or result");
     FSCI_CHECK(o->budget >= 1, FSCI_EINVAL, "qdot trial: budget = %lld, must be >= 1", (long long)o->budget);
     FSCI_CHECK(o->max_steps >= 1, FSCI_EINVAL, "qdot trial: max_steps = %lld, must be >= 1",
                (long long)o->max_steps);
@@ -678,33 +691,51 @@ int fsci__qdot_trial_run(const fsci__qdot_trial_opts *o, fsci__qdot_trial_result
     FSCI_CHECK(o->n_mc >= 1 && o->n_mc <= 1024, FSCI_EINVAL, "qdot trial: n_mc = %d, must be in [1, 1024]",
                o->n_mc);
     FSCI_CHECK(o->trial >= 0, FSCI_EINVAL, "qdot trial: trial = %lld, must be >= 0", (long long)o->trial);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    agent a;
-    int st = agent_init(&a, o);
+    return FSCI_OK;
+}
+
+/* One trial on an allocated workspace; seconds counted from t0. */
+static int agent_run(agent *a, const fsci__qdot_trial_opts *o, const struct timespec *t0,
+                     fsci__qdot_trial_result *res)
+{
+    int st = agent_reset(a, o);
     if (st < 0) return st;
-    log_decision(&a, "mission_start", -1, 0.0);
-    while (!(a.steps >= o->max_steps || a.total >= o->budget || a.sm.stage == FSCI__QDOT_COMPLETE ||
-             a.sm.stage == FSCI__QDOT_FAILED)) {
-        if ((st = step(&a)) < 0) break;
+    log_decision(a, "mission_start", -1, 0.0);
+    while (!(a->steps >= o->max_steps || a->total >= o->budget || a->sm.stage == FSCI__QDOT_COMPLETE ||
+             a->sm.stage == FSCI__QDOT_FAILED)) {
+        if ((st = step(a)) < 0) break;
     }
     if (o->log) fflush(o->log);
+    struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     memset(res, 0, sizeof *res);
-    res->success = a.sm.stage == FSCI__QDOT_COMPLETE;
-    res->total_measurements = a.total;
-    res->reduction = 1.0 - (double)a.total / DENSE_BASELINE;
-    res->final_stage = a.sm.stage;
-    res->steps = a.steps;
-    res->backtracks = a.sm.total_backtracks;
-    res->hitl_count = a.hitl;
-    res->decisions = a.decisions;
-    res->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    const fsci_qdot_toy *d = &a.truth;
+    res->success = a->sm.stage == FSCI__QDOT_COMPLETE;
+    res->total_measurements = a->total;
+    res->reduction = 1.0 - (double)a->total / DENSE_BASELINE;
+    res->final_stage = a->sm.stage;
+    res->steps = a->steps;
+    res->backtracks = a->sm.total_backtracks;
+    res->hitl_count = a->hitl;
+    res->decisions = a->decisions;
+    res->seconds = (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+    const fsci_qdot_toy *d = &a->truth;
     double dev[6] = {d->e_c1, d->e_c2, d->t_c, d->temp, d->lever, d->noise};
     memcpy(res->device, dev, sizeof dev);
-    agent_free(&a);
     return st < 0 ? st : FSCI_OK;
+}
+
+int fsci__qdot_trial_run(const fsci__qdot_trial_opts *o, fsci__qdot_trial_result *res)
+{
+    FSCI_CHECK(o != NULL && res != NULL, FSCI_EINVAL, "qdot trial: NULL options or result");
+    int st = check_opts(o);
+    if (st < 0) return st;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    agent a;
+    if ((st = agent_alloc(&a, o)) < 0) return st;
+    st = agent_run(&a, o, &t0, res);
+    agent_free(&a);
+    return st;
 }
 
 int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, fsci__qdot_trial_result *results)
@@ -713,22 +744,38 @@ int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, fsci__q
     FSCI_CHECK(ntrials >= 0, FSCI_EINVAL, "qdot bench: ntrials = %d, must be >= 0", ntrials);
     FSCI_CHECK(base->log == NULL, FSCI_EINVAL,
                "qdot bench: log must be NULL (one stream cannot serve concurrent trials)");
+    int st = check_opts(base);
+    if (st < 0) return st;
+    FSCI_CHECK(ntrials == 0 || base->trial <= INT64_MAX - ntrials, FSCI_EINVAL,
+               "qdot bench: trial = %lld, too large for %d trials", (long long)base->trial, ntrials);
     int first = -1, first_st = FSCI_OK;
     char msg[512] = "";
     const int nth = fsci_parallel_threads();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
-    for (int k = 0; k < ntrials; k++) {
-        fsci__qdot_trial_opts o = *base;
-        o.trial = base->trial + k;
-        int st = fsci__qdot_trial_run(&o, &results[k]);
-        if (st < 0) {
+    /* one workspace per thread, reused by its trials (a trial's result does not depend on
+     * what the workspace ran before: the caches hold exact recomputable values) */
+#pragma omp parallel num_threads(nth)
+    {
+        agent a;
+        int ast = agent_alloc(&a, base);
+        char amsg[512] = "";
+        if (ast < 0) snprintf(amsg, sizeof amsg, "%s", fsci_error_message());
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < ntrials; k++) {
+            fsci__qdot_trial_opts o = *base;
+            o.trial = base->trial + k;
+            struct timespec t0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            int tst = ast < 0 ? ast : agent_run(&a, &o, &t0, &results[k]);
+            if (tst < 0) {
 #pragma omp critical(fsci_qdot_bench)
-            if (first < 0 || k < first) {
-                first = k;
-                first_st = st;
-                snprintf(msg, sizeof msg, "%s", fsci_error_message());
+                if (first < 0 || k < first) {
+                    first = k;
+                    first_st = tst;
+                    snprintf(msg, sizeof msg, "%s", ast < 0 ? amsg : fsci_error_message());
+                }
             }
         }
+        if (ast >= 0) agent_free(&a);
     }
     FSCI_CHECK(first < 0, first_st, "qdot bench: trial %lld failed: %s", (long long)(base->trial + first),
                msg);

@@ -59,7 +59,7 @@ PROTOCOLS = [
 
 @pytest.mark.parametrize("name,n,kw", PROTOCOLS, ids=[p[0] for p in PROTOCOLS])
 def test_agent_matches_numpy_port_statistically(name, n, kw):
-    c_rows = F.qdot_bench(n, 42, **kw)
+    c_rows = F.qdot_bench(n, 42, **kw, threads=1)
     py_rows = [R.run_trial(i, 42, dqc_gate=not kw.get("no_dqc_gate", False), budget=kw["budget"],
                            max_steps=kw["max_steps"]) for i in range(n)]
     c, p = summary(c_rows), summary(py_rows)

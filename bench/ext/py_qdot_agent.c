@@ -111,11 +111,8 @@ static PyObject *py_bench(PyObject *self, PyObject *args, PyObject *kw)
     }
     fsci__qdot_trial_result *res = PyMem_Calloc((size_t)n + 1, sizeof *res);
     if (!res) return PyErr_NoMemory();
-    /* threads > 0 sets the process-wide default for the call and resets it afterwards */
     PyThreadState *ts = PyEval_SaveThread();
-    int st = threads > 0 ? fsci_parallel_set_threads(threads) : FSCI_OK;
-    if (st >= 0) st = fsci__qdot_bench_run(&o, n, res);
-    if (threads > 0 && fsci_parallel_set_threads(0) < 0 && st >= 0) st = FSCI_EINVAL;
+    int st = fsci__qdot_bench_run(&o, n, threads > 0 ? threads : 0, res);
     PyEval_RestoreThread(ts);
     if (st < 0) {
         PyMem_Free(res);

@@ -738,7 +738,8 @@ int fsci__qdot_trial_run(const fsci__qdot_trial_opts *o, fsci__qdot_trial_result
     return st;
 }
 
-int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, fsci__qdot_trial_result *results)
+int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, int nthreads,
+                         fsci__qdot_trial_result *results)
 {
     FSCI_CHECK(base != NULL && results != NULL, FSCI_EINVAL, "qdot bench: NULL options or results");
     FSCI_CHECK(ntrials >= 0, FSCI_EINVAL, "qdot bench: ntrials = %d, must be >= 0", ntrials);
@@ -750,7 +751,7 @@ int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, fsci__q
                "qdot bench: trial = %lld, too large for %d trials", (long long)base->trial, ntrials);
     int first = -1, first_st = FSCI_OK;
     char msg[512] = "";
-    const int nth = fsci_parallel_threads();
+    const int nth = fsci_parallel_resolve(nthreads);
     /* one workspace per thread, reused by its trials (a trial's result does not depend on
      * what the workspace ran before: the caches hold exact recomputable values) */
 #pragma omp parallel num_threads(nth)

@@ -11,6 +11,7 @@
 #include "fastsci/core/json.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
+#include "qdot/agent_cmd.h"
 #include "qdot/qdot_impl.h"
 #include "qdot/sim.h"
 
@@ -251,12 +252,37 @@ static const fsci_command commands[] = {
      .default_seed = 0,
      .check = check_sim,
      .run = run_sim},
+    {.name = "bench",
+     .summary = "many trials of the tuning agent: success rate, measurement reduction, stages (summary.json, "
+                "trials.csv)",
+     .usage = "[--n-trials 100 --budget 2048 --max-steps 100] [--fast] [--ablation] -o DIR",
+     .details = "Compat mode: the reference project's agent and benchmark protocol on its toy model\n"
+                "(doc/qdot_agent.md); trials run in parallel, each keyed by (seed, trial), so the\n"
+                "results do not depend on --threads. The seed defaults to the reference's 42.\n",
+     .params = fsci__qdot_agent_params,
+     .nparams = FSCI__QDOT_AGENT_NPARAMS,
+     .opts_size = sizeof(fsci__qdot_agent_opts),
+     .output = FSCI_OUTPUT_DIR,
+     .default_seed = 42,
+     .check = fsci__qdot_agent_check,
+     .run = fsci__qdot_bench_cmd},
+    {.name = "tune",
+     .summary = "one trial of the tuning agent, with its governance log (governance.jsonl)",
+     .usage = "[--trial K] [--budget N] [-o DIR]",
+     .details = "Compat mode, as bench. The log holds one JSON line per decision.\n",
+     .params = fsci__qdot_agent_params,
+     .nparams = FSCI__QDOT_AGENT_NPARAMS,
+     .opts_size = sizeof(fsci__qdot_agent_opts),
+     .output = FSCI_OUTPUT_DIR,
+     .default_seed = 42,
+     .check = fsci__qdot_agent_check,
+     .run = fsci__qdot_tune_cmd},
 };
 
 const fsci_engine fsci_engine_qdot = {
     .name = "qdot",
     .title = "qdot: double-quantum-dot simulator",
-    .summary = "quantum-dot devices: constant-interaction simulator (tuning agent to come)",
+    .summary = "quantum-dot devices: constant-interaction simulator and the tuning agent (compat mode)",
     .commands = commands,
     .ncommands = sizeof commands / sizeof commands[0],
     .demo = fsci__qdot_demo,

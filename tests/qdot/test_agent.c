@@ -68,11 +68,8 @@ TEST(one_and_two_threads_identical)
     for (int nodqc = 0; nodqc < 2; nodqc++) {
         fsci__qdot_trial_opts o = fast_opts(0, nodqc);
         fsci__qdot_trial_result r1[N], r2[N], single;
-        ASSERT_OK(fsci_parallel_set_threads(1));
-        ASSERT_OK(fsci__qdot_bench_run(&o, N, r1));
-        ASSERT_OK(fsci_parallel_set_threads(2));
-        ASSERT_OK(fsci__qdot_bench_run(&o, N, r2));
-        ASSERT_OK(fsci_parallel_set_threads(0));
+        ASSERT_OK(fsci__qdot_bench_run(&o, N, 1, r1));
+        ASSERT_OK(fsci__qdot_bench_run(&o, N, 2, r2));
         int distinct_steps = 0;
         for (int k = 0; k < N; k++) {
             assert_same(testkit_failed, &r1[k], &r2[k]);
@@ -142,7 +139,7 @@ TEST(bad_options_name_the_field)
     fsci__qdot_trial_result rs[4];
     o = fast_opts(0, false);
     o.budget = -5;
-    ASSERT_STATUS(fsci__qdot_bench_run(&o, 4, rs), FSCI_EINVAL);
+    ASSERT_STATUS(fsci__qdot_bench_run(&o, 4, 0, rs), FSCI_EINVAL);
     ASSERT_TRUE(strstr(fsci_error_message(), "budget") != NULL);
 }
 

@@ -1,0 +1,259 @@
+/* qdot: the agent's commands, `fastsci qdot bench` (many trials: summary.json and
+ * trials.csv, optionally the ablation grid) and `fastsci qdot tune` (one trial with its
+ * governance log). Compat mode (the reference's agent on its toy model) is what exists;
+ * the agent on the physical simulator is refused with a message saying so. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastsci/core/alloc.h"
+#include "fastsci/core/json.h"
+#include "qdot/agent.h"
+#include "qdot/agent_cmd.h"
+#include "qdot/qdot_impl.h"
+
+#define F(field) offsetof(fsci__qdot_agent_opts, field)
+
+const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS] = {
+    {"n-trials", FSCI_PARAM_INT, F(n_trials), "100", 1, 1000000, NULL, "bench: trials"},
+    {"trial", FSCI_PARAM_INT, F(trial), "0", 0, 1000000000, NULL, "tune: the trial index (bench: the first)"},
+    {"budget", FSCI_PARAM_INT, F(budget), "2048", 1, 1 << 30, NULL, "measurement budget per trial (points)"},
+    {"max-steps", FSCI_PARAM_INT, F(max_steps), "100", 1, 1000000, NULL, "control steps per trial"},
+    {"fast", FSCI_PARAM_BOOL, F(fast), "off", 0, -1, NULL,
+     "the reference's --fast: 10 trials, budget 512, 50 steps (overrides those three)"},
+    {"ablation", FSCI_PARAM_BOOL, F(ablation), "off", 0, -1, NULL,
+     "bench: also run particles 500 and MC samples 4 (the reference's ablation grid) and compare"},
+    {"compat", FSCI_PARAM_BOOL, F(compat), "on", 0, -1, NULL,
+     "the reference's agent on its toy model (off: the physical simulator, not built yet)"},
+    {"particles", FSCI_PARAM_INT, F(particles), "1000", 1, 1000000, NULL, "particle-filter size"},
+    {"mc", FSCI_PARAM_INT, F(mc), "8", 1, 1024, NULL, "Monte Carlo samples of the information gain"},
+    {"nats", FSCI_PARAM_BOOL, F(nats), "off", 0, -1, NULL,
+     "prior entropy in nats (off: the reference's log2 / ln mix)"},
+    {"no-dqc-gate", FSCI_PARAM_BOOL, F(no_dqc_gate), "off", 0, -1, NULL,
+     "let LOW-quality scans through (not the reference: a workload that reaches the later stages)"},
+};
+
+static fsci__qdot_trial_opts trial_opts(const fsci__qdot_agent_opts *a, uint64_t seed)
+{
+    fsci__qdot_trial_opts o;
+    fsci__qdot_trial_defaults(&o);
+    o.seed = seed;
+    o.trial = a->trial;
+    o.budget = a->fast ? 512 : a->budget;
+    o.max_steps = a->fast ? 50 : a->max_steps;
+    o.particles = a->particles;
+    o.n_mc = (int)a->mc;
+    o.nats = a->nats;
+    o.no_dqc_gate = a->no_dqc_gate;
+    return o;
+}
+
+int fsci__qdot_agent_check(const void *opts, const fsci_ctx *ctx)
+{
+    (void)ctx;
+    const fsci__qdot_agent_opts *a = opts;
+    FSCI_CHECK(a->compat, FSCI_ENOTSUP,
+               "--compat off: the agent on the physical simulator is not built yet (issue 12); "
+               "use the compat agent (the reference's, on its toy model)");
+    return FSCI_OK;
+}
+
+typedef struct summary_t {
+    double success, success_lo, success_hi, red_mean, red_sd, steps, backtracks, hitl, seconds;
+    int64_t stages[FSCI__QDOT_NSTAGES];
+    int n;
+} summary_t;
+
+/* Success rate with its Wilson 95 % interval, reduction mean and SD, stage histogram. */
+static summary_t summarise(const fsci__qdot_trial_result *r, int n)
+{
+    summary_t s = {0};
+    s.n = n;
+    double ok = 0, sum = 0, sum2 = 0;
+    for (int k = 0; k < n; k++) {
+        ok += r[k].success;
+        sum += r[k].reduction;
+        sum2 += r[k].reduction * r[k].reduction;
+        s.steps += (double)r[k].steps / n;
+        s.backtracks += (double)r[k].backtracks / n;
+        s.hitl += (double)r[k].hitl_count / n;
+        s.seconds += r[k].seconds / n;
+        if (r[k].final_stage >= 0 && r[k].final_stage < FSCI__QDOT_NSTAGES) s.stages[r[k].final_stage]++;
+    }
+    const double p = ok / n, z = 1.959964, z2 = z * z;
+    const double c = (p + z2 / (2 * n)) / (1 + z2 / n),
+                 h = z * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
+    s.success = p;
+    s.success_lo = fmax(0, c - h);
+    s.success_hi = fmin(1, c + h);
+    s.red_mean = sum / n;
+    s.red_sd = n > 1 ? sqrt(fmax(0, (sum2 - sum * sum / n) / (n - 1))) : 0;
+    return s;
+}
+
+static json_t *summary_json(const summary_t *s, const fsci__qdot_trial_opts *o)
+{
+    json_t *j = json_object(), *h = json_object();
+    if (!j || !h) {
+        json_decref(j);
+        json_decref(h);
+        return NULL;
+    }
+    for (int k = 0; k < FSCI__QDOT_NSTAGES; k++)
+        json_object_set_new(h, fsci__qdot_stage_name(k), json_integer(s->stages[k]));
+    json_object_set_new(j, "n_trials", json_integer(s->n));
+    json_object_set_new(j, "budget", json_integer(o->budget));
+    json_object_set_new(j, "max_steps", json_integer(o->max_steps));
+    json_object_set_new(j, "particles", json_integer(o->particles));
+    json_object_set_new(j, "mc_samples", json_integer(o->n_mc));
+    json_object_set_new(j, "success_rate", fsci_json_number(s->success));
+    json_object_set_new(j, "success_ci95", json_pack("[f, f]", s->success_lo, s->success_hi));
+    json_object_set_new(j, "reduction_mean", fsci_json_number(s->red_mean));
+    json_object_set_new(j, "reduction_sd", fsci_json_number(s->red_sd));
+    json_object_set_new(j, "mean_steps", fsci_json_number(s->steps));
+    json_object_set_new(j, "mean_backtracks", fsci_json_number(s->backtracks));
+    json_object_set_new(j, "mean_hitl", fsci_json_number(s->hitl));
+    json_object_set_new(j, "seconds_per_trial", fsci_json_number(s->seconds));
+    json_object_set_new(j, "final_stages", h);
+    return j;
+}
+
+static void print_summary(const fsci_ctx *ctx, const char *what, const summary_t *s)
+{
+    fsci_ctx_printf(
+        ctx,
+        "%s: success %.1f %% (95 %% CI %.1f-%.1f) over %d trials, reduction %.3f +- %.3f, steps %.1f, "
+        "backtracks %.2f, HITL %.2f, %.3g ms per trial\n",
+        what, 100 * s->success, 100 * s->success_lo, 100 * s->success_hi, s->n, s->red_mean, s->red_sd,
+        s->steps, s->backtracks, s->hitl, 1e3 * s->seconds);
+    fsci_ctx_printf(ctx, "  final stages:");
+    for (int k = 0; k < FSCI__QDOT_NSTAGES; k++)
+        if (s->stages[k]) fsci_ctx_printf(ctx, " %s %lld", fsci__qdot_stage_name(k), (long long)s->stages[k]);
+    fsci_ctx_printf(ctx, "\n");
+}
+
+/* trials.csv: one row per trial. */
+static char *trials_csv(const fsci__qdot_trial_result *r, int n, int64_t first)
+{
+    size_t cap = 256 + (size_t)n * 160;
+    char *t = fsci_malloc(cap, 1);
+    if (!t) return NULL;
+    size_t len =
+        (size_t)snprintf(t, cap,
+                         "trial,success,total_measurements,reduction,final_stage,steps,backtracks,hitl,"
+                         "seconds,E_c1,E_c2,t_c,T,lever_arm,noise\n");
+    for (int k = 0; k < n && len < cap; k++)
+        len += (size_t)snprintf(
+            t + len, cap - len, "%lld,%d,%lld,%.6f,%s,%lld,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+            (long long)(first + k), r[k].success ? 1 : 0, (long long)r[k].total_measurements, r[k].reduction,
+            fsci__qdot_stage_name(r[k].final_stage), (long long)r[k].steps, (long long)r[k].backtracks,
+            (long long)r[k].hitl_count, r[k].seconds, r[k].device[0], r[k].device[1], r[k].device[2],
+            r[k].device[3], r[k].device[4], r[k].device[5]);
+    return t;
+}
+
+static int run_config(const fsci__qdot_trial_opts *o, int n, int threads, fsci__qdot_trial_result *res,
+                      summary_t *s)
+{
+    FSCI__QDOT_RET(fsci__qdot_bench_run(o, n, threads, res));
+    *s = summarise(res, n);
+    return FSCI_OK;
+}
+
+int fsci__qdot_bench_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    (void)in;
+    const fsci__qdot_agent_opts *a = opts;
+    fsci__qdot_trial_opts o = trial_opts(a, fsci_ctx_seed(ctx, 42));
+    const int n = (int)(a->fast ? 10 : a->n_trials);
+    int st = FSCI_OK;
+    char *csv = NULL, *text = NULL;
+    json_t *root = NULL;
+    fsci__qdot_trial_result *res = fsci_calloc((size_t)n, sizeof *res);
+    FSCI_CHECK(res != NULL, FSCI_ENOMEM, "qdot bench: out of memory for %d trials", n);
+    summary_t s;
+    FSCI_TRY(run_config(&o, n, ctx->threads, res, &s));
+    print_summary(ctx, "compat agent", &s);
+    root = summary_json(&s, &o);
+    FSCI_CHECK_GOTO(root != NULL, FSCI_ENOMEM, "qdot bench: out of memory");
+    if (a->ablation) {
+        /* the reference's grid; "equivalent" if |d success| < 0.05 and |d reduction| < 0.05 */
+        json_t *ab = json_array();
+        const int grid[3][2] = {{500, 8}, {1000, 4}, {500, 4}};
+        for (int g = 0; g < 3 && ab; g++) {
+            fsci__qdot_trial_opts v = o;
+            v.particles = grid[g][0];
+            v.n_mc = grid[g][1];
+            summary_t sv;
+            FSCI_TRY(run_config(&v, n, ctx->threads, res, &sv));
+            const bool eq = fabs(sv.success - s.success) < 0.05 && fabs(sv.red_mean - s.red_mean) < 0.05;
+            char what[96];
+            snprintf(what, sizeof what, "particles %d, MC %d (%s)", grid[g][0], grid[g][1],
+                     eq ? "equivalent" : "NOT equivalent");
+            print_summary(ctx, what, &sv);
+            json_t *e = summary_json(&sv, &v);
+            if (e) json_object_set_new(e, "equivalent", json_boolean(eq));
+            json_array_append_new(ab, e);
+        }
+        json_object_set_new(root, "ablation", ab);
+        FSCI_TRY(run_config(&o, n, ctx->threads, res, &s)); /* trials.csv holds the baseline */
+    }
+    if (sink) {
+        csv = trials_csv(res, n, o.trial);
+        FSCI_CHECK_GOTO(csv != NULL, FSCI_ENOMEM, "qdot bench: out of memory for trials.csv");
+        FSCI_TRY(fsci_sink_add_text(sink, "trials.csv", csv));
+        FSCI_TRY(fsci_json_dumps(root, 2, &text)); /* a folder's summary.json */
+        FSCI_TRY(fsci_sink_set_summary(sink, text));
+    }
+fail:
+    json_decref(root);
+    fsci_free(text);
+    fsci_free(csv);
+    fsci_free(res);
+    return st;
+}
+
+int fsci__qdot_tune_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    (void)in;
+    const fsci__qdot_agent_opts *a = opts;
+    fsci__qdot_trial_opts o = trial_opts(a, fsci_ctx_seed(ctx, 42));
+    int st = FSCI_OK;
+    char *logbuf = NULL, *text = NULL;
+    size_t loglen = 0;
+    json_t *root = NULL;
+    FILE *log = sink ? open_memstream(&logbuf, &loglen) : NULL;
+    FSCI_CHECK(!sink || log != NULL, FSCI_ENOMEM, "qdot tune: cannot open the governance log in memory");
+    o.log = log;
+    fsci__qdot_trial_result r;
+    FSCI_TRY(fsci__qdot_trial_run(&o, &r));
+    summary_t s = summarise(&r, 1);
+    fsci_ctx_printf(
+        ctx,
+        "trial %lld: %s at %s after %lld steps, %lld measurements (reduction %.3f), %lld backtracks, "
+        "%lld HITL, %.3g ms\n",
+        (long long)o.trial, r.success ? "success" : "no success", fsci__qdot_stage_name(r.final_stage),
+        (long long)r.steps, (long long)r.total_measurements, r.reduction, (long long)r.backtracks,
+        (long long)r.hitl_count, 1e3 * r.seconds);
+    if (sink) {
+        FSCI_CHECK_GOTO(fflush(log) == 0, FSCI_EIO, "qdot tune: writing the governance log failed");
+        fclose(log);
+        log = NULL;
+        FSCI_TRY(fsci_sink_add_text(sink, "governance.jsonl", logbuf ? logbuf : ""));
+        root = summary_json(&s, &o);
+        FSCI_CHECK_GOTO(root != NULL, FSCI_ENOMEM, "qdot tune: out of memory");
+        json_object_set_new(root, "trial", json_integer(o.trial));
+        json_object_set_new(root, "final_stage", json_string(fsci__qdot_stage_name(r.final_stage)));
+        json_object_set_new(root, "total_measurements", json_integer(r.total_measurements));
+        FSCI_TRY(fsci_json_dumps(root, 2, &text));
+        FSCI_TRY(fsci_sink_set_summary(sink, text));
+    }
+fail:
+    if (log) fclose(log);
+    free(logbuf); /* open_memstream's buffer comes from malloc */
+    json_decref(root);
+    fsci_free(text);
+    return st;
+}

@@ -1,0 +1,20 @@
+/* qdot: the options and run functions of `fastsci qdot bench` and `fastsci qdot tune`. */
+#ifndef FASTSCI_QDOT_AGENT_CMD_H
+#define FASTSCI_QDOT_AGENT_CMD_H
+
+#include "fastsci/fastsci.h"
+
+typedef struct fsci__qdot_agent_opts {
+    int64_t n_trials, trial, budget, max_steps, particles, mc;
+    bool fast, ablation, compat, nats, no_dqc_gate;
+} fsci__qdot_agent_opts;
+
+enum { FSCI__QDOT_AGENT_NPARAMS = 11 };
+extern const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS];
+
+/* Refuses --compat off (the physical agent is not built yet). */
+int fsci__qdot_agent_check(const void *opts, const fsci_ctx *ctx);
+int fsci__qdot_bench_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
+int fsci__qdot_tune_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
+
+#endif

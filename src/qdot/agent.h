@@ -83,9 +83,9 @@ typedef struct fsci__qdot_trial_result {
 int fsci__qdot_trial_run(const fsci__qdot_trial_opts *o, fsci__qdot_trial_result *r) FSCI_WUR;
 
 /* ntrials trials with indices base->trial + k (k < ntrials) into results[k], in parallel over
- * fsci_parallel_resolve(nthreads) OpenMP threads (schedule dynamic, one trial per task, BLAS single-threaded inside);
- * results do not depend on the thread count. base->log must be NULL (one stream cannot
- * serve concurrent trials). The first failing trial's status is returned. */
+ * fsci_parallel_resolve(nthreads) OpenMP threads (schedule dynamic, one trial per task, BLAS single-threaded
+ * inside); results do not depend on the thread count. base->log must be NULL (one stream cannot serve
+ * concurrent trials). The first failing trial's status is returned. */
 int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, int nthreads,
                          fsci__qdot_trial_result *results) FSCI_WUR;
 

@@ -326,7 +326,13 @@ TEST(train_save_load)
     fsci__qdot_cls_report rep;
     fsci__qdot_cls_opts o = {.seed = 3, .n = 1500, .members = 2, .epochs = 8, .batch = 32, .report = &rep};
     fsci__qdot_cls *c = NULL, *d = NULL;
-    ASSERT_OK(fsci__qdot_cls_train(&o, &c));
+    /* One thread: the result does not depend on it (train_threads), and on a shared 2-core
+     * machine libgomp's spinning barriers made 2 threads up to 10x slower than 1. */
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const int st = fsci__qdot_cls_train(&o, &c);
+    omp_set_num_threads(saved);
+    ASSERT_OK(st);
     ASSERT_EQ(fsci__qdot_cls_members(c), 2);
     ASSERT_EQ(rep.nval, 225);
     ASSERT_EQ(rep.ntrain, 1275);
@@ -434,6 +440,23 @@ TEST(train_save_load)
     remove(path);
     fsci__qdot_cls_destroy(&c);
     fsci_free(x);
+}
+
+TEST(train_threads)
+{
+    /* the same weights with 1 and 2 threads (data, nn layers, head, shuffles, dropout) */
+    fsci__qdot_cls_opts o = {.seed = 8, .n = 300, .members = 1, .epochs = 2, .batch = 32};
+    fsci__qdot_cls *a = NULL, *b = NULL;
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    ASSERT_OK(fsci__qdot_cls_train(&o, &a));
+    omp_set_num_threads(2);
+    ASSERT_OK(fsci__qdot_cls_train(&o, &b));
+    omp_set_num_threads(saved);
+    ASSERT_TRUE(memcmp(fsci__qdot_cls_weights(a, 0), fsci__qdot_cls_weights(b, 0),
+                       sizeof(float) * (size_t)fsci__qdot_cls_member_nweights()) == 0);
+    fsci__qdot_cls_destroy(&a);
+    fsci__qdot_cls_destroy(&b);
 }
 
 TEST(train_options)

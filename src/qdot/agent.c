@@ -72,7 +72,7 @@ typedef struct {
     int64_t total, steps, decisions, hitl, nscan, nupdate, nselect, nnav;
     int last_dqc; /* -1: none yet */
     bool has_cls;
-    fsci__qdot_cls last_cls;
+    fsci__qdot_verdict last_cls;
     fsci__qdot_sm sm;
 } agent;
 
@@ -362,7 +362,7 @@ static void minmaxmean(const double *x, int64_t n, double *mn, double *mx, doubl
 }
 
 /* update_from_2d: likelihood per present state (belief parameters), particle-filter step. */
-static int update_2d(agent *a, const scan *sc, const fsci__qdot_cls *cls)
+static int update_2d(agent *a, const scan *sc, const fsci__qdot_verdict *cls)
 {
     int st = FSCI_OK, k = res_slot(sc->n);
     const geo *g = cached_pred(a, a->bel[k], &a->bel_next[k], &a->belief, false, sc->n, sc->r1, sc->r2, &st);
@@ -383,7 +383,7 @@ static int update_2d(agent *a, const scan *sc, const fsci__qdot_cls *cls)
     return FSCI_OK;
 }
 
-static int classify(agent *a, const scan *sc, fsci__qdot_cls *cls)
+static int classify(agent *a, const scan *sc, fsci__qdot_verdict *cls)
 {
     fsci__qdot_classify(a->meas, sc->n, cls);
     a->last_cls = *cls;
@@ -456,7 +456,7 @@ static int run_charge_id(agent *a, bool *ok, double *conf)
         charge_id_result(FSCI__QDOT_LABEL_OTHER, 0.3, false, ok, conf);
         return FSCI_OK;
     }
-    fsci__qdot_cls cls;
+    fsci__qdot_verdict cls;
     if ((st = classify(a, &sc, &cls)) < 0) return st;
     charge_id_result(cls.label, cls.confidence, cls.physics_override, ok, conf);
     return FSCI_OK;
@@ -537,7 +537,7 @@ static int run_verification(agent *a, bool *ok, double *conf)
         if (!got) continue;
         if ((st = dqc_quality(a, &sc)) < 0) return st;
         if (st == FSCI__QDOT_DQC_LOW || !sc.is2d) continue;
-        fsci__qdot_cls cls;
+        fsci__qdot_verdict cls;
         if ((st = classify(a, &sc, &cls)) < 0) return st;
         n += cls.label == FSCI__QDOT_LABEL_DOUBLE_DOT;
     }

@@ -119,17 +119,17 @@ int fsci__qdot_sm_process(fsci__qdot_sm *sm, bool success, double confidence, bo
 void fsci__qdot_normalise_f32(const double *in, int64_t n, double *out);
 
 /* Deterministic classifier of the numpy port (doc/qdot_reference_port.md section 3). */
-typedef struct fsci__qdot_cls {
+typedef struct fsci__qdot_verdict {
     int label; /* fsci__qdot_label: DOUBLE_DOT, SINGLE_DOT or MISC */
     double confidence;
     bool physics_override;
     double log_std, axis_corr, diag_strength; /* the features used */
-} fsci__qdot_cls;
+} fsci__qdot_verdict;
 
 /* Classify a res x res row-major patch (res in [2, 64]). The port's fft_peak_ratio is not
  * computed: its only rule needs label double-dot with diag_strength < 0.25, which the
  * decision rule never produces (double-dot requires diag_strength >= 0.25). */
-void fsci__qdot_classify(const double *patch, int res, fsci__qdot_cls *out);
+void fsci__qdot_classify(const double *patch, int res, fsci__qdot_verdict *out);
 
 /* safety_clip: scale delta to |d|_1 <= l1_max, then clip v + delta into bounds
  * (lo[i], hi[i]); safe[2] = target - v. Returns whether anything was clipped. */

@@ -12,6 +12,7 @@
 #include "fastsci/core/json.h"
 #include "qdot/agent.h"
 #include "qdot/agent_cmd.h"
+#include "qdot/phys.h"
 #include "qdot/qdot_impl.h"
 
 #define F(field) offsetof(fsci__qdot_agent_opts, field)
@@ -26,8 +27,9 @@ const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS] = {
     {"ablation", FSCI_PARAM_BOOL, F(ablation), "off", 0, -1, NULL,
      "bench: also run particles 500 and MC samples 4 (the reference's ablation grid) and compare"},
     {"compat", FSCI_PARAM_BOOL, F(compat), "on", 0, -1, NULL,
-     "the reference's agent on its toy model (off: the physical simulator, not built yet)"},
-    {"particles", FSCI_PARAM_INT, F(particles), "1000", 1, 1000000, NULL, "particle-filter size"},
+     "the reference's agent on its toy model (off: our agent on the physical simulator)"},
+    {"particles", FSCI_PARAM_INT, F(particles), "0", 0, 1000000, NULL,
+     "particle-filter size (0: 1000 in compat mode, 4000 on the physical simulator)"},
     {"mc", FSCI_PARAM_INT, F(mc), "8", 1, 1024, NULL, "Monte Carlo samples of the information gain"},
     {"nats", FSCI_PARAM_BOOL, F(nats), "off", 0, -1, NULL,
      "prior entropy in nats (off: the reference's log2 / ln mix)"},
@@ -43,7 +45,7 @@ static fsci__qdot_trial_opts trial_opts(const fsci__qdot_agent_opts *a, uint64_t
     o.trial = a->trial;
     o.budget = a->fast ? 512 : a->budget;
     o.max_steps = a->fast ? 50 : a->max_steps;
-    o.particles = a->particles;
+    o.particles = a->particles > 0 ? a->particles : 1000;
     o.n_mc = (int)a->mc;
     o.nats = a->nats;
     o.no_dqc_gate = a->no_dqc_gate;
@@ -54,9 +56,10 @@ int fsci__qdot_agent_check(const void *opts, const fsci_ctx *ctx)
 {
     (void)ctx;
     const fsci__qdot_agent_opts *a = opts;
-    FSCI_CHECK(a->compat, FSCI_ENOTSUP,
-               "--compat off: the agent on the physical simulator is not built yet (issue 12); "
-               "use the compat agent (the reference's, on its toy model)");
+    FSCI_CHECK(a->compat || !a->ablation, FSCI_EINVAL,
+               "--ablation: the reference's grid is for the compat agent (give --compat on)");
+    FSCI_CHECK(a->compat || a->particles == 0 || a->particles >= 10, FSCI_EINVAL,
+               "--particles %lld: the physical agent needs at least 10", (long long)a->particles);
     return FSCI_OK;
 }
 
@@ -162,10 +165,79 @@ static int run_config(const fsci__qdot_trial_opts *o, int n, int threads, fsci__
     return FSCI_OK;
 }
 
+/* The physical agent's trials: success (COMPLETE in the true (1, 1)), measurements, stages. */
+static int phys_bench(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    fsci__qdot_phys_opts o;
+    fsci__qdot_phys_defaults(&o);
+    o.seed = fsci_ctx_seed(ctx, 42);
+    o.trial = a->trial;
+    if (a->particles > 0) o.particles = a->particles;
+    const int n = (int)(a->fast ? 10 : a->n_trials);
+    int st = FSCI_OK;
+    char *csv = NULL, *text = NULL;
+    json_t *root = NULL;
+    fsci__qdot_phys_result *res = fsci_calloc((size_t)n, sizeof *res);
+    FSCI_CHECK(res != NULL, FSCI_ENOMEM, "qdot bench: out of memory for %d trials", n);
+    FSCI_TRY(fsci__qdot_phys_bench(&o, n, ctx->threads, res));
+    double ok = 0, done = 0, m = 0, m2 = 0, secs = 0;
+    for (int k = 0; k < n; k++) {
+        ok += res[k].success;
+        done += res[k].complete;
+        m += (double)res[k].total_measurements;
+        m2 += (double)res[k].total_measurements * (double)res[k].total_measurements;
+        secs += res[k].seconds;
+    }
+    const double p = ok / n, z = 1.959964, z2 = z * z;
+    const double c = (p + z2 / (2 * n)) / (1 + z2 / n),
+                 h = z * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
+    const double mm = m / n, msd = n > 1 ? sqrt(fmax(0, (m2 - m * m / n) / (n - 1))) : 0;
+    fsci_ctx_printf(
+        ctx,
+        "physical agent: success %.1f %% (95 %% CI %.1f-%.1f) over %d trials; %d completed in the wrong "
+        "state, %d failed; measurements %.0f +- %.0f (reduction %.3f); %.3g s per trial\n",
+        100 * p, 100 * fmax(0, c - h), 100 * fmin(1, c + h), n, (int)(done - ok), (int)(n - done), mm, msd,
+        1 - mm / 4096, secs / n);
+    if (sink) {
+        size_t cap = 256 + (size_t)n * 256, len = 0;
+        csv = fsci_malloc(cap, 1);
+        FSCI_CHECK_GOTO(csv != NULL, FSCI_ENOMEM, "qdot bench: out of memory for trials.csv");
+        len = (size_t)snprintf(
+            csv, cap,
+            "trial,success,complete,total_measurements,v1,v2,true_n1,true_n2,p_final,ess,seconds,"
+            "C1,C2,Cm,g11,g12,g21,g22\n");
+        for (int k = 0; k < n && len < cap; k++) {
+            const fsci__qdot_phys_result *r = &res[k];
+            len += (size_t)snprintf(
+                csv + len, cap - len,
+                "%lld,%d,%d,%lld,%.4f,%.4f,%d,%d,%.6f,%.1f,%.4g,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n",
+                (long long)(o.trial + k), r->success, r->complete, (long long)r->total_measurements, r->v[0],
+                r->v[1], r->true_n1, r->true_n2, r->p_final, r->ess, r->seconds, r->device[0], r->device[1],
+                r->device[2], r->device[3], r->device[4], r->device[5], r->device[6]);
+        }
+        FSCI_TRY(fsci_sink_add_text(sink, "trials.csv", csv));
+        root = json_pack("{s:s, s:i, s:i, s:f, s:[f, f], s:f, s:f, s:f, s:i, s:i, s:f}", "agent", "physical",
+                         "n_trials", n, "particles", (int)o.particles, "success_rate", p, "success_ci95",
+                         fmax(0, c - h), fmin(1, c + h), "measurements_mean", mm, "measurements_sd", msd,
+                         "reduction_mean", 1 - mm / 4096, "completed_wrong_state", (int)(done - ok), "failed",
+                         (int)(n - done), "seconds_per_trial", secs / n);
+        FSCI_CHECK_GOTO(root != NULL, FSCI_ENOMEM, "qdot bench: out of memory");
+        FSCI_TRY(fsci_json_dumps(root, 2, &text));
+        FSCI_TRY(fsci_sink_set_summary(sink, text));
+    }
+fail:
+    json_decref(root);
+    fsci_free(text);
+    fsci_free(csv);
+    fsci_free(res);
+    return st;
+}
+
 int fsci__qdot_bench_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     (void)in;
     const fsci__qdot_agent_opts *a = opts;
+    if (!a->compat) return phys_bench(a, ctx, sink);
     fsci__qdot_trial_opts o = trial_opts(a, fsci_ctx_seed(ctx, 42));
     const int n = (int)(a->fast ? 10 : a->n_trials);
     int st = FSCI_OK;

@@ -50,7 +50,7 @@ static double autocorr(const double *z, int res, int di, int dj)
     return den > 0 ? ab / den : 0.0;
 }
 
-void fsci__qdot_classify(const double *x, int res, fsci__qdot_cls *out)
+void fsci__qdot_classify(const double *x, int res, fsci__qdot_verdict *out)
 {
     int64_t n = (int64_t)res * res;
     double mean = 0.0;

@@ -146,7 +146,7 @@ static PyObject *py_classify(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "patch: expected a square array of side 2..64");
         return NULL;
     }
-    fsci__qdot_cls c;
+    fsci__qdot_verdict c;
     fsci__qdot_classify(PyArray_DATA(a), (int)d[0], &c);
     Py_DECREF(a);
     return Py_BuildValue("(idOddd)", c.label, c.confidence, c.physics_override ? Py_True : Py_False,

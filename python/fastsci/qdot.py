@@ -117,3 +117,18 @@ def simulate(**params):
 
 
 simulate.__doc__ += "\n" + _engine.docstring("qdot", "simulate", "").strip()
+
+
+def run_trial(trial=0, *, compat=False, seed=42, threads=0, **params):
+    """One trial of the tuning agent: the physical agent (compat=False) on a device drawn from its
+    prior, or the reference's agent on its toy model (compat=True). Returns the trial's figures
+    (success, final voltage v, true_state, total_measurements, ...; compat: the stage reached and,
+    under "governance.jsonl", the decision log)."""
+    return _engine.call("qdot", "tune", trial=trial, compat=compat, seed=seed, threads=threads, quiet=True,
+                        **params)
+
+
+def bench(n_trials=100, *, compat=False, seed=42, threads=0, **params):
+    """``fastsci qdot bench``: many trials; returns the summary figures and "trials.csv"."""
+    return _engine.call("qdot", "bench", n_trials=n_trials, compat=compat, seed=seed, threads=threads, quiet=True,
+                        **params)

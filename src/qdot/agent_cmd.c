@@ -10,6 +10,7 @@
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/json.h"
+#include "fastsci/core/plot.h"
 #include "qdot/agent.h"
 #include "qdot/agent_cmd.h"
 #include "qdot/phys.h"
@@ -287,10 +288,95 @@ fail:
     return st;
 }
 
+/* The physical trial over its true device's sensor map (0..60 mV, 4 pixels per mV, row 0 at the
+ * top): the survey covers it all, each verification scan is a white frame, the final voltage a
+ * white cross (black when the true state there is not (1, 1)). */
+static int trajectory_png(const char *path, const fsci__qdot_phys_opts *o, const fsci__qdot_phys_result *r)
+{
+    enum { N = 241 };
+    fsci_qdot_params p;
+    fsci__qdot_phys_device(o, &p);
+    p.noise = (fsci_qdot_noise){0};
+    fsci_qdot_device *d = NULL;
+    FSCI__QDOT_RET(fsci_qdot_device_create(&p, &d));
+    double *sig = fsci_malloc(N * N, sizeof *sig);
+    uint8_t *rgb = fsci_malloc(N * N, 3);
+    int st = FSCI_OK;
+    FSCI_CHECK_GOTO(sig && rgb, FSCI_ENOMEM, "qdot tune: out of memory for the picture");
+    fsci_qdot_scan s = {.gx = 0, .gy = 1, .x0 = 0, .x1 = 60, .y0 = 0, .y1 = 60, .nx = N, .ny = N};
+    FSCI_TRY(fsci_qdot_scan_run(d, &s, sig, NULL));
+    double lo = sig[0], hi = sig[0];
+    for (int i = 0; i < N * N; i++) {
+        lo = fmin(lo, sig[i]);
+        hi = fmax(hi, sig[i]);
+    }
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++)
+            fsci_cmap_rgb(FSCI_CMAP_VIRIDIS, hi > lo ? (sig[j * N + i] - lo) / (hi - lo) : 0.5,
+                          rgb + 3 * ((N - 1 - j) * N + i));
+#define PX(x) ((int)lround((x) * (N - 1) / 60.0))
+    for (int k = 0; k + 1 < r->steps && k < 5; k++) {
+        const int i0 = PX(r->windows[k][0]), i1 = PX(r->windows[k][1]);
+        const int j0 = PX(r->windows[k][2]), j1 = PX(r->windows[k][3]);
+        for (int i = i0; i <= i1; i++)
+            for (int e = 0; e < 2; e++) memset(rgb + 3 * ((N - 1 - (e ? j1 : j0)) * N + i), 255, 3);
+        for (int j = j0; j <= j1; j++)
+            for (int e = 0; e < 2; e++) memset(rgb + 3 * ((N - 1 - j) * N + (e ? i1 : i0)), 255, 3);
+    }
+    const int ci = PX(r->v[0]), cj = PX(r->v[1]);
+    const uint8_t c = r->success ? 255 : 0;
+    for (int t = -4; t <= 4; t++) {
+        if (ci + t >= 0 && ci + t < N) memset(rgb + 3 * ((N - 1 - cj) * N + ci + t), c, 3);
+        if (cj + t >= 0 && cj + t < N) memset(rgb + 3 * ((N - 1 - (cj + t)) * N + ci), c, 3);
+    }
+#undef PX
+    FSCI_TRY(fsci_png_write_rgb(path, rgb, N, N));
+fail:
+    fsci_free(sig);
+    fsci_free(rgb);
+    fsci_qdot_device_destroy(&d);
+    return st;
+}
+
+static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    fsci__qdot_phys_opts o;
+    fsci__qdot_phys_defaults(&o);
+    o.seed = fsci_ctx_seed(ctx, 42);
+    o.trial = a->trial;
+    if (a->particles > 0) o.particles = a->particles;
+    fsci__qdot_phys_result r;
+    FSCI__QDOT_RET(fsci__qdot_phys_trial(&o, &r));
+    fsci_ctx_printf(ctx,
+                    "trial %lld: %s at (%.2f, %.2f) mV, true state (%d, %d), posterior of (1, 1) %.4f, %lld "
+                    "measurements, %lld steps, %.3g s\n",
+                    (long long)o.trial,
+                    r.success ? "success" : (r.complete ? "COMPLETE in the wrong state" : "FAILED"), r.v[0],
+                    r.v[1], r.true_n1, r.true_n2, r.p_final, (long long)r.total_measurements,
+                    (long long)r.steps, r.seconds);
+    if (ctx->output &&
+        fsci_command_owns_output(fsci_engine_command(fsci_engine_find("qdot"), "tune"), ctx->output))
+        return trajectory_png(ctx->output, &o, &r);
+    if (!sink) return FSCI_OK;
+    json_t *j = json_pack("{s:s, s:I, s:b, s:b, s:[f, f], s:[i, i], s:f, s:I, s:I, s:f, s:f}", "agent",
+                          "physical", "trial", (json_int_t)o.trial, "success", r.success, "complete",
+                          r.complete, "v", r.v[0], r.v[1], "true_state", r.true_n1, r.true_n2, "p_final",
+                          r.p_final, "total_measurements", (json_int_t)r.total_measurements, "steps",
+                          (json_int_t)r.steps, "ess", r.ess, "seconds", r.seconds);
+    FSCI_CHECK(j != NULL, FSCI_ENOMEM, "qdot tune: out of memory");
+    char *text = NULL;
+    int st = fsci_json_dumps(j, 2, &text);
+    json_decref(j);
+    if (!st) st = fsci_sink_set_summary(sink, text);
+    fsci_free(text);
+    return st;
+}
+
 int fsci__qdot_tune_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     (void)in;
     const fsci__qdot_agent_opts *a = opts;
+    if (!a->compat) return phys_tune(a, ctx, sink);
     fsci__qdot_trial_opts o = trial_opts(a, fsci_ctx_seed(ctx, 42));
     int st = FSCI_OK;
     char *logbuf = NULL, *text = NULL;

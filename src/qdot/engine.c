@@ -17,6 +17,7 @@
 
 static const char *const sim_formats[] = {".png", ".npy", NULL};
 static const char *const sim_inputs[] = {"v1", "v2", NULL};
+static const char *const tune_formats[] = {".png", NULL};
 
 static double now(void)
 {
@@ -267,9 +268,15 @@ static const fsci_command commands[] = {
      .check = fsci__qdot_agent_check,
      .run = fsci__qdot_bench_cmd},
     {.name = "tune",
-     .summary = "one trial of the tuning agent, with its governance log (governance.jsonl)",
-     .usage = "[--trial K] [--budget N] [-o DIR]",
-     .details = "Compat mode, as bench. The log holds one JSON line per decision.\n",
+     .summary =
+         "one trial of the tuning agent (compat: with its governance log; physical: a trajectory picture)",
+     .usage = "[--trial K] [--compat off] [-o DIR | -o trajectory.png]",
+     .details =
+         "Compat mode writes governance.jsonl (one JSON line per decision) and summary.json into DIR.\n"
+         "With --compat off (the physical agent) -o trajectory.png draws the true device's sensor map\n"
+         "with the verification scans (white frames) and the final voltage (white cross; black when\n"
+         "the true state there is not (1, 1)).\n",
+     .own_formats = tune_formats,
      .params = fsci__qdot_agent_params,
      .nparams = FSCI__QDOT_AGENT_NPARAMS,
      .opts_size = sizeof(fsci__qdot_agent_opts),

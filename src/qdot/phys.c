@@ -202,6 +202,7 @@ static void p_target(phys *b, const double *x, const double *y, int64_t np, doub
         const double w = b->w[p] / tot;
         for (int64_t i = 0; i < np; i++) out[i] += b->st[i] == TARGET ? w : 0.0;
     }
+    for (int64_t i = 0; i < np; i++) out[i] = fmin(out[i], 1.0); /* a sum of normalised weights */
 }
 
 static double ess(phys *b)
@@ -363,6 +364,8 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
         const double y0 = fmax(LO, r->v[1] - HALF), y1 = fmin(HI, r->v[1] + HALF);
         FSCI__QDOT_RET(measure(b, dev, o, x0, x1, y0, y1, LOCAL, &r->total_measurements));
         refine(b, o, 2, 0.02, &move);
+        const double win[4] = {x0, x1, y0, y1};
+        memcpy(r->windows[r->steps - 1], win, sizeof win);
         r->steps++;
         p_target(b, &r->v[0], &r->v[1], 1, &r->p_final);
         if (r->p_final >= o->p_goal) {
@@ -406,6 +409,12 @@ static int run_one(phys *b, const fsci__qdot_phys_opts *o, fsci__qdot_phys_resul
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     return st;
+}
+
+void fsci__qdot_phys_device(const fsci__qdot_phys_opts *o, fsci_qdot_params *p)
+{
+    double th[NTH];
+    true_device(o, p, th);
 }
 
 int fsci__qdot_phys_trial(const fsci__qdot_phys_opts *o, fsci__qdot_phys_result *r)

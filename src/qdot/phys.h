@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "fastsci/core/defs.h"
+#include "fastsci/qdot.h"
 
 typedef struct fsci__qdot_phys_opts {
     int64_t trial;
@@ -41,8 +42,12 @@ typedef struct fsci__qdot_phys_result {
     double p_final;             /* posterior of (1, 1) at v */
     double ess;                 /* effective sample size of the final belief */
     double seconds;
-    double device[7]; /* true C1, C2, Cm, g11, g12, g21, g22 (aF) */
+    double device[7];     /* true C1, C2, Cm, g11, g12, g21, g22 (aF) */
+    double windows[5][4]; /* the verification scans: x0, x1, y0, y1 (mV), steps - 1 of them */
 } fsci__qdot_phys_result;
+
+/* The true device of trial o->trial (its capacitances, sensor and noise). */
+void fsci__qdot_phys_device(const fsci__qdot_phys_opts *o, fsci_qdot_params *p);
 
 int fsci__qdot_phys_trial(const fsci__qdot_phys_opts *o, fsci__qdot_phys_result *r) FSCI_WUR;
 

@@ -38,7 +38,7 @@ test-sanitize: deps
 
 # Every libFuzzer target in fuzz/ for $(FUZZ_SECONDS) seconds each (default 60), from generated seeds
 # (fuzz/make_seeds.py) and fuzz/corpus; new inputs go to build-fuzz/corpus/<target>.
-FUZZ_TARGETS = fuzz_npy fuzz_npz fuzz_png fuzz_segy fuzz_tiff
+FUZZ_TARGETS = fuzz_npy fuzz_npz fuzz_png fuzz_segy fuzz_tiff fuzz_qdot_weights
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSCI_FUZZ=ON -DFSCI_WITH_PYTHON=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
@@ -48,6 +48,7 @@ fuzz: deps
 	        fuzz_png) seeds=build-fuzz/seeds/png ;; \
 	        fuzz_segy) seeds=build-fuzz/seeds/segy ;; \
 	        fuzz_tiff) seeds=build-fuzz/seeds/tiff ;; \
+	        fuzz_qdot_weights) seeds=build-fuzz/seeds/qdot ;; \
 	        *) seeds="fuzz/corpus build-fuzz/seeds/npz" ;; \
 	    esac; \
 	    mkdir -p build-fuzz/corpus/$$t; \

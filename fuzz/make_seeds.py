@@ -9,7 +9,8 @@ the interval only in the trace header. OUTDIR/tiff: TIFF stacks built byte by
 byte here (uint8, uint16, float32; none, LZW, deflate, horizontal predictor;
 both byte orders, classic and BigTIFF, strips and tiles; an RGB, a 12-bit and
 a two-size file that the reader refuses), plus a few from tifffile when it is
-installed. Each file is a few kilobytes at most."""
+installed. OUTDIR/qdot: the shipped qdot classifier weights and truncations of them (the only
+seeds above a few kilobytes: a valid weight file is 1.26 MB)."""
 import io
 import pathlib
 import struct
@@ -216,8 +217,21 @@ def tiffs():
         yield "tifffile_" + "_".join(str(k) for k in kw) + ".tif", buf.getvalue()
 
 
+def qdots():
+    """The shipped classifier weights (data/qdot_classifier.fsqc: a valid file, which mutation alone
+    rarely reaches past the CRC-32) and truncations of it."""
+    f = pathlib.Path(__file__).resolve().parent.parent / "data" / "qdot_classifier.fsqc"
+    if not f.exists():
+        return
+    data = f.read_bytes()
+    yield "shipped.fsqc", data
+    for n in (0, 8, 87, 88, 1000, len(data) // 2, len(data) - 4, len(data) - 1):
+        yield f"trunc_{n}.fsqc", data[:n]
+
+
 def main(out):
-    for sub, files in (("png", pngs()), ("npz", npzs()), ("segy", segys()), ("tiff", tiffs())):
+    for sub, files in (("png", pngs()), ("npz", npzs()), ("segy", segys()), ("tiff", tiffs()),
+                       ("qdot", qdots())):
         d = pathlib.Path(out) / sub
         d.mkdir(parents=True, exist_ok=True)
         for name, data in files:

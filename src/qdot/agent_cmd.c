@@ -13,6 +13,7 @@
 #include "fastsci/core/plot.h"
 #include "qdot/agent.h"
 #include "qdot/agent_cmd.h"
+#include "qdot/classifier.h"
 #include "qdot/phys.h"
 #include "qdot/qdot_impl.h"
 
@@ -414,4 +415,56 @@ fail:
     json_decref(root);
     fsci_free(text);
     return st;
+}
+
+/* ---- train-classifier ---- */
+
+#define G(field) offsetof(fsci__qdot_cls_cmd_opts, field)
+
+const fsci_param fsci__qdot_cls_params[FSCI__QDOT_CLS_NPARAMS] = {
+    {"n", FSCI_PARAM_INT, G(n), "6000", 30, 10000000, NULL, "simulated patches (15 % held out)"},
+    {"members", FSCI_PARAM_INT, G(members), "5", 1, 16, NULL, "networks in the ensemble"},
+    {"epochs", FSCI_PARAM_INT, G(epochs), "20", 1, 10000, NULL, "training epochs per member"},
+};
+
+static void cls_progress(void *user, const char *line)
+{
+    if (*(const bool *)user) fprintf(stderr, "qdot train-classifier: %s\n", line);
+}
+
+int fsci__qdot_cls_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    (void)in;
+    (void)sink;
+    const fsci__qdot_cls_cmd_opts *a = opts;
+    FSCI_CHECK(ctx->output != NULL &&
+                   fsci_command_owns_output(fsci_engine_command(fsci_engine_find("qdot"), "train-classifier"),
+                                            ctx->output),
+               FSCI_EINVAL, "qdot train-classifier: -o %s: the weight file must end in .fsqc",
+               ctx->output ? ctx->output : "(none)");
+    fsci__qdot_cls_report rep;
+    memset(&rep, 0, sizeof rep);
+    bool show = ctx->progress && !ctx->quiet;
+    fsci__qdot_cls_opts o = {.seed = fsci_ctx_seed(ctx, 7),
+                             .n = a->n,
+                             .members = (int)a->members,
+                             .epochs = (int)a->epochs,
+                             .progress = cls_progress,
+                             .user = &show,
+                             .report = &rep};
+    fsci__qdot_cls *c = NULL;
+    FSCI__QDOT_RET(fsci__qdot_cls_train(&o, &c));
+    int st = fsci__qdot_cls_save(c, ctx->output);
+    fsci__qdot_cls_destroy(&c);
+    if (st) return st;
+    fsci_ctx_printf(
+        ctx,
+        "classifier: %d members, held-out accuracy %.2f %% on %lld patches (data %.1f s, training "
+        "%.1f s)\n",
+        (int)a->members, 100 * rep.val_accuracy, (long long)rep.nval, rep.seconds_data, rep.seconds_train);
+    fsci_ctx_printf(ctx, "confusion (rows true, columns predicted: double, single, misc):\n");
+    for (int i = 0; i < FSCI__QDOT_CLS_NCLASS; i++)
+        fsci_ctx_printf(ctx, "  %6lld %6lld %6lld\n", (long long)rep.confusion[i][0],
+                        (long long)rep.confusion[i][1], (long long)rep.confusion[i][2]);
+    return FSCI_OK;
 }

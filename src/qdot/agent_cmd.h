@@ -17,4 +17,14 @@ int fsci__qdot_agent_check(const void *opts, const fsci_ctx *ctx);
 int fsci__qdot_bench_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
 int fsci__qdot_tune_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
 
+typedef struct fsci__qdot_cls_cmd_opts {
+    int64_t n, members, epochs;
+} fsci__qdot_cls_cmd_opts;
+
+enum { FSCI__QDOT_CLS_NPARAMS = 3 };
+extern const fsci_param fsci__qdot_cls_params[FSCI__QDOT_CLS_NPARAMS];
+
+/* `fastsci qdot train-classifier -o FILE.fsqc`: the TinyCNN ensemble trained on simulated diagrams. */
+int fsci__qdot_cls_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
+
 #endif

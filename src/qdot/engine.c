@@ -18,6 +18,7 @@
 static const char *const sim_formats[] = {".png", ".npy", NULL};
 static const char *const sim_inputs[] = {"v1", "v2", NULL};
 static const char *const tune_formats[] = {".png", NULL};
+static const char *const cls_formats[] = {".fsqc", NULL};
 
 static double now(void)
 {
@@ -284,6 +285,20 @@ static const fsci_command commands[] = {
      .default_seed = 42,
      .check = fsci__qdot_agent_check,
      .run = fsci__qdot_tune_cmd},
+    {.name = "train-classifier",
+     .summary = "train the charge-state classifier (five TinyCNNs) on simulated stability diagrams",
+     .usage = "[--n 6000] [--members 5] [--epochs 20] -o classifier.fsqc",
+     .details = "The reference's ensemble: four 3x3 stride-2 convolutions with batch norm and ReLU, global\n"
+                "average pooling, 64 -> 32 -> 3 (doc/qdot_classifier.md); labels double dot, single dot,\n"
+                "misc. The shipped weights are data/qdot_classifier.fsqc (this command with its defaults).\n",
+     .params = fsci__qdot_cls_params,
+     .nparams = FSCI__QDOT_CLS_NPARAMS,
+     .opts_size = sizeof(fsci__qdot_cls_cmd_opts),
+     .output = FSCI_OUTPUT_NPZ,
+     .output_required = true,
+     .own_formats = cls_formats,
+     .default_seed = 7,
+     .run = fsci__qdot_cls_cmd},
 };
 
 const fsci_engine fsci_engine_qdot = {

@@ -10,6 +10,11 @@ the energies (two multiply-adds), output 8 bytes per pixel.
 Workload 2 (compat toy model, the reference's current_for_state): 25 hypotheses x 4096 pixels.
 Ours: the C toy model; baselines: the numpy port's vectorised form (bench/qdot_ref.py) and, on a
 small sample, its scalar Python loop (the reference's own approach).
+Workload 3 (one trial of an agent, one thread each side): the physical agent (4000 particles,
+doc/qdot.md section 7) in C against the same algorithm in numpy (bench/qdot_phys_ref.py), and the
+reference's agent in compat mode (fast protocol: budget 512, 50 steps) in C against the numpy
+port of the reference (bench/qdot_ref.py run_trial); plus the 100-trial physical benchmark on
+every core.
 """
 import numpy as np
 
@@ -17,6 +22,7 @@ import fastsci
 from fastsci import _fastsci
 from harness import Table, timeit
 
+import qdot_phys_ref
 import qdot_ref
 
 E2 = 160.21766340
@@ -88,11 +94,38 @@ def toy(t):
     t.add("toy, Python loop (64 px, scaled)", ours, loop * 64, "reference loop", work=work, unit="evals")
 
 
+def agents(t):
+    import time
+    # physical agent: C, one thread, 10 trials; numpy, 2 trials (several seconds each)
+    c = fastsci.qdot.bench(10, threads=1)
+    ours = c["seconds_per_trial"]
+    t0 = time.perf_counter()
+    res = [qdot_phys_ref.run_trial(k, seed=1, particles=4000) for k in range(2)]
+    base = (time.perf_counter() - t0) / 2
+    assert all(r["success"] for r in res) and c["success_rate"] >= 0.9
+    t.add("physical agent, one trial (1 thread)", ours, base, "numpy same agent", work=1, unit="trials")
+    # compat agent, fast protocol
+    c = fastsci.qdot.bench(10, compat=True, fast=True, threads=1)
+    t0 = time.perf_counter()
+    for k in range(10):
+        qdot_ref.run_trial(k, 42, budget=512, max_steps=50)
+    base = (time.perf_counter() - t0) / 10
+    t.add("compat agent, fast trial (1 thread)", c["seconds_per_trial"], base, "numpy port", work=1, unit="trials")
+    t0 = time.perf_counter()
+    full = fastsci.qdot.bench(100)
+    wall = time.perf_counter() - t0
+    print(f"  100-trial physical benchmark on {fastsci.get_threads()} threads: {wall:.1f} s wall, "
+          f"success {100 * full['success_rate']:.0f} %, {full['measurements_mean']:.0f} measurements", flush=True)
+    t.rows.append(("100-trial physical benchmark, all cores", f"{wall * 1e3:.0f}", "", "(goal <= 60 s)", "",
+                   f"{100 * full['success_rate']:.0f} % success", ""))
+
+
 def main():
     t = Table("qdot: forward model", "Evaluations of the device model per second; ours with the thread count "
               "shown, numpy single-threaded as numpy is. Both produce the same values (checked in the run).")
     physical(t)
     toy(t)
+    agents(t)
     t.record()
 
 

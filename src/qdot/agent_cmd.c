@@ -292,7 +292,8 @@ fail:
 /* The physical trial over its true device's sensor map (0..60 mV, 4 pixels per mV, row 0 at the
  * top): the survey covers it all, each verification scan is a white frame, the final voltage a
  * white cross (black when the true state there is not (1, 1)). */
-static int trajectory_png(const char *path, const fsci__qdot_phys_opts *o, const fsci__qdot_phys_result *r)
+int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
+                              const fsci__qdot_phys_result *r)
 {
     enum { N = 241 };
     fsci_qdot_params p;
@@ -357,7 +358,7 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
                     (long long)r.steps, r.seconds);
     if (ctx->output &&
         fsci_command_owns_output(fsci_engine_command(fsci_engine_find("qdot"), "tune"), ctx->output))
-        return trajectory_png(ctx->output, &o, &r);
+        return fsci__qdot_trajectory_png(ctx->output, &o, &r);
     if (!sink) return FSCI_OK;
     json_t *j = json_pack("{s:s, s:I, s:b, s:b, s:[f, f], s:[i, i], s:f, s:I, s:I, s:f, s:f}", "agent",
                           "physical", "trial", (json_int_t)o.trial, "success", r.success, "complete",

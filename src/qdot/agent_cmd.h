@@ -3,6 +3,7 @@
 #define FASTSCI_QDOT_AGENT_CMD_H
 
 #include "fastsci/fastsci.h"
+#include "qdot/phys.h"
 
 typedef struct fsci__qdot_agent_opts {
     int64_t n_trials, trial, budget, max_steps, particles, mc;
@@ -26,5 +27,10 @@ extern const fsci_param fsci__qdot_cls_params[FSCI__QDOT_CLS_NPARAMS];
 
 /* `fastsci qdot train-classifier -o FILE.fsqc`: the TinyCNN ensemble trained on simulated diagrams. */
 int fsci__qdot_cls_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
+
+/* A physical trial drawn over its true device's sensor map (0..60 mV, 241 x 241): verification
+ * scans as white frames, the final voltage as a cross (white: success, black: not). */
+int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
+                              const fsci__qdot_phys_result *r);
 
 #endif

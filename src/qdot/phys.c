@@ -360,6 +360,8 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
     r->steps = 1;
     for (int attempt = 0; attempt <= o->retries; attempt++) {
         navigate(b, r->v);
+        if (attempt == 0 && o->belief_maps)
+            memcpy(o->belief_maps, b->fine + 2 * FINE * FINE, FINE * FINE * sizeof(double));
         const double x0 = fmax(LO, r->v[0] - HALF), x1 = fmin(HI, r->v[0] + HALF);
         const double y0 = fmax(LO, r->v[1] - HALF), y1 = fmin(HI, r->v[1] + HALF);
         FSCI__QDOT_RET(measure(b, dev, o, x0, x1, y0, y1, LOCAL, &r->total_measurements));
@@ -373,6 +375,8 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
             break;
         }
     }
+    if (o->belief_maps)
+        p_target(b, b->fine, b->fine + FINE * FINE, FINE * FINE, o->belief_maps + FINE * FINE);
     int n[2];
     fsci_qdot_ground_state(dev, r->v, n);
     r->true_n1 = n[0];
@@ -432,6 +436,8 @@ int fsci__qdot_phys_bench(const fsci__qdot_phys_opts *base, int ntrials, int nth
                           fsci__qdot_phys_result *results)
 {
     FSCI_CHECK(base && results && ntrials >= 0, FSCI_EINVAL, "qdot physical agent: bad argument");
+    FSCI_CHECK(base->belief_maps == NULL, FSCI_EINVAL,
+               "qdot physical agent: belief_maps is for single trials (concurrent trials would share it)");
     FSCI__QDOT_RET(check_opts(base));
     int first = -1, first_st = FSCI_OK;
     char msg[512] = "";

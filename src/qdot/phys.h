@@ -28,6 +28,9 @@ typedef struct fsci__qdot_phys_opts {
     int64_t particles; /* belief size (4000) */
     double p_goal;     /* posterior of (1, 1) needed at verification (0.95) */
     int retries;       /* navigation retries after a failed verification (2) */
+    /* NULL, or 2 x 61 x 61: the posterior of (1, 1) on the 0..60 mV grid (row = gate 2) after the
+     * survey and at the end (for pictures; costs one more grid evaluation) */
+    double *belief_maps;
 } fsci__qdot_phys_opts;
 
 void fsci__qdot_phys_defaults(fsci__qdot_phys_opts *o);

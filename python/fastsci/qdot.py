@@ -132,3 +132,11 @@ def bench(n_trials=100, *, compat=False, seed=42, threads=0, **params):
     """``fastsci qdot bench``: many trials; returns the summary figures and "trials.csv"."""
     return _engine.call("qdot", "bench", n_trials=n_trials, compat=compat, seed=seed, threads=threads, quiet=True,
                         **params)
+
+
+def classify(patches, weights):
+    """Charge-state labels of raw 64 x 64 sensor patches ((64, 64) or (n, 64, 64)) with the TinyCNN
+    ensemble in `weights` (.fsqc; the shipped one is data/qdot_classifier.fsqc). Returns probs (n, 3),
+    label (n,) with 0 double dot, 1 single dot, 2 misc, confidence and disagreement (n,)."""
+    p = np.ascontiguousarray(patches, dtype=np.float64)
+    return _engine.call("qdot", "classify", patches=p, weights=str(weights), quiet=True)

@@ -86,3 +86,22 @@ def test_toy_model_equals_the_numpy_port(p):
     ours = _fastsci.qdot_toy_current(t, v1, v2, draws)
     theirs = qdot_ref.current_grid(v1, v2, p, draws * p.noise_level)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-300)
+
+
+def test_physical_trial_is_deterministic_and_succeeds():
+    a = fastsci.qdot.run_trial(3, particles=1000, threads=1)
+    b = fastsci.qdot.run_trial(3, particles=1000, threads=2)
+    assert a["v"] == b["v"] and a["p_final"] == b["p_final"]
+    assert a["success"] and a["true_state"] == [1, 1] and a["total_measurements"] <= 1024
+
+
+def test_classify_with_the_shipped_weights():
+    weights = os.path.join(os.path.dirname(__file__), "..", "..", "data", "qdot_classifier.fsqc")
+    d = fastsci.qdot.Device(c_cc=CCC, c_cv=CCV, kt=0.01, white=0.01)
+    v = np.linspace(0, 50, 64)
+    honeycomb = d.sensor_2d(v, v, seed=1)
+    flat = 0.3 + 0.01 * np.random.default_rng(0).standard_normal((64, 64))
+    r = fastsci.qdot.classify(np.stack([honeycomb, flat]), weights)
+    assert list(r["label"]) == [0, 2], r
+    with pytest.raises(fastsci.InvalidArgumentError, match="64 x 64"):
+        fastsci.qdot.classify(np.zeros((32, 32)), weights)

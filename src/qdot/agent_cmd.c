@@ -10,6 +10,7 @@
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/json.h"
+#include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
 #include "qdot/agent.h"
 #include "qdot/agent_cmd.h"
@@ -35,6 +36,8 @@ const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS] = {
     {"mc", FSCI_PARAM_INT, F(mc), "8", 1, 1024, NULL, "Monte Carlo samples of the information gain"},
     {"nats", FSCI_PARAM_BOOL, F(nats), "off", 0, -1, NULL,
      "prior entropy in nats (off: the reference's log2 / ln mix)"},
+    {"bounds", FSCI_PARAM_DOUBLES, F(bounds), "0,60", -1e4, 1e4, NULL,
+     "physical agent: lo,hi voltage bounds of both gates, mV (the safety critic's box)"},
     {"no-dqc-gate", FSCI_PARAM_BOOL, F(no_dqc_gate), "off", 0, -1, NULL,
      "let LOW-quality scans through (not the reference: a workload that reaches the later stages)"},
 };
@@ -62,6 +65,13 @@ int fsci__qdot_agent_check(const void *opts, const fsci_ctx *ctx)
                "--ablation: the reference's grid is for the compat agent (give --compat on)");
     FSCI_CHECK(a->compat || a->particles == 0 || a->particles >= 10, FSCI_EINVAL,
                "--particles %lld: the physical agent needs at least 10", (long long)a->particles);
+    FSCI_CHECK(a->bounds.n == 2, FSCI_EINVAL, "--bounds: give lo,hi (%d values)", a->bounds.n);
+    FSCI_CHECK(a->bounds.v[0] < a->bounds.v[1], FSCI_EINVAL,
+               "--bounds %g,%g: reversed or empty (give lo < hi)", a->bounds.v[0], a->bounds.v[1]);
+    FSCI_CHECK(a->compat || a->bounds.v[1] - a->bounds.v[0] >= 12, FSCI_EINVAL,
+               "--bounds %g,%g: narrower than one verification scan (12 mV)", a->bounds.v[0], a->bounds.v[1]);
+    FSCI_CHECK(a->compat || (a->fast ? 512 : a->budget) >= 256, FSCI_EINVAL,
+               "--budget %lld: below the 256 points of the physical agent's survey", (long long)a->budget);
     return FSCI_OK;
 }
 
@@ -175,6 +185,9 @@ static int phys_bench(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_
     o.seed = fsci_ctx_seed(ctx, 42);
     o.trial = a->trial;
     if (a->particles > 0) o.particles = a->particles;
+    o.lo = a->bounds.v[0];
+    o.hi = a->bounds.v[1];
+    o.budget = a->fast ? 512 : a->budget;
     const int n = (int)(a->fast ? 10 : a->n_trials);
     int st = FSCI_OK;
     char *csv = NULL, *text = NULL;
@@ -289,7 +302,7 @@ fail:
     return st;
 }
 
-/* The physical trial over its true device's sensor map (0..60 mV, 4 pixels per mV, row 0 at the
+/* The physical trial over its true device's sensor map (the bounds, 241 x 241 pixels, row 0 at the
  * top): the survey covers it all, each verification scan is a white frame, the final voltage a
  * white cross (black when the true state there is not (1, 1)). */
 int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
@@ -305,7 +318,8 @@ int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
     uint8_t *rgb = fsci_malloc(N * N, 3);
     int st = FSCI_OK;
     FSCI_CHECK_GOTO(sig && rgb, FSCI_ENOMEM, "qdot tune: out of memory for the picture");
-    fsci_qdot_scan s = {.gx = 0, .gy = 1, .x0 = 0, .x1 = 60, .y0 = 0, .y1 = 60, .nx = N, .ny = N};
+    fsci_qdot_scan s = {
+        .gx = 0, .gy = 1, .x0 = o->lo, .x1 = o->hi, .y0 = o->lo, .y1 = o->hi, .nx = N, .ny = N};
     FSCI_TRY(fsci_qdot_scan_run(d, &s, sig, NULL));
     double lo = sig[0], hi = sig[0];
     for (int i = 0; i < N * N; i++) {
@@ -316,7 +330,7 @@ int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
         for (int i = 0; i < N; i++)
             fsci_cmap_rgb(FSCI_CMAP_VIRIDIS, hi > lo ? (sig[j * N + i] - lo) / (hi - lo) : 0.5,
                           rgb + 3 * ((N - 1 - j) * N + i));
-#define PX(x) ((int)lround((x) * (N - 1) / 60.0))
+#define PX(x) ((int)lround(((x)-o->lo) * (N - 1) / (o->hi - o->lo)))
     for (int k = 0; k + 1 < r->steps && k < 5; k++) {
         const int i0 = PX(r->windows[k][0]), i1 = PX(r->windows[k][1]);
         const int j0 = PX(r->windows[k][2]), j1 = PX(r->windows[k][3]);
@@ -347,6 +361,9 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
     o.seed = fsci_ctx_seed(ctx, 42);
     o.trial = a->trial;
     if (a->particles > 0) o.particles = a->particles;
+    o.lo = a->bounds.v[0];
+    o.hi = a->bounds.v[1];
+    o.budget = a->budget;
     fsci__qdot_phys_result r;
     FSCI__QDOT_RET(fsci__qdot_phys_trial(&o, &r));
     fsci_ctx_printf(ctx,
@@ -468,4 +485,91 @@ int fsci__qdot_cls_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *
         fsci_ctx_printf(ctx, "  %6lld %6lld %6lld\n", (long long)rep.confusion[i][0],
                         (long long)rep.confusion[i][1], (long long)rep.confusion[i][2]);
     return FSCI_OK;
+}
+
+/* ---- classify ---- */
+
+#define H(field) offsetof(fsci__qdot_classify_opts, field)
+
+const fsci_param fsci__qdot_classify_params[FSCI__QDOT_CLASSIFY_NPARAMS] = {
+    {"input", FSCI_PARAM_STRING, H(input), "", 0, -1, NULL,
+     "raw sensor patches: .npy of shape (64, 64) or (n, 64, 64), any real dtype (or the positional "
+     "argument)"},
+    {"weights", FSCI_PARAM_STRING, H(weights), "", 0, -1, NULL,
+     "classifier weights (.fsqc; the shipped ones: data/qdot_classifier.fsqc)"},
+};
+
+int fsci__qdot_classify_check(const void *opts, const fsci_ctx *ctx)
+{
+    (void)ctx;
+    const fsci__qdot_classify_opts *o = opts;
+    FSCI_CHECK(o->weights[0], FSCI_EINVAL, "classify: --weights FILE.fsqc is required");
+    return FSCI_OK;
+}
+
+int fsci__qdot_classify_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
+{
+    const fsci__qdot_classify_opts *o = opts;
+    const char *labels[3] = {"double dot", "single dot", "misc"};
+    fsci__qdot_cls *c = NULL;
+    fsci_array *arr = NULL;
+    float *x = NULL, *probs = NULL, *conf = NULL, *dis = NULL;
+    int32_t *lab = NULL;
+    double *tmp = NULL;
+    int st = FSCI_OK;
+    const fsci_view *v = fsci_inputs_get(in, "patches");
+    FSCI_CHECK(v || o->input[0], FSCI_EINVAL, "classify: give the patches (a .npy file)");
+    if (!v) {
+        FSCI_TRY(fsci_npy_read_as(o->input, FSCI_F64, &arr));
+        v = &arr->view;
+    }
+    const char *what = o->input[0] ? o->input : "patches";
+    FSCI_CHECK_GOTO(v->dtype == FSCI_F64 && fsci_view_is_c_contiguous(v), FSCI_EINVAL,
+                    "classify: %s must be contiguous float64", what);
+    FSCI_CHECK_GOTO(
+        (v->ndim == 2 || v->ndim == 3) && v->shape[v->ndim - 1] == 64 && v->shape[v->ndim - 2] == 64,
+        FSCI_EINVAL, "classify: %s has shape %s%lld x %lld; patches are 64 x 64 (or n x 64 x 64)", what,
+        v->ndim == 3 ? "n x " : "", (long long)v->shape[v->ndim - 2], (long long)v->shape[v->ndim - 1]);
+    const int64_t n = v->ndim == 3 ? v->shape[0] : 1, npix = FSCI__QDOT_CLS_NPIX;
+    FSCI_CHECK_GOTO(n >= 1, FSCI_EINVAL, "classify: %s holds no patch", what);
+    const double *data = v->data;
+    for (int64_t i = 0; i < n * npix; i++)
+        FSCI_CHECK_GOTO(isfinite(data[i]), FSCI_EINVAL, "classify: %s: value %lld is %g (must be finite)",
+                        what, (long long)i, data[i]);
+    FSCI_TRY(fsci__qdot_cls_load(o->weights, &c));
+    x = fsci_malloc((size_t)(n * npix), sizeof *x);
+    probs = fsci_malloc((size_t)(3 * n), sizeof *probs);
+    conf = fsci_malloc((size_t)n, sizeof *conf);
+    dis = fsci_malloc((size_t)n, sizeof *dis);
+    lab = fsci_malloc((size_t)n, sizeof *lab);
+    FSCI_CHECK_GOTO(x && probs && conf && dis && lab, FSCI_ENOMEM, "classify: out of memory for %lld patches",
+                    (long long)n);
+    for (int64_t i = 0; i < n; i++) fsci__qdot_cls_preprocess(data + i * npix, npix, x + i * npix);
+    FSCI_TRY(fsci__qdot_cls_predict(c, x, n, probs, lab, conf, dis));
+    for (int64_t i = 0; i < n && i < 20; i++)
+        fsci_ctx_printf(ctx, "patch %lld: %s (confidence %.3f, disagreement %.3f)\n", (long long)i,
+                        labels[lab[i]], (double)conf[i], (double)dis[i]);
+    if (n > 20) fsci_ctx_printf(ctx, "... %lld patches in all\n", (long long)n);
+    if (sink) {
+        fsci_view w;
+        const int64_t s2[2] = {n, 3}, s1[1] = {n};
+        FSCI_TRY(fsci_view_init(&w, probs, FSCI_F32, 2, s2, NULL));
+        FSCI_TRY(fsci_sink_add(sink, "probs", &w));
+        FSCI_TRY(fsci_view_init(&w, lab, FSCI_I32, 1, s1, NULL));
+        FSCI_TRY(fsci_sink_add(sink, "label", &w));
+        FSCI_TRY(fsci_view_init(&w, conf, FSCI_F32, 1, s1, NULL));
+        FSCI_TRY(fsci_sink_add(sink, "confidence", &w));
+        FSCI_TRY(fsci_view_init(&w, dis, FSCI_F32, 1, s1, NULL));
+        FSCI_TRY(fsci_sink_add(sink, "disagreement", &w));
+    }
+fail:
+    fsci__qdot_cls_destroy(&c);
+    fsci_array_destroy(&arr);
+    fsci_free(x);
+    fsci_free(probs);
+    fsci_free(conf);
+    fsci_free(dis);
+    fsci_free(lab);
+    fsci_free(tmp);
+    return st;
 }

@@ -8,9 +8,10 @@
 typedef struct fsci__qdot_agent_opts {
     int64_t n_trials, trial, budget, max_steps, particles, mc;
     bool fast, ablation, compat, nats, no_dqc_gate;
+    fsci_param_list bounds;
 } fsci__qdot_agent_opts;
 
-enum { FSCI__QDOT_AGENT_NPARAMS = 11 };
+enum { FSCI__QDOT_AGENT_NPARAMS = 12 };
 extern const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS];
 
 /* Refuses --compat off (the physical agent is not built yet). */
@@ -32,5 +33,17 @@ int fsci__qdot_cls_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *
  * scans as white frames, the final voltage as a cross (white: success, black: not). */
 int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
                               const fsci__qdot_phys_result *r);
+
+typedef struct fsci__qdot_classify_opts {
+    char input[FSCI_PARAM_STRLEN];
+    char weights[FSCI_PARAM_STRLEN];
+} fsci__qdot_classify_opts;
+
+enum { FSCI__QDOT_CLASSIFY_NPARAMS = 2 };
+extern const fsci_param fsci__qdot_classify_params[FSCI__QDOT_CLASSIFY_NPARAMS];
+
+/* `fastsci qdot classify PATCHES.npy --weights FILE.fsqc`: label, confidence, disagreement. */
+int fsci__qdot_classify_check(const void *opts, const fsci_ctx *ctx);
+int fsci__qdot_classify_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink);
 
 #endif

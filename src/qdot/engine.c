@@ -19,6 +19,7 @@ static const char *const sim_formats[] = {".png", ".npy", NULL};
 static const char *const sim_inputs[] = {"v1", "v2", NULL};
 static const char *const tune_formats[] = {".png", NULL};
 static const char *const cls_formats[] = {".fsqc", NULL};
+static const char *const cls_inputs[] = {"patches", NULL};
 
 static double now(void)
 {
@@ -299,6 +300,20 @@ static const fsci_command commands[] = {
      .own_formats = cls_formats,
      .default_seed = 7,
      .run = fsci__qdot_cls_cmd},
+    {.name = "classify",
+     .summary = "charge-state labels (double dot, single dot, misc) of 64 x 64 sensor patches",
+     .usage = "PATCHES.npy --weights classifier.fsqc [-o labels.npz]",
+     .details = "Each raw patch is log-preprocessed as in training; the label is the argmax of the\n"
+                "ensemble's mean softmax, the confidence its value, the disagreement the largest\n"
+                "L-infinity distance between two members' softmax vectors.\n",
+     .params = fsci__qdot_classify_params,
+     .nparams = FSCI__QDOT_CLASSIFY_NPARAMS,
+     .opts_size = sizeof(fsci__qdot_classify_opts),
+     .inputs = cls_inputs,
+     .output = FSCI_OUTPUT_NPZ,
+     .positional = "input",
+     .check = fsci__qdot_classify_check,
+     .run = fsci__qdot_classify_cmd},
 };
 
 const fsci_engine fsci_engine_qdot = {

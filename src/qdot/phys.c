@@ -16,7 +16,7 @@
 
 enum { NMAX = 4, S = (NMAX + 1) * (NMAX + 1), TARGET = 1 * (NMAX + 1) + 1, NTH = 7 };
 enum { SURVEY = 16, LOCAL = 12, FINE = 61, SMOOTH = 7 };
-static const double LO = 0.0, HI = 60.0, HALF = 6.0;
+static const double HALF = 6.0;
 static const double PRIOR_LO[NTH] = {80, 80, 5, 8, 0, 0, 8};
 static const double PRIOR_HI[NTH] = {120, 120, 30, 12, 2, 2, 12};
 
@@ -33,6 +33,9 @@ void fsci__qdot_phys_defaults(fsci__qdot_phys_opts *o)
     o->particles = 4000;
     o->p_goal = 0.95;
     o->retries = 2;
+    o->lo = 0;
+    o->hi = 60;
+    o->budget = 2048;
 }
 
 /* One scan kept for re-weighting: its grid and the log-likelihood ratio of an edge per pixel pair
@@ -236,7 +239,7 @@ static void phys_free(phys *b)
     memset(b, 0, sizeof *b);
 }
 
-static int phys_alloc(phys *b, int64_t n)
+static int phys_alloc(phys *b, int64_t n, double lo, double hi)
 {
     memset(b, 0, sizeof *b);
     b->n = n;
@@ -269,7 +272,7 @@ static int phys_alloc(phys *b, int64_t n)
         b->occ[2 * s] = s / (NMAX + 1);
         b->occ[2 * s + 1] = s % (NMAX + 1);
     }
-    grid(LO, HI, LO, HI, FINE, FINE, b->fine, b->fine + pts);
+    grid(lo, hi, lo, hi, FINE, FINE, b->fine, b->fine + pts);
     return FSCI_OK;
 }
 
@@ -355,10 +358,12 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
     memset(b->logw, 0, (size_t)b->n * sizeof *b->logw);
     b->nscans = 0;
     uint64_t move = 0;
+    const double LO = o->lo, HI = o->hi;
     FSCI__QDOT_RET(measure(b, dev, o, LO, HI, LO, HI, SURVEY, &r->total_measurements));
     refine(b, o, 3, 0.05, &move);
     r->steps = 1;
     for (int attempt = 0; attempt <= o->retries; attempt++) {
+        if (r->total_measurements + LOCAL * LOCAL > o->budget) break; /* the budget guard: FAILED */
         navigate(b, r->v);
         if (attempt == 0 && o->belief_maps)
             memcpy(o->belief_maps, b->fine + 2 * FINE * FINE, FINE * FINE * sizeof(double));
@@ -426,7 +431,7 @@ int fsci__qdot_phys_trial(const fsci__qdot_phys_opts *o, fsci__qdot_phys_result 
     FSCI_CHECK(o && r, FSCI_EINVAL, "qdot physical agent: NULL argument");
     FSCI__QDOT_RET(check_opts(o));
     phys b;
-    FSCI__QDOT_RET(phys_alloc(&b, o->particles));
+    FSCI__QDOT_RET(phys_alloc(&b, o->particles, o->lo, o->hi));
     int st = run_one(&b, o, r);
     phys_free(&b);
     return st;
@@ -444,7 +449,7 @@ int fsci__qdot_phys_bench(const fsci__qdot_phys_opts *base, int ntrials, int nth
 #pragma omp parallel num_threads(fsci_parallel_resolve(nthreads))
     {
         phys b;
-        int ast = phys_alloc(&b, base->particles);
+        int ast = phys_alloc(&b, base->particles, base->lo, base->hi);
 #pragma omp for schedule(dynamic, 1)
         for (int k = 0; k < ntrials; k++) {
             fsci__qdot_phys_opts o = *base;

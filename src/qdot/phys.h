@@ -6,9 +6,9 @@
  * uses only where the sensor steps (which neighbouring pixels change charge state), so the
  * sensor's own parameters need not be known. Stages: COARSE_SURVEY (16 x 16 over the window,
  * then resample-move refinement of the belief), NAVIGATION (the most probable (1, 1) point,
- * averaged over +-3 mV), VERIFICATION (a 12 x 12 scan of +-6 mV around it; COMPLETE when the
- * posterior of (1, 1) there reaches p_goal), up to two retries, else FAILED. Success: COMPLETE
- * and the true device's ground state at the final voltage is (1, 1).
+ * averaged over +-3 grid steps of the 61 x 61 grid over the bounds), VERIFICATION (a 12 x 12 scan of +-6 mV
+ * around it; COMPLETE when the posterior of (1, 1) there reaches p_goal), up to two retries, else FAILED.
+ * Success: COMPLETE and the true device's ground state at the final voltage is (1, 1).
  *
  * Every random draw comes from Philox keyed by (seed, purpose) with the trial and a logical
  * index as the counter, so a trial does not depend on threads. The numpy version of the same
@@ -28,6 +28,8 @@ typedef struct fsci__qdot_phys_opts {
     int64_t particles; /* belief size (4000) */
     double p_goal;     /* posterior of (1, 1) needed at verification (0.95) */
     int retries;       /* navigation retries after a failed verification (2) */
+    double lo, hi;     /* voltage bounds of both gates, mV (0, 60) */
+    int64_t budget;    /* measurement budget: a scan that would exceed it is not taken (2048) */
     /* NULL, or 2 x 61 x 61: the posterior of (1, 1) on the 0..60 mV grid (row = gate 2) after the
      * survey and at the end (for pictures; costs one more grid evaluation) */
     double *belief_maps;

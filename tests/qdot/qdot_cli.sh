@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# fastsci qdot simulate from the command line: .npz with the documented members (numpy reads
-# them; the ground states sit on the honeycomb the triple points predict), .npy and .png;
-# bad devices and scans fail with one line, a non-zero exit and no output file (an existing
-# file untouched).
+# fastsci qdot from the command line: simulate (.npz with the documented members, the ground
+# states on the honeycomb the triple points predict, .npy and .png), the agents (bench, tune),
+# classify with the shipped weights; bad devices, scans, bounds, budgets and weight files fail
+# with one line, a non-zero exit and no output (an existing file untouched).
 set -u
 FSCI="$1"
 PY="${FSCI_PYTHON:-/usr/bin/python3}"
@@ -72,6 +72,39 @@ check "NaN noise" eval 'rc 2 && errhas "white" && [ ! -e "$T/bad.npz" ]'
 echo keep >"$T/keep.npz"
 run "$FSCI" qdot simulate --c-cc 100,-150,-150,100 --c-cv 10,1,1,10 -o "$T/keep.npz"
 check "an existing file is untouched" eval 'rc12 && [ "$(cat "$T/keep.npz")" = keep ]'
+
+# the agents
+run "$FSCI" qdot bench --compat off --n-trials 4 --particles 1000 -o "$T/pb"
+check "physical bench: summary.json and trials.csv" "$PY" -c "
+import json, csv
+s = json.load(open('$T/pb/summary.json')); rows = list(csv.DictReader(open('$T/pb/trials.csv')))
+assert s['n_trials'] == 4 and len(rows) == 4 and s['success_rate'] >= 0.75, s
+assert all(int(r['total_measurements']) <= 2048 for r in rows)"
+run "$FSCI" qdot bench --fast -o "$T/cb"
+check "compat bench: the reference's fast protocol" "$PY" -c "
+import json; s = json.load(open('$T/cb/summary.json')); assert s['n_trials'] == 10 and s['budget'] == 512, s"
+run "$FSCI" qdot tune --compat off --trial 3 -o "$T/traj.png"
+check "tune draws a trajectory" eval 'rc 0 && head -c 8 "$T/traj.png" | grep -q PNG && grep -q "success" "$T/out"'
+run "$FSCI" qdot tune --no-dqc-gate -o "$T/tune"
+check "compat tune writes its governance log" "$PY" -c "
+import json; lines = [json.loads(l) for l in open('$T/tune/governance.jsonl')]
+assert lines[0]['action'] == 'mission_start' and len(lines) > 3"
+run "$FSCI" qdot bench --compat off --bounds 60,0 -o "$T/bad"
+check "reversed voltage bounds" failed_cleanly "reversed" "$T/bad"
+run "$FSCI" qdot bench --compat off --budget 0 -o "$T/bad"
+check "budget 0" eval 'rc 2 && errhas "budget" && [ ! -e "$T/bad" ]'
+"$PY" -c "
+import numpy as np; np.save('$T/p.npy', np.random.default_rng(0).uniform(0, 1, (3, 64, 64)))
+np.save('$T/p32.npy', np.zeros((32, 32)))"
+SRC="${FSCI_SOURCE_DIR:-$(dirname "$0")/../..}"
+run "$FSCI" qdot classify "$T/p.npy" --weights "$SRC/data/qdot_classifier.fsqc" -o "$T/lab.npz"
+check "classify: labels of three patches" "$PY" -c "
+import numpy as np; d = np.load('$T/lab.npz'); assert d['label'].shape == (3,) and np.allclose(d['probs'].sum(1), 1, atol=1e-5)"
+head -c 1000 "$SRC/data/qdot_classifier.fsqc" >"$T/trunc.fsqc"
+run "$FSCI" qdot classify "$T/p.npy" --weights "$T/trunc.fsqc" -o "$T/bad.npz"
+check "a truncated weight file" failed_cleanly "truncated" "$T/bad.npz"
+run "$FSCI" qdot classify "$T/p32.npy" --weights "$SRC/data/qdot_classifier.fsqc" -o "$T/bad.npz"
+check "a patch of the wrong shape" failed_cleanly "64 x 64" "$T/bad.npz"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

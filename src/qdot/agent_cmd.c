@@ -10,6 +10,8 @@
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/json.h"
+#include "fastsci/core/mpi.h"
+#include "fastsci/core/parallel.h"
 #include "fastsci/core/npy.h"
 #include "fastsci/core/plot.h"
 #include "qdot/agent.h"
@@ -149,6 +151,45 @@ static void print_summary(const fsci_ctx *ctx, const char *what, const summary_t
     fsci_ctx_printf(ctx, "\n");
 }
 
+/* Trials over MPI ranks: rank r runs its contiguous block of the n trials (each on the
+ * rank's threads), then every rank receives all results. A trial's result depends only on
+ * (seed, trial), so the set equals a one-rank run. A failure on one rank aborts them all. */
+typedef int (*trial_block_fn)(const void *opts, int64_t first, int count, int threads, void *out);
+
+static int over_ranks(const void *opts, int64_t first, int n, int threads, size_t elem, void *res,
+                      trial_block_fn run)
+{
+    const int size = fsci_mpi_size(), rank = fsci_mpi_rank();
+    if (size == 1) return run(opts, first, n, threads, res);
+    int64_t cnt[2 * 64];
+    FSCI_CHECK(size <= 64, FSCI_ENOTSUP, "qdot bench: %d MPI ranks (at most 64)", size);
+    for (int r = 0; r < size; r++) {
+        int64_t b, e;
+        fsci_parallel_range(n, size, r, &b, &e);
+        cnt[r] = (e - b) * (int64_t)elem;
+        cnt[size + r] = b * (int64_t)elem;
+    }
+    const int64_t mine = cnt[rank] / (int64_t)elem, off = cnt[size + rank] / (int64_t)elem;
+    int st =
+        mine > 0 ? run(opts, first + off, (int)mine, threads, (char *)res + off * (int64_t)elem) : FSCI_OK;
+    if (st) fsci_mpi_abort(1);
+    return fsci_mpi_allgather_bytes(res, cnt, cnt + size);
+}
+
+static int compat_block(const void *opts, int64_t first, int count, int threads, void *out)
+{
+    fsci__qdot_trial_opts o = *(const fsci__qdot_trial_opts *)opts;
+    o.trial = first;
+    return fsci__qdot_bench_run(&o, count, threads, out);
+}
+
+static int phys_block(const void *opts, int64_t first, int count, int threads, void *out)
+{
+    fsci__qdot_phys_opts o = *(const fsci__qdot_phys_opts *)opts;
+    o.trial = first;
+    return fsci__qdot_phys_bench(&o, count, threads, out);
+}
+
 /* trials.csv: one row per trial. */
 static char *trials_csv(const fsci__qdot_trial_result *r, int n, int64_t first)
 {
@@ -172,7 +213,7 @@ static char *trials_csv(const fsci__qdot_trial_result *r, int n, int64_t first)
 static int run_config(const fsci__qdot_trial_opts *o, int n, int threads, fsci__qdot_trial_result *res,
                       summary_t *s)
 {
-    FSCI__QDOT_RET(fsci__qdot_bench_run(o, n, threads, res));
+    FSCI__QDOT_RET(over_ranks(o, o->trial, n, threads, sizeof *res, res, compat_block));
     *s = summarise(res, n);
     return FSCI_OK;
 }
@@ -194,7 +235,7 @@ static int phys_bench(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_
     json_t *root = NULL;
     fsci__qdot_phys_result *res = fsci_calloc((size_t)n, sizeof *res);
     FSCI_CHECK(res != NULL, FSCI_ENOMEM, "qdot bench: out of memory for %d trials", n);
-    FSCI_TRY(fsci__qdot_phys_bench(&o, n, ctx->threads, res));
+    FSCI_TRY(over_ranks(&o, o.trial, n, ctx->threads, sizeof *res, res, phys_block));
     double ok = 0, done = 0, m = 0, m2 = 0, secs = 0;
     for (int k = 0; k < n; k++) {
         ok += res[k].success;

@@ -509,8 +509,13 @@ static int run_navigation(agent *a, bool *ok, double *conf)
                                        a->last_dqc < 0 ? FSCI__QDOT_DQC_HIGH : a->last_dqc, 0.0, 0.0,
                                        a->sm.consecutive_backtracks, a->decisions + 1);
     if (risk >= HITL_THRESHOLD) {
-        a->hitl++; /* test mode: auto-approved, the move goes ahead */
-        log_decision(a, "hitl_risk_approved", -1, risk);
+        a->hitl++; /* auto-approved without a hook (benchmarks); a refused move is not made */
+        const bool yes = !a->o->hitl_ask || a->o->hitl_ask(a->o->hitl_user, "voltage move", risk);
+        log_decision(a, yes ? "hitl_risk_approved" : "hitl_risk_rejected", -1, risk);
+        if (!yes) {
+            tgt[0] = a->v[0];
+            tgt[1] = a->v[1];
+        }
     }
     a->v[0] = tgt[0];
     a->v[1] = tgt[1];
@@ -569,7 +574,10 @@ static int step(agent *a)
     if (hitl) {
         a->hitl++;
         a->decisions++;
-        log_decision(a, "hitl_state_machine", -1, conf);
+        const bool yes =
+            !a->o->hitl_ask || a->o->hitl_ask(a->o->hitl_user, "continue after repeated failures", conf);
+        log_decision(a, yes ? "hitl_state_machine" : "hitl_mission_stopped", -1, conf);
+        if (!yes) a->sm.stage = FSCI__QDOT_FAILED; /* the operator stopped the mission */
     }
     return FSCI_OK;
 }
@@ -743,6 +751,8 @@ int fsci__qdot_bench_run(const fsci__qdot_trial_opts *base, int ntrials, int nth
 {
     FSCI_CHECK(base != NULL && results != NULL, FSCI_EINVAL, "qdot bench: NULL options or results");
     FSCI_CHECK(ntrials >= 0, FSCI_EINVAL, "qdot bench: ntrials = %d, must be >= 0", ntrials);
+    FSCI_CHECK(base->hitl_ask == NULL, FSCI_EINVAL,
+               "qdot bench: hitl_ask must be NULL (benchmark trials approve automatically)");
     FSCI_CHECK(base->log == NULL, FSCI_EINVAL,
                "qdot bench: log must be NULL (one stream cannot serve concurrent trials)");
     int st = check_opts(base);

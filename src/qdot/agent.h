@@ -59,6 +59,11 @@ typedef struct fsci__qdot_trial_opts {
     bool no_dqc_gate;   /* not the reference: DQC LOW passes as MODERATE (timing workload) */
     bool success_first; /* state machine: a pass advances before the HITL checks (port default) */
     FILE *log;          /* governance log: one JSON line per decision; NULL = none */
+    /* Human in the loop: asked when a move's risk score reaches the threshold ("voltage move";
+     * refused: the move is not made) and when the state machine calls for a human ("continue
+     * after repeated failures"; refused: the trial ends FAILED). NULL: everything approved. */
+    bool (*hitl_ask)(void *user, const char *what, double value);
+    void *hitl_user;
 } fsci__qdot_trial_opts;
 
 /* The benchmark's full protocol: trial 0, seed 42, budget 2048, 100 steps, 1000 particles,

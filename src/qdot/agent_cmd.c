@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fastsci/core/alloc.h"
 #include "fastsci/core/json.h"
@@ -40,6 +41,8 @@ const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS] = {
      "prior entropy in nats (off: the reference's log2 / ln mix)"},
     {"bounds", FSCI_PARAM_DOUBLES, F(bounds), "0,60", -1e4, 1e4, NULL,
      "physical agent: lo,hi voltage bounds of both gates, mV (the safety critic's box)"},
+    {"auto-approve", FSCI_PARAM_BOOL, F(auto_approve), "off", 0, -1, NULL,
+     "tune: approve every human-in-the-loop request (on a terminal tune asks; bench always approves)"},
     {"no-dqc-gate", FSCI_PARAM_BOOL, F(no_dqc_gate), "off", 0, -1, NULL,
      "let LOW-quality scans through (not the reference: a workload that reaches the later stages)"},
 };
@@ -432,6 +435,17 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
     return st;
 }
 
+/* The human in the loop on a terminal: the request on stderr, the answer from stdin (empty or y: yes). */
+static bool ask_terminal(void *user, const char *what, double value)
+{
+    (void)user;
+    fprintf(stderr, "qdot tune: human in the loop: %s (score %.2f). Approve? [Y/n] ", what, value);
+    fflush(stderr);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin)) return true;
+    return !(line[0] == 'n' || line[0] == 'N');
+}
+
 int fsci__qdot_tune_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx *ctx, fsci_sink *sink)
 {
     (void)in;
@@ -445,6 +459,8 @@ int fsci__qdot_tune_cmd(const void *opts, const fsci_inputs *in, const fsci_ctx 
     FILE *log = sink ? open_memstream(&logbuf, &loglen) : NULL;
     FSCI_CHECK(!sink || log != NULL, FSCI_ENOMEM, "qdot tune: cannot open the governance log in memory");
     o.log = log;
+    if (!a->auto_approve && !ctx->quiet && isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
+        o.hitl_ask = ask_terminal;
     fsci__qdot_trial_result r;
     FSCI_TRY(fsci__qdot_trial_run(&o, &r));
     summary_t s = summarise(&r, 1);

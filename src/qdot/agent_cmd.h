@@ -7,11 +7,11 @@
 
 typedef struct fsci__qdot_agent_opts {
     int64_t n_trials, trial, budget, max_steps, particles, mc;
-    bool fast, ablation, compat, nats, no_dqc_gate;
+    bool fast, ablation, compat, nats, no_dqc_gate, auto_approve;
     fsci_param_list bounds;
 } fsci__qdot_agent_opts;
 
-enum { FSCI__QDOT_AGENT_NPARAMS = 12 };
+enum { FSCI__QDOT_AGENT_NPARAMS = 13 };
 extern const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS];
 
 /* Refuses --compat off (the physical agent is not built yet). */

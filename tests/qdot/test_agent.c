@@ -261,4 +261,45 @@ TEST(state_machine_consecutive_backtracks_and_boot)
     run_script(testkit_failed, true, v, (int)(sizeof v / sizeof v[0]), 0);
 }
 
+static int asked;
+static bool approve_all(void *user, const char *what, double value)
+{
+    (void)user, (void)what, (void)value;
+    asked++;
+    return true;
+}
+static bool refuse_all(void *user, const char *what, double value)
+{
+    (void)user, (void)what, (void)value;
+    asked++;
+    return false;
+}
+
+TEST(human_in_the_loop_hook)
+{
+    fsci__qdot_trial_opts o;
+    fsci__qdot_trial_defaults(&o);
+    o.no_dqc_gate = true;
+    fsci__qdot_trial_result none, yes, no;
+    ASSERT_OK(fsci__qdot_trial_run(&o, &none));
+    ASSERT_TRUE(none.hitl_count > 0); /* this trial calls for a human */
+    asked = 0;
+    o.hitl_ask = approve_all;
+    ASSERT_OK(fsci__qdot_trial_run(&o, &yes));
+    /* approving everything is what no hook does, and every request reached the hook */
+    ASSERT_EQ(asked, yes.hitl_count);
+    ASSERT_EQ(yes.total_measurements, none.total_measurements);
+    ASSERT_EQ(yes.final_stage, none.final_stage);
+    ASSERT_EQ(yes.steps, none.steps);
+    asked = 0;
+    o.hitl_ask = refuse_all;
+    ASSERT_OK(fsci__qdot_trial_run(&o, &no));
+    ASSERT_TRUE(asked >= 1);
+    /* a refusal of the state machine's request stops the mission; a refused move is not made */
+    ASSERT_TRUE(no.final_stage == FSCI__QDOT_FAILED || no.steps != none.steps ||
+                no.total_measurements != none.total_measurements);
+    fsci__qdot_trial_result rs[2];
+    ASSERT_STATUS(fsci__qdot_bench_run(&o, 2, 1, rs), FSCI_EINVAL); /* benchmarks approve automatically */
+}
+
 TESTKIT_MAIN()

@@ -408,8 +408,21 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
     o.lo = a->bounds.v[0];
     o.hi = a->bounds.v[1];
     o.budget = a->budget;
+    const bool png = ctx->output && fsci_command_owns_output(
+                                        fsci_engine_command(fsci_engine_find("qdot"), "tune"), ctx->output);
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    if (sink && !png) {
+        o.log = open_memstream(&logbuf, &loglen);
+        FSCI_CHECK(o.log != NULL, FSCI_ENOMEM, "qdot tune: cannot open the governance log in memory");
+    }
     fsci__qdot_phys_result r;
-    FSCI__QDOT_RET(fsci__qdot_phys_trial(&o, &r));
+    int st = fsci__qdot_phys_trial(&o, &r);
+    if (o.log) fclose(o.log);
+    if (st) {
+        free(logbuf); /* open_memstream's buffer comes from malloc */
+        return st;
+    }
     fsci_ctx_printf(ctx,
                     "trial %lld: %s at (%.2f, %.2f) mV, true state (%d, %d), posterior of (1, 1) %.4f, %lld "
                     "measurements, %lld steps, %.3g s\n",
@@ -417,10 +430,11 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
                     r.success ? "success" : (r.complete ? "COMPLETE in the wrong state" : "FAILED"), r.v[0],
                     r.v[1], r.true_n1, r.true_n2, r.p_final, (long long)r.total_measurements,
                     (long long)r.steps, r.seconds);
-    if (ctx->output &&
-        fsci_command_owns_output(fsci_engine_command(fsci_engine_find("qdot"), "tune"), ctx->output))
-        return fsci__qdot_trajectory_png(ctx->output, &o, &r);
+    if (png) return fsci__qdot_trajectory_png(ctx->output, &o, &r);
     if (!sink) return FSCI_OK;
+    st = fsci_sink_add_text(sink, "governance.jsonl", logbuf ? logbuf : "");
+    free(logbuf);
+    if (st) return st;
     json_t *j = json_pack("{s:s, s:I, s:b, s:b, s:[f, f], s:[i, i], s:f, s:I, s:I, s:f, s:f}", "agent",
                           "physical", "trial", (json_int_t)o.trial, "success", r.success, "complete",
                           r.complete, "v", r.v[0], r.v[1], "true_state", r.true_n1, r.true_n2, "p_final",
@@ -428,7 +442,7 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
                           (json_int_t)r.steps, "ess", r.ess, "seconds", r.seconds);
     FSCI_CHECK(j != NULL, FSCI_ENOMEM, "qdot tune: out of memory");
     char *text = NULL;
-    int st = fsci_json_dumps(j, 2, &text);
+    st = fsci_json_dumps(j, 2, &text);
     json_decref(j);
     if (!st) st = fsci_sink_set_summary(sink, text);
     fsci_free(text);

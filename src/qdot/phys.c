@@ -345,6 +345,18 @@ static void navigate(phys *b, double *v)
     v[1] = b->fine[pts + arg];
 }
 
+/* One decision of the governance log. */
+static void log_line(const fsci__qdot_phys_opts *o, const fsci__qdot_phys_result *r, const char *stage,
+                     const char *action, const double *v, double value)
+{
+    if (!o->log) return;
+    fprintf(o->log,
+            "{\"trial\":%lld,\"step\":%lld,\"stage\":\"%s\",\"action\":\"%s\",\"v\":[%.6f,%.6f],"
+            "\"value\":%.6g,\"measurements\":%lld}\n",
+            (long long)o->trial, (long long)r->steps, stage, action, v ? v[0] : 0.0, v ? v[1] : 0.0, value,
+            (long long)r->total_measurements);
+}
+
 static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts *o,
                       fsci__qdot_phys_result *r)
 {
@@ -359,12 +371,16 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
     b->nscans = 0;
     uint64_t move = 0;
     const double LO = o->lo, HI = o->hi;
+    const double box[2] = {LO, HI};
+    log_line(o, r, "COARSE_SURVEY", "mission_start", NULL, (double)o->particles);
     FSCI__QDOT_RET(measure(b, dev, o, LO, HI, LO, HI, SURVEY, &r->total_measurements));
     refine(b, o, 3, 0.05, &move);
     r->steps = 1;
+    log_line(o, r, "COARSE_SURVEY", "survey_16x16", box, ess(b));
     for (int attempt = 0; attempt <= o->retries; attempt++) {
         if (r->total_measurements + LOCAL * LOCAL > o->budget) break; /* the budget guard: FAILED */
         navigate(b, r->v);
+        log_line(o, r, "NAVIGATION", "move_to_target", r->v, 0);
         if (attempt == 0 && o->belief_maps)
             memcpy(o->belief_maps, b->fine + 2 * FINE * FINE, FINE * FINE * sizeof(double));
         const double x0 = fmax(LO, r->v[0] - HALF), x1 = fmin(HI, r->v[0] + HALF);
@@ -375,11 +391,13 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
         memcpy(r->windows[r->steps - 1], win, sizeof win);
         r->steps++;
         p_target(b, &r->v[0], &r->v[1], 1, &r->p_final);
+        log_line(o, r, "VERIFICATION", "verify_12x12", r->v, r->p_final);
         if (r->p_final >= o->p_goal) {
             r->complete = true;
             break;
         }
     }
+    log_line(o, r, r->complete ? "COMPLETE" : "FAILED", "mission_end", r->v, r->p_final);
     if (o->belief_maps)
         p_target(b, b->fine, b->fine + FINE * FINE, FINE * FINE, o->belief_maps + FINE * FINE);
     int n[2];
@@ -441,6 +459,7 @@ int fsci__qdot_phys_bench(const fsci__qdot_phys_opts *base, int ntrials, int nth
                           fsci__qdot_phys_result *results)
 {
     FSCI_CHECK(base && results && ntrials >= 0, FSCI_EINVAL, "qdot physical agent: bad argument");
+    FSCI_CHECK(base->log == NULL, FSCI_EINVAL, "qdot physical agent: log is for single trials");
     FSCI_CHECK(base->belief_maps == NULL, FSCI_EINVAL,
                "qdot physical agent: belief_maps is for single trials (concurrent trials would share it)");
     FSCI__QDOT_RET(check_opts(base));

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "fastsci/core/defs.h"
 #include "fastsci/qdot.h"
@@ -33,6 +34,7 @@ typedef struct fsci__qdot_phys_opts {
     /* NULL, or 2 x 61 x 61: the posterior of (1, 1) on the 0..60 mV grid (row = gate 2) after the
      * survey and at the end (for pictures; costs one more grid evaluation) */
     double *belief_maps;
+    FILE *log; /* governance log: one JSON line per decision (NULL: none; single trials only) */
 } fsci__qdot_phys_opts;
 
 void fsci__qdot_phys_defaults(fsci__qdot_phys_opts *o);

@@ -85,6 +85,11 @@ check "compat bench: the reference's fast protocol" "$PY" -c "
 import json; s = json.load(open('$T/cb/summary.json')); assert s['n_trials'] == 10 and s['budget'] == 512, s"
 run "$FSCI" qdot tune --compat off --trial 3 -o "$T/traj.png"
 check "tune draws a trajectory" eval 'rc 0 && head -c 8 "$T/traj.png" | grep -q PNG && grep -q "success" "$T/out"'
+run "$FSCI" qdot tune --compat off --trial 4 --particles 1000 -o "$T/ptune"
+check "physical tune logs its decisions" "$PY" -c "
+import json; lines = [json.loads(l) for l in open('$T/ptune/governance.jsonl')]
+assert [l['action'] for l in lines][:2] == ['mission_start', 'survey_16x16'] and lines[-1]['action'] == 'mission_end'
+assert json.load(open('$T/ptune/summary.json'))['total_measurements'] == lines[-1]['measurements']"
 run "$FSCI" qdot tune --no-dqc-gate -o "$T/tune"
 check "compat tune writes its governance log" "$PY" -c "
 import json; lines = [json.loads(l) for l in open('$T/tune/governance.jsonl')]

@@ -41,6 +41,8 @@ const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS] = {
      "prior entropy in nats (off: the reference's log2 / ln mix)"},
     {"bounds", FSCI_PARAM_DOUBLES, F(bounds), "0,60", -1e4, 1e4, NULL,
      "physical agent: lo,hi voltage bounds of both gates, mV (the safety critic's box)"},
+    {"slew", FSCI_PARAM_DOUBLE, F(slew), "10", 0.01, 1e4, NULL,
+     "physical agent: largest L1 gate step of a move, mV (longer moves go in steps)"},
     {"auto-approve", FSCI_PARAM_BOOL, F(auto_approve), "off", 0, -1, NULL,
      "tune: approve every human-in-the-loop request (on a terminal tune asks; bench always approves)"},
     {"no-dqc-gate", FSCI_PARAM_BOOL, F(no_dqc_gate), "off", 0, -1, NULL,
@@ -232,6 +234,7 @@ static int phys_bench(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_
     o.lo = a->bounds.v[0];
     o.hi = a->bounds.v[1];
     o.budget = a->fast ? 512 : a->budget;
+    o.slew = a->slew;
     const int n = (int)(a->fast ? 10 : a->n_trials);
     int st = FSCI_OK;
     char *csv = NULL, *text = NULL;
@@ -408,6 +411,7 @@ static int phys_tune(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_s
     o.lo = a->bounds.v[0];
     o.hi = a->bounds.v[1];
     o.budget = a->budget;
+    o.slew = a->slew;
     const bool png = ctx->output && fsci_command_owns_output(
                                         fsci_engine_command(fsci_engine_find("qdot"), "tune"), ctx->output);
     char *logbuf = NULL;

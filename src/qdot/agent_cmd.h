@@ -9,9 +9,10 @@ typedef struct fsci__qdot_agent_opts {
     int64_t n_trials, trial, budget, max_steps, particles, mc;
     bool fast, ablation, compat, nats, no_dqc_gate, auto_approve;
     fsci_param_list bounds;
+    double slew;
 } fsci__qdot_agent_opts;
 
-enum { FSCI__QDOT_AGENT_NPARAMS = 13 };
+enum { FSCI__QDOT_AGENT_NPARAMS = 14 };
 extern const fsci_param fsci__qdot_agent_params[FSCI__QDOT_AGENT_NPARAMS];
 
 /* Refuses --compat off (the physical agent is not built yet). */

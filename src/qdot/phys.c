@@ -36,6 +36,7 @@ void fsci__qdot_phys_defaults(fsci__qdot_phys_opts *o)
     o->lo = 0;
     o->hi = 60;
     o->budget = 2048;
+    o->slew = 10;
 }
 
 /* One scan kept for re-weighting: its grid and the log-likelihood ratio of an edge per pixel pair
@@ -357,6 +358,21 @@ static void log_line(const fsci__qdot_phys_opts *o, const fsci__qdot_phys_result
             (long long)r->total_measurements);
 }
 
+/* The safety critic's slew limit: from `at` to `to` in steps of L1 length <= slew, each logged. */
+static void slew_to(const fsci__qdot_phys_opts *o, fsci__qdot_phys_result *r, double *at, const double *to)
+{
+    const double l1 = fabs(to[0] - at[0]) + fabs(to[1] - at[1]);
+    const int64_t k = (int64_t)ceil(l1 / o->slew - 1e-12);
+    for (int64_t i = 1; i <= k; i++) {
+        const double v[2] = {at[0] + (to[0] - at[0]) * (double)i / (double)k,
+                             at[1] + (to[1] - at[1]) * (double)i / (double)k};
+        log_line(o, r, "NAVIGATION", "gate_step", v, l1 / (double)k);
+        r->moves++;
+    }
+    at[0] = to[0];
+    at[1] = to[1];
+}
+
 static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts *o,
                       fsci__qdot_phys_result *r)
 {
@@ -377,15 +393,20 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
     refine(b, o, 3, 0.05, &move);
     r->steps = 1;
     log_line(o, r, "COARSE_SURVEY", "survey_16x16", box, ess(b));
+    double at[2] = {HI, HI}; /* a scan ends at its last point */
     for (int attempt = 0; attempt <= o->retries; attempt++) {
         if (r->total_measurements + LOCAL * LOCAL > o->budget) break; /* the budget guard: FAILED */
         navigate(b, r->v);
-        log_line(o, r, "NAVIGATION", "move_to_target", r->v, 0);
+        log_line(o, r, "NAVIGATION", "target", r->v, 0);
         if (attempt == 0 && o->belief_maps)
             memcpy(o->belief_maps, b->fine + 2 * FINE * FINE, FINE * FINE * sizeof(double));
         const double x0 = fmax(LO, r->v[0] - HALF), x1 = fmin(HI, r->v[0] + HALF);
         const double y0 = fmax(LO, r->v[1] - HALF), y1 = fmin(HI, r->v[1] + HALF);
+        const double start[2] = {x0, y0};
+        slew_to(o, r, at, start); /* the verification scan starts at its first point and ends at its last */
         FSCI__QDOT_RET(measure(b, dev, o, x0, x1, y0, y1, LOCAL, &r->total_measurements));
+        at[0] = x1;
+        at[1] = y1;
         refine(b, o, 2, 0.02, &move);
         const double win[4] = {x0, x1, y0, y1};
         memcpy(r->windows[r->steps - 1], win, sizeof win);
@@ -394,6 +415,7 @@ static int trial_body(phys *b, fsci_qdot_device *dev, const fsci__qdot_phys_opts
         log_line(o, r, "VERIFICATION", "verify_12x12", r->v, r->p_final);
         if (r->p_final >= o->p_goal) {
             r->complete = true;
+            slew_to(o, r, at, r->v); /* park the gates at the target */
             break;
         }
     }

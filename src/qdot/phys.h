@@ -31,6 +31,7 @@ typedef struct fsci__qdot_phys_opts {
     int retries;       /* navigation retries after a failed verification (2) */
     double lo, hi;     /* voltage bounds of both gates, mV (0, 60) */
     int64_t budget;    /* measurement budget: a scan that would exceed it is not taken (2048) */
+    double slew;       /* largest L1 gate step of a move, mV (10): longer moves go in steps */
     /* NULL, or 2 x 61 x 61: the posterior of (1, 1) on the 0..60 mV grid (row = gate 2) after the
      * survey and at the end (for pictures; costs one more grid evaluation) */
     double *belief_maps;
@@ -47,6 +48,7 @@ typedef struct fsci__qdot_phys_result {
     int64_t steps;              /* survey + navigation/verification rounds */
     double v[2];                /* final gate voltages, mV */
     double p_final;             /* posterior of (1, 1) at v */
+    int64_t moves;              /* gate steps of at most slew (L1) taken between scans */
     double ess;                 /* effective sample size of the final belief */
     double seconds;
     double device[7];     /* true C1, C2, Cm, g11, g12, g21, g22 (aF) */

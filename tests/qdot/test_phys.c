@@ -1,5 +1,8 @@
 /* qdot physical agent: reaches (1, 1) on random devices of its prior, the same results for 1 and
  * 2 threads, bad options refused. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qdot/phys.h"
@@ -59,6 +62,34 @@ TEST(bad_options)
     fsci__qdot_phys_defaults(&o);
     o.trial = -1;
     ASSERT_STATUS(fsci__qdot_phys_trial(&o, &r), FSCI_EINVAL);
+}
+
+TEST(moves_respect_the_slew_limit_and_the_bounds)
+{
+    fsci__qdot_phys_opts o;
+    fsci__qdot_phys_defaults(&o);
+    o.particles = 500;
+    o.slew = 4;
+    char *buf = NULL;
+    size_t len = 0;
+    o.log = open_memstream(&buf, &len);
+    ASSERT_TRUE(o.log != NULL);
+    fsci__qdot_phys_result r;
+    ASSERT_OK(fsci__qdot_phys_trial(&o, &r));
+    fclose(o.log);
+    ASSERT_TRUE(r.moves > 0);
+    /* every gate step (its L1 length is the line's value) is at most slew, inside the bounds */
+    int steps = 0;
+    for (char *p = strstr(buf, "gate_step"); p; p = strstr(p + 1, "gate_step")) {
+        double v[2], l1;
+        ASSERT_TRUE(sscanf(strstr(p, "\"v\":[") + 5, "%lf,%lf", &v[0], &v[1]) == 2);
+        ASSERT_TRUE(sscanf(strstr(p, "\"value\":") + 8, "%lf", &l1) == 1);
+        ASSERT_TRUE(v[0] >= 0 && v[0] <= 60 && v[1] >= 0 && v[1] <= 60);
+        ASSERT_TRUE(l1 > 0 && l1 <= 4 + 1e-9);
+        steps++;
+    }
+    ASSERT_EQ(steps, r.moves);
+    free(buf);
 }
 
 TESTKIT_MAIN()

@@ -20,6 +20,7 @@
 #include "qdot/classifier.h"
 #include "qdot/phys.h"
 #include "qdot/qdot_impl.h"
+#include "qdot/sim.h"
 
 #define F(field) offsetof(fsci__qdot_agent_opts, field)
 
@@ -88,6 +89,16 @@ typedef struct summary_t {
     int n;
 } summary_t;
 
+/* The Wilson score 95 % interval of ok successes in n trials. */
+static void wilson(double ok, int n, double *lo, double *hi)
+{
+    const double p = ok / n, z = 1.959964, z2 = z * z;
+    const double c = (p + z2 / (2 * n)) / (1 + z2 / n),
+                 h = z * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
+    *lo = fmax(0, c - h);
+    *hi = fmin(1, c + h);
+}
+
 /* Success rate with its Wilson 95 % interval, reduction mean and SD, stage histogram. */
 static summary_t summarise(const fsci__qdot_trial_result *r, int n)
 {
@@ -104,12 +115,8 @@ static summary_t summarise(const fsci__qdot_trial_result *r, int n)
         s.seconds += r[k].seconds / n;
         if (r[k].final_stage >= 0 && r[k].final_stage < FSCI__QDOT_NSTAGES) s.stages[r[k].final_stage]++;
     }
-    const double p = ok / n, z = 1.959964, z2 = z * z;
-    const double c = (p + z2 / (2 * n)) / (1 + z2 / n),
-                 h = z * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
-    s.success = p;
-    s.success_lo = fmax(0, c - h);
-    s.success_hi = fmin(1, c + h);
+    s.success = ok / n;
+    wilson(ok, n, &s.success_lo, &s.success_hi);
     s.red_mean = sum / n;
     s.red_sd = n > 1 ? sqrt(fmax(0, (sum2 - sum * sum / n) / (n - 1))) : 0;
     return s;
@@ -250,16 +257,16 @@ static int phys_bench(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_
         m2 += (double)res[k].total_measurements * (double)res[k].total_measurements;
         secs += res[k].seconds;
     }
-    const double p = ok / n, z = 1.959964, z2 = z * z;
-    const double c = (p + z2 / (2 * n)) / (1 + z2 / n),
-                 h = z * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
+    const double p = ok / n;
+    double plo, phi;
+    wilson(ok, n, &plo, &phi);
     const double mm = m / n, msd = n > 1 ? sqrt(fmax(0, (m2 - m * m / n) / (n - 1))) : 0;
     fsci_ctx_printf(
         ctx,
         "physical agent: success %.1f %% (95 %% CI %.1f-%.1f) over %d trials; %d completed in the wrong "
         "state, %d failed; measurements %.0f +- %.0f (reduction %.3f); %.3g s per trial\n",
-        100 * p, 100 * fmax(0, c - h), 100 * fmin(1, c + h), n, (int)(done - ok), (int)(n - done), mm, msd,
-        1 - mm / 4096, secs / n);
+        100 * p, 100 * plo, 100 * phi, n, (int)(done - ok), (int)(n - done), mm, msd, 1 - mm / 4096,
+        secs / n);
     if (sink) {
         size_t cap = 256 + (size_t)n * 256, len = 0;
         csv = fsci_malloc(cap, 1);
@@ -279,10 +286,10 @@ static int phys_bench(const fsci__qdot_agent_opts *a, const fsci_ctx *ctx, fsci_
         }
         FSCI_TRY(fsci_sink_add_text(sink, "trials.csv", csv));
         root = json_pack("{s:s, s:i, s:i, s:f, s:[f, f], s:f, s:f, s:f, s:i, s:i, s:f}", "agent", "physical",
-                         "n_trials", n, "particles", (int)o.particles, "success_rate", p, "success_ci95",
-                         fmax(0, c - h), fmin(1, c + h), "measurements_mean", mm, "measurements_sd", msd,
-                         "reduction_mean", 1 - mm / 4096, "completed_wrong_state", (int)(done - ok), "failed",
-                         (int)(n - done), "seconds_per_trial", secs / n);
+                         "n_trials", n, "particles", (int)o.particles, "success_rate", p, "success_ci95", plo,
+                         phi, "measurements_mean", mm, "measurements_sd", msd, "reduction_mean",
+                         1 - mm / 4096, "completed_wrong_state", (int)(done - ok), "failed", (int)(n - done),
+                         "seconds_per_trial", secs / n);
         FSCI_CHECK_GOTO(root != NULL, FSCI_ENOMEM, "qdot bench: out of memory");
         FSCI_TRY(fsci_json_dumps(root, 2, &text));
         FSCI_TRY(fsci_sink_set_summary(sink, text));
@@ -368,15 +375,7 @@ int fsci__qdot_trajectory_png(const char *path, const fsci__qdot_phys_opts *o,
     fsci_qdot_scan s = {
         .gx = 0, .gy = 1, .x0 = o->lo, .x1 = o->hi, .y0 = o->lo, .y1 = o->hi, .nx = N, .ny = N};
     FSCI_TRY(fsci_qdot_scan_run(d, &s, sig, NULL));
-    double lo = sig[0], hi = sig[0];
-    for (int i = 0; i < N * N; i++) {
-        lo = fmin(lo, sig[i]);
-        hi = fmax(hi, sig[i]);
-    }
-    for (int j = 0; j < N; j++)
-        for (int i = 0; i < N; i++)
-            fsci_cmap_rgb(FSCI_CMAP_VIRIDIS, hi > lo ? (sig[j * N + i] - lo) / (hi - lo) : 0.5,
-                          rgb + 3 * ((N - 1 - j) * N + i));
+    fsci__qdot_render_rgb(sig, N, N, rgb);
 #define PX(x) ((int)lround(((x)-o->lo) * (N - 1) / (o->hi - o->lo)))
     for (int k = 0; k + 1 < r->steps && k < 5; k++) {
         const int i0 = PX(r->windows[k][0]), i1 = PX(r->windows[k][1]);

@@ -46,13 +46,8 @@ static int check_sim(const void *opts, const fsci_ctx *ctx)
 
 /* The diagram as a PNG, row 0 at the top = the last y, with the analytic
  * triple points marked (white: electron, black: hole). */
-int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci_qdot_scan *s,
-                         const double *sig, bool marks)
+void fsci__qdot_render_rgb(const double *sig, int64_t nx, int64_t ny, uint8_t *rgb)
 {
-    const int64_t nx = s->nx, ny = s->ny;
-    int st = FSCI_OK;
-    uint8_t *rgb = fsci_malloc((size_t)(nx * ny), 3);
-    FSCI_CHECK(rgb != NULL, FSCI_ENOMEM, "qdot simulate: out of memory for the image");
     double lo = sig[0], hi = sig[0];
     for (int64_t i = 0; i < nx * ny; i++) {
         lo = fmin(lo, sig[i]);
@@ -62,6 +57,16 @@ int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci
         for (int64_t i = 0; i < nx; i++)
             fsci_cmap_rgb(FSCI_CMAP_VIRIDIS, hi > lo ? (sig[j * nx + i] - lo) / (hi - lo) : 0.5,
                           rgb + 3 * ((ny - 1 - j) * nx + i));
+}
+
+int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci_qdot_scan *s,
+                         const double *sig, bool marks)
+{
+    const int64_t nx = s->nx, ny = s->ny;
+    int st = FSCI_OK;
+    uint8_t *rgb = fsci_malloc((size_t)(nx * ny), 3);
+    FSCI_CHECK(rgb != NULL, FSCI_ENOMEM, "qdot simulate: out of memory for the image");
+    fsci__qdot_render_rgb(sig, nx, ny, rgb);
     if (marks && d->p.ndots == 2 && s->gy >= 0 && ny > 1 && nx > 1) {
         double xy[2 * 2 * 64 * 64];
         int kind[2 * 64 * 64], cnt = 0;

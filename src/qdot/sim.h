@@ -27,6 +27,10 @@ extern const fsci_param fsci__qdot_sim_params[FSCI__QDOT_SIM_NPARAMS];
  * options leave them out). FSCI_EINVAL naming the flag. */
 int fsci__qdot_sim_setup(const fsci__qdot_sim_opts *o, fsci_qdot_params *p, fsci_qdot_scan *s);
 
+/* A scan (ny rows of nx, row 0 = the first y) as viridis RGB over its own range, row 0 of
+ * the image at the top (the last y). */
+void fsci__qdot_render_rgb(const double *sig, int64_t nx, int64_t ny, uint8_t *rgb);
+
 /* The diagram as an RGB PNG (viridis, row 0 at the top = the last y) with a
  * double dot's analytic triple points marked (marks): white electron, black hole. */
 int fsci__qdot_write_png(const char *path, const fsci_qdot_device *d, const fsci_qdot_scan *s,
